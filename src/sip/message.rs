@@ -1,0 +1,736 @@
+//! Zero-copy views of SIP messages: [`Message`], [`Request`], [`Response`],
+//! [`Header`] and the bounded, inline [`Headers`] list. No I/O.
+//!
+//! Every slice borrows the datagram the message was parsed from. Header
+//! lines also carry their byte offsets in that datagram, which is what the
+//! splice editor ([`crate::sip::edit`]) works with.
+
+use smallvec::SmallVec;
+
+use super::charset;
+
+/// The most header lines a message may have; one more is
+/// [`Error::TooManyHeaders`](super::Error::TooManyHeaders). Storage for this
+/// many is inline, so parsing never allocates.
+pub const MAX_HEADERS: usize = 64;
+
+/// A parsed SIP message: a request or a response.
+#[derive(Debug, Clone)]
+pub enum Message<'a> {
+    /// A request (Request-Line first).
+    Request(Request<'a>),
+    /// A response (Status-Line first).
+    Response(Response<'a>),
+}
+
+/// A SIP request. All fields borrow the input.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The method of the Request-Line.
+    pub method: Method<'a>,
+    /// The Request-URI, raw (parse it with [`Request::uri`]).
+    pub uri: &'a [u8],
+    /// Header lines in order.
+    pub headers: Headers<'a>,
+    /// The body: exactly Content-Length bytes (or the rest of the datagram
+    /// when Content-Length is absent).
+    pub body: &'a [u8],
+    /// The whole message, start line to the end of the body. Bytes after the
+    /// declared body are not part of it.
+    pub raw: &'a [u8],
+}
+
+/// A SIP response. All fields borrow the input.
+#[derive(Debug, Clone)]
+pub struct Response<'a> {
+    /// The Status-Code, 100..=699.
+    pub code: u16,
+    /// The Reason-Phrase (may be empty, may hold UTF-8).
+    pub reason: &'a [u8],
+    /// Header lines in order.
+    pub headers: Headers<'a>,
+    /// The body (see [`Request::body`]).
+    pub body: &'a [u8],
+    /// The whole message (see [`Request::raw`]).
+    pub raw: &'a [u8],
+}
+
+impl<'a> Message<'a> {
+    /// The header lines.
+    #[inline]
+    pub fn headers(&self) -> &Headers<'a> {
+        match self {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        }
+    }
+
+    /// The body.
+    #[inline]
+    pub fn body(&self) -> &'a [u8] {
+        match self {
+            Message::Request(r) => r.body,
+            Message::Response(r) => r.body,
+        }
+    }
+
+    /// The whole message, start line to the end of the declared body.
+    #[inline]
+    pub fn raw(&self) -> &'a [u8] {
+        match self {
+            Message::Request(r) => r.raw,
+            Message::Response(r) => r.raw,
+        }
+    }
+
+    /// True for a request.
+    #[inline]
+    pub fn is_request(&self) -> bool {
+        matches!(self, Message::Request(_))
+    }
+}
+
+/// A request method. Unknown methods are kept as [`Method::Extension`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method<'a> {
+    /// INVITE
+    Invite,
+    /// ACK
+    Ack,
+    /// BYE
+    Bye,
+    /// CANCEL
+    Cancel,
+    /// OPTIONS
+    Options,
+    /// REGISTER
+    Register,
+    /// PRACK (RFC 3262)
+    Prack,
+    /// SUBSCRIBE (RFC 6665)
+    Subscribe,
+    /// NOTIFY (RFC 6665)
+    Notify,
+    /// PUBLISH (RFC 3903)
+    Publish,
+    /// INFO (RFC 6086)
+    Info,
+    /// REFER (RFC 3515)
+    Refer,
+    /// MESSAGE (RFC 3428)
+    Message,
+    /// UPDATE (RFC 3311)
+    Update,
+    /// Any other token.
+    Extension(&'a [u8]),
+}
+
+impl<'a> Method<'a> {
+    /// Interprets a method token (case-sensitive, RFC 3261 §7.1). Returns
+    /// `None` when `s` is not a token.
+    pub fn from_bytes(s: &'a [u8]) -> Option<Method<'a>> {
+        Some(match s {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"OPTIONS" => Method::Options,
+            b"REGISTER" => Method::Register,
+            b"PRACK" => Method::Prack,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"PUBLISH" => Method::Publish,
+            b"INFO" => Method::Info,
+            b"REFER" => Method::Refer,
+            b"MESSAGE" => Method::Message,
+            b"UPDATE" => Method::Update,
+            _ if charset::is_token(s) => Method::Extension(s),
+            _ => return None,
+        })
+    }
+
+    /// The method as it appears on the wire.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match self {
+            Method::Invite => b"INVITE",
+            Method::Ack => b"ACK",
+            Method::Bye => b"BYE",
+            Method::Cancel => b"CANCEL",
+            Method::Options => b"OPTIONS",
+            Method::Register => b"REGISTER",
+            Method::Prack => b"PRACK",
+            Method::Subscribe => b"SUBSCRIBE",
+            Method::Notify => b"NOTIFY",
+            Method::Publish => b"PUBLISH",
+            Method::Info => b"INFO",
+            Method::Refer => b"REFER",
+            Method::Message => b"MESSAGE",
+            Method::Update => b"UPDATE",
+            Method::Extension(s) => s,
+        }
+    }
+}
+
+/// The protocol version of a message; only SIP/2.0 is parsed successfully.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// SIP/2.0
+    Sip2,
+}
+
+/// A transport protocol, as named in a Via or a `transport=` URI parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP (default port 5060)
+    Udp,
+    /// TCP (default port 5060)
+    Tcp,
+    /// TLS over TCP (default port 5061)
+    Tls,
+    /// SCTP (default port 5060)
+    Sctp,
+    /// WebSocket (RFC 7118)
+    Ws,
+    /// Secure WebSocket (RFC 7118)
+    Wss,
+    /// Any other transport token.
+    Other,
+}
+
+impl Transport {
+    /// Case-insensitive interpretation of a transport token.
+    pub fn from_bytes(s: &[u8]) -> Transport {
+        if s.eq_ignore_ascii_case(b"UDP") {
+            Transport::Udp
+        } else if s.eq_ignore_ascii_case(b"TCP") {
+            Transport::Tcp
+        } else if s.eq_ignore_ascii_case(b"TLS") {
+            Transport::Tls
+        } else if s.eq_ignore_ascii_case(b"SCTP") {
+            Transport::Sctp
+        } else if s.eq_ignore_ascii_case(b"WS") {
+            Transport::Ws
+        } else if s.eq_ignore_ascii_case(b"WSS") {
+            Transport::Wss
+        } else {
+            Transport::Other
+        }
+    }
+
+    /// The upper-case token used in a Via header (`UDP`, `TCP`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Sctp => "SCTP",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+            Transport::Other => "UDP",
+        }
+    }
+
+    /// The lower-case token used in a `transport=` URI parameter.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+            Transport::Sctp => "sctp",
+            Transport::Ws => "ws",
+            Transport::Wss => "wss",
+            Transport::Other => "udp",
+        }
+    }
+
+    /// The default port of the transport (RFC 3261 §19.1.2, RFC 7118).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Tls => 5061,
+            Transport::Ws => 80,
+            Transport::Wss => 443,
+            _ => 5060,
+        }
+    }
+
+    /// True for transports that need Content-Length framing over a stream.
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss
+        )
+    }
+}
+
+/// A header field name, with the compact forms of RFC 3261 §7.3.3 (and
+/// later RFCs) folded onto their long names. Unknown names are kept raw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HeaderName<'a> {
+    /// Via / v
+    Via,
+    /// From / f
+    From,
+    /// To / t
+    To,
+    /// Call-ID / i
+    CallId,
+    /// CSeq
+    CSeq,
+    /// Max-Forwards
+    MaxForwards,
+    /// Route
+    Route,
+    /// Record-Route
+    RecordRoute,
+    /// Contact / m
+    Contact,
+    /// Content-Length / l
+    ContentLength,
+    /// Content-Type / c
+    ContentType,
+    /// Content-Encoding / e
+    ContentEncoding,
+    /// Require
+    Require,
+    /// Proxy-Require
+    ProxyRequire,
+    /// Supported / k
+    Supported,
+    /// Unsupported
+    Unsupported,
+    /// Allow
+    Allow,
+    /// Authorization
+    Authorization,
+    /// Proxy-Authorization
+    ProxyAuthorization,
+    /// WWW-Authenticate
+    WwwAuthenticate,
+    /// Proxy-Authenticate
+    ProxyAuthenticate,
+    /// Expires
+    Expires,
+    /// User-Agent
+    UserAgent,
+    /// Server
+    Server,
+    /// Subject / s
+    Subject,
+    /// Event / o (RFC 6665)
+    Event,
+    /// Refer-To / r (RFC 3515)
+    ReferTo,
+    /// Referred-By / b (RFC 3892)
+    ReferredBy,
+    /// Session-Expires / x (RFC 4028)
+    SessionExpires,
+    /// Accept-Contact / a (RFC 3841)
+    AcceptContact,
+    /// Reject-Contact / j (RFC 3841)
+    RejectContact,
+    /// Request-Disposition / d (RFC 3841)
+    RequestDisposition,
+    /// Identity / y (RFC 8224)
+    Identity,
+    /// Allow-Events / u (RFC 6665)
+    AllowEvents,
+    /// Any other header, name as received.
+    Other(&'a [u8]),
+}
+
+impl<'a> HeaderName<'a> {
+    /// Interprets a header name case-insensitively, compact forms included.
+    pub fn from_bytes(name: &'a [u8]) -> HeaderName<'a> {
+        if name.len() == 1 {
+            return match name[0].to_ascii_lowercase() {
+                b'v' => HeaderName::Via,
+                b'f' => HeaderName::From,
+                b't' => HeaderName::To,
+                b'i' => HeaderName::CallId,
+                b'm' => HeaderName::Contact,
+                b'l' => HeaderName::ContentLength,
+                b'c' => HeaderName::ContentType,
+                b'e' => HeaderName::ContentEncoding,
+                b'k' => HeaderName::Supported,
+                b's' => HeaderName::Subject,
+                b'o' => HeaderName::Event,
+                b'r' => HeaderName::ReferTo,
+                b'b' => HeaderName::ReferredBy,
+                b'x' => HeaderName::SessionExpires,
+                b'a' => HeaderName::AcceptContact,
+                b'j' => HeaderName::RejectContact,
+                b'd' => HeaderName::RequestDisposition,
+                b'y' => HeaderName::Identity,
+                b'u' => HeaderName::AllowEvents,
+                _ => HeaderName::Other(name),
+            };
+        }
+        // Dispatch on length first so each name costs at most a few compares.
+        let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
+        match name.len() {
+            2 if eq(b"To") => HeaderName::To,
+            3 if eq(b"Via") => HeaderName::Via,
+            4 if eq(b"From") => HeaderName::From,
+            4 if eq(b"CSeq") => HeaderName::CSeq,
+            5 if eq(b"Allow") => HeaderName::Allow,
+            5 if eq(b"Route") => HeaderName::Route,
+            5 if eq(b"Event") => HeaderName::Event,
+            6 if eq(b"Server") => HeaderName::Server,
+            7 if eq(b"Call-ID") => HeaderName::CallId,
+            7 if eq(b"Contact") => HeaderName::Contact,
+            7 if eq(b"Require") => HeaderName::Require,
+            7 if eq(b"Expires") => HeaderName::Expires,
+            7 if eq(b"Subject") => HeaderName::Subject,
+            8 if eq(b"Refer-To") => HeaderName::ReferTo,
+            8 if eq(b"Identity") => HeaderName::Identity,
+            9 if eq(b"Supported") => HeaderName::Supported,
+            10 if eq(b"User-Agent") => HeaderName::UserAgent,
+            11 if eq(b"Unsupported") => HeaderName::Unsupported,
+            11 if eq(b"Referred-By") => HeaderName::ReferredBy,
+            12 if eq(b"Max-Forwards") => HeaderName::MaxForwards,
+            12 if eq(b"Record-Route") => HeaderName::RecordRoute,
+            12 if eq(b"Content-Type") => HeaderName::ContentType,
+            12 if eq(b"Allow-Events") => HeaderName::AllowEvents,
+            13 if eq(b"Proxy-Require") => HeaderName::ProxyRequire,
+            13 if eq(b"Authorization") => HeaderName::Authorization,
+            14 if eq(b"Content-Length") => HeaderName::ContentLength,
+            14 if eq(b"Reject-Contact") => HeaderName::RejectContact,
+            14 if eq(b"Accept-Contact") => HeaderName::AcceptContact,
+            15 if eq(b"Session-Expires") => HeaderName::SessionExpires,
+            16 if eq(b"WWW-Authenticate") => HeaderName::WwwAuthenticate,
+            16 if eq(b"Content-Encoding") => HeaderName::ContentEncoding,
+            18 if eq(b"Proxy-Authenticate") => HeaderName::ProxyAuthenticate,
+            19 if eq(b"Proxy-Authorization") => HeaderName::ProxyAuthorization,
+            19 if eq(b"Request-Disposition") => HeaderName::RequestDisposition,
+            _ => HeaderName::Other(name),
+        }
+    }
+
+    /// The canonical long name (the name as received for `Other`).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match self {
+            HeaderName::Via => b"Via",
+            HeaderName::From => b"From",
+            HeaderName::To => b"To",
+            HeaderName::CallId => b"Call-ID",
+            HeaderName::CSeq => b"CSeq",
+            HeaderName::MaxForwards => b"Max-Forwards",
+            HeaderName::Route => b"Route",
+            HeaderName::RecordRoute => b"Record-Route",
+            HeaderName::Contact => b"Contact",
+            HeaderName::ContentLength => b"Content-Length",
+            HeaderName::ContentType => b"Content-Type",
+            HeaderName::ContentEncoding => b"Content-Encoding",
+            HeaderName::Require => b"Require",
+            HeaderName::ProxyRequire => b"Proxy-Require",
+            HeaderName::Supported => b"Supported",
+            HeaderName::Unsupported => b"Unsupported",
+            HeaderName::Allow => b"Allow",
+            HeaderName::Authorization => b"Authorization",
+            HeaderName::ProxyAuthorization => b"Proxy-Authorization",
+            HeaderName::WwwAuthenticate => b"WWW-Authenticate",
+            HeaderName::ProxyAuthenticate => b"Proxy-Authenticate",
+            HeaderName::Expires => b"Expires",
+            HeaderName::UserAgent => b"User-Agent",
+            HeaderName::Server => b"Server",
+            HeaderName::Subject => b"Subject",
+            HeaderName::Event => b"Event",
+            HeaderName::ReferTo => b"Refer-To",
+            HeaderName::ReferredBy => b"Referred-By",
+            HeaderName::SessionExpires => b"Session-Expires",
+            HeaderName::AcceptContact => b"Accept-Contact",
+            HeaderName::RejectContact => b"Reject-Contact",
+            HeaderName::RequestDisposition => b"Request-Disposition",
+            HeaderName::Identity => b"Identity",
+            HeaderName::AllowEvents => b"Allow-Events",
+            HeaderName::Other(s) => s,
+        }
+    }
+
+    /// The canonical name as a `&'static str` for error messages (`"Header"`
+    /// for unknown names).
+    pub fn as_static(&self) -> &'static str {
+        match self {
+            HeaderName::Other(_) => "Header",
+            // Every known name is ASCII, so this cannot fail.
+            known => core::str::from_utf8(known.static_bytes()).unwrap_or("Header"),
+        }
+    }
+
+    fn static_bytes(&self) -> &'static [u8] {
+        match self {
+            HeaderName::Other(_) => b"Header",
+            // Re-borrow of a known name: these are 'static literals.
+            HeaderName::Via => b"Via",
+            HeaderName::From => b"From",
+            HeaderName::To => b"To",
+            HeaderName::CallId => b"Call-ID",
+            HeaderName::CSeq => b"CSeq",
+            HeaderName::MaxForwards => b"Max-Forwards",
+            HeaderName::Route => b"Route",
+            HeaderName::RecordRoute => b"Record-Route",
+            HeaderName::Contact => b"Contact",
+            HeaderName::ContentLength => b"Content-Length",
+            HeaderName::ContentType => b"Content-Type",
+            HeaderName::ContentEncoding => b"Content-Encoding",
+            HeaderName::Require => b"Require",
+            HeaderName::ProxyRequire => b"Proxy-Require",
+            HeaderName::Supported => b"Supported",
+            HeaderName::Unsupported => b"Unsupported",
+            HeaderName::Allow => b"Allow",
+            HeaderName::Authorization => b"Authorization",
+            HeaderName::ProxyAuthorization => b"Proxy-Authorization",
+            HeaderName::WwwAuthenticate => b"WWW-Authenticate",
+            HeaderName::ProxyAuthenticate => b"Proxy-Authenticate",
+            HeaderName::Expires => b"Expires",
+            HeaderName::UserAgent => b"User-Agent",
+            HeaderName::Server => b"Server",
+            HeaderName::Subject => b"Subject",
+            HeaderName::Event => b"Event",
+            HeaderName::ReferTo => b"Refer-To",
+            HeaderName::ReferredBy => b"Referred-By",
+            HeaderName::SessionExpires => b"Session-Expires",
+            HeaderName::AcceptContact => b"Accept-Contact",
+            HeaderName::RejectContact => b"Reject-Contact",
+            HeaderName::RequestDisposition => b"Request-Disposition",
+            HeaderName::Identity => b"Identity",
+            HeaderName::AllowEvents => b"Allow-Events",
+        }
+    }
+
+    /// True for headers whose values may be comma-separated lists on one line
+    /// (RFC 3261 §7.3.1). Headers like Authorization or Date contain commas
+    /// that do not separate values.
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self,
+            HeaderName::Via
+                | HeaderName::Route
+                | HeaderName::RecordRoute
+                | HeaderName::Contact
+                | HeaderName::Require
+                | HeaderName::ProxyRequire
+                | HeaderName::Supported
+                | HeaderName::Unsupported
+                | HeaderName::Allow
+                | HeaderName::AllowEvents
+                | HeaderName::AcceptContact
+                | HeaderName::RejectContact
+                | HeaderName::RequestDisposition
+                | HeaderName::ContentEncoding
+        )
+    }
+}
+
+/// One header line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The name, compact forms resolved.
+    pub name: HeaderName<'a>,
+    /// The value with surrounding LWS trimmed. A folded value keeps its
+    /// CR LF and leading white space inside; typed parsers treat them as LWS.
+    pub value: &'a [u8],
+    /// Offset of the first byte of the line in [`Message::raw`].
+    pub start: u32,
+    /// Offset just past the line's terminating CR LF (or LF).
+    pub end: u32,
+}
+
+impl<'a> Header<'a> {
+    /// The values on this line: split on commas outside quotes and `<>` for
+    /// list headers ([`HeaderName::is_list`]), the whole value otherwise.
+    pub fn values(&self) -> SplitValues<'a> {
+        if self.name.is_list() {
+            split_values(self.value)
+        } else {
+            SplitValues::single(self.value)
+        }
+    }
+}
+
+/// Header lines in message order, stored inline up to [`MAX_HEADERS`].
+#[derive(Debug, Clone, Default)]
+pub struct Headers<'a> {
+    list: SmallVec<[Header<'a>; MAX_HEADERS]>,
+}
+
+impl<'a> Headers<'a> {
+    /// An empty list.
+    pub fn new() -> Self {
+        Headers {
+            list: SmallVec::new(),
+        }
+    }
+
+    /// Appends a header; `Err(TooManyHeaders)` past [`MAX_HEADERS`].
+    #[inline]
+    pub fn push(&mut self, h: Header<'a>) -> Result<(), super::Error> {
+        if self.list.len() == MAX_HEADERS {
+            return Err(super::Error::TooManyHeaders);
+        }
+        self.list.push(h);
+        Ok(())
+    }
+
+    /// All header lines in order.
+    #[inline]
+    pub fn iter(&self) -> core::slice::Iter<'_, Header<'a>> {
+        self.list.iter()
+    }
+
+    /// Number of header lines.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True when there are no header lines.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The first line with this name.
+    #[inline]
+    pub fn first(&self, name: HeaderName<'_>) -> Option<&Header<'a>> {
+        self.list.iter().find(|h| name_eq(h.name, name))
+    }
+
+    /// Every line with this name, in order.
+    #[inline]
+    pub fn all<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = &'s Header<'a>> + 's {
+        self.list.iter().filter(move |h| name_eq(h.name, name))
+    }
+
+    /// Every value of this header across all its lines, in order (list
+    /// headers split on commas).
+    pub fn values<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.all(name).flat_map(|h| h.values())
+    }
+}
+
+fn name_eq(a: HeaderName<'_>, b: HeaderName<'_>) -> bool {
+    match (a, b) {
+        (HeaderName::Other(x), HeaderName::Other(y)) => x.eq_ignore_ascii_case(y),
+        (x, y) => core::mem::discriminant(&x) == core::mem::discriminant(&y),
+    }
+}
+
+/// Splits a header value on commas that are outside quoted strings and
+/// `<...>`, trimming LWS around each value and skipping empty ones.
+pub fn split_values(value: &[u8]) -> SplitValues<'_> {
+    SplitValues {
+        rest: value,
+        split: true,
+    }
+}
+
+/// Iterator returned by [`split_values`] and [`Header::values`].
+#[derive(Debug, Clone)]
+pub struct SplitValues<'a> {
+    rest: &'a [u8],
+    split: bool,
+}
+
+impl<'a> SplitValues<'a> {
+    fn single(value: &'a [u8]) -> Self {
+        SplitValues {
+            rest: value,
+            split: false,
+        }
+    }
+}
+
+impl<'a> Iterator for SplitValues<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let s = self.rest;
+            let end = if self.split { value_end(s) } else { s.len() };
+            let v = charset::trim(&s[..end]);
+            self.rest = if end < s.len() { &s[end + 1..] } else { &[] };
+            if !v.is_empty() {
+                return Some(v);
+            }
+        }
+    }
+}
+
+/// Index of the first comma outside quotes and angle brackets, or `s.len()`.
+fn value_end(s: &[u8]) -> usize {
+    let mut quoted = false;
+    let mut angle = false;
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'\\' if quoted => i += 1,
+            b'"' if !angle => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+/// The offset of `part` inside `base`, when `part` is a sub-slice of it.
+/// Views carry no offsets of their own; this recovers them for the editor.
+#[inline]
+pub fn offset_in(base: &[u8], part: &[u8]) -> Option<usize> {
+    let b = base.as_ptr() as usize;
+    let p = part.as_ptr() as usize;
+    if p >= b && p + part.len() <= b + base.len() {
+        Some(p - b)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_case_insensitive_names() {
+        assert_eq!(HeaderName::from_bytes(b"v"), HeaderName::Via);
+        assert_eq!(HeaderName::from_bytes(b"VIA"), HeaderName::Via);
+        assert_eq!(HeaderName::from_bytes(b"i"), HeaderName::CallId);
+        assert_eq!(HeaderName::from_bytes(b"call-id"), HeaderName::CallId);
+        assert_eq!(HeaderName::from_bytes(b"MaX-fOrWaRdS"), HeaderName::MaxForwards);
+        assert_eq!(HeaderName::from_bytes(b"l"), HeaderName::ContentLength);
+        assert_eq!(
+            HeaderName::from_bytes(b"X-Foo"),
+            HeaderName::Other(b"X-Foo")
+        );
+        assert_eq!(HeaderName::CallId.as_static(), "Call-ID");
+    }
+
+    #[test]
+    fn split_outside_quotes_and_brackets() {
+        let v: Vec<&[u8]> =
+            split_values(b"<sip:a@b;x=\"1,2\">, \"Doe, J\" <sip:c,d@e> ,, sip:f").collect();
+        assert_eq!(
+            v,
+            vec![
+                &b"<sip:a@b;x=\"1,2\">"[..],
+                b"\"Doe, J\" <sip:c,d@e>",
+                b"sip:f"
+            ]
+        );
+        let v: Vec<&[u8]> = split_values(b"\"a\\\",b\" <sip:x>, <sip:y>").collect();
+        assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn offsets() {
+        let base = b"hello world";
+        assert_eq!(offset_in(base, &base[6..]), Some(6));
+        assert_eq!(offset_in(base, b"other"), None);
+    }
+}

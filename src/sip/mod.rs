@@ -1,0 +1,17 @@
+//! The SIP language (RFC 3261): message framing, zero-copy views of requests
+//! and responses, typed header values, URIs, the splice editor that builds an
+//! outgoing message from incoming bytes plus small edits, and builders for
+//! locally generated messages. No I/O.
+//!
+//! Every view borrows the datagram it was parsed from; nothing here allocates
+//! per header on the hot path.
+
+pub(crate) mod charset;
+mod error;
+mod message;
+
+pub use error::{Error, Reaction};
+pub use message::{
+    offset_in, split_values, Header, HeaderName, Headers, Message, Method, Request, Response,
+    Transport, Version, MAX_HEADERS,
+};
