@@ -9,3 +9,6 @@
 #![warn(missing_docs)]
 
 pub mod sip;
+pub mod auth;
+pub mod bench;
+pub mod route;

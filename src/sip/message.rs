@@ -28,8 +28,8 @@ pub enum Message<'a> {
 pub struct Request<'a> {
     /// The method of the Request-Line.
     pub method: Method<'a>,
-    /// The Request-URI, raw (parse it with [`Request::uri`]).
-    pub uri: &'a [u8],
+    /// The Request-URI as received (typed view: `Request::uri`).
+    pub uri_raw: &'a [u8],
     /// Header lines in order.
     pub headers: Headers<'a>,
     /// The body: exactly Content-Length bytes (or the rest of the datagram

@@ -6,12 +6,21 @@
 //! Every view borrows the datagram it was parsed from; nothing here allocates
 //! per header on the hot path.
 
+mod access;
+pub mod build;
 pub(crate) mod charset;
+pub mod credentials;
+pub mod edit;
 mod error;
 mod message;
+pub mod name_addr;
+mod parse;
+pub mod uri;
+pub mod values;
+pub mod via;
 
 pub use error::{Error, Reaction};
 pub use message::{
     offset_in, split_values, Header, HeaderName, Headers, Message, Method, Request, Response,
-    Transport, Version, MAX_HEADERS,
+    SplitValues, Transport, Version, MAX_HEADERS,
 };
