@@ -25,7 +25,11 @@ const fn is_token_byte(b: u8) -> bool {
 }
 
 const fn is_unreserved(b: u8) -> bool {
-    alnum(b) || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+    alnum(b)
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
 }
 
 /// RFC 3261 `user`: unreserved / escaped / user-unreserved. `%` is allowed

@@ -702,7 +702,10 @@ mod tests {
         assert_eq!(HeaderName::from_bytes(b"VIA"), HeaderName::Via);
         assert_eq!(HeaderName::from_bytes(b"i"), HeaderName::CallId);
         assert_eq!(HeaderName::from_bytes(b"call-id"), HeaderName::CallId);
-        assert_eq!(HeaderName::from_bytes(b"MaX-fOrWaRdS"), HeaderName::MaxForwards);
+        assert_eq!(
+            HeaderName::from_bytes(b"MaX-fOrWaRdS"),
+            HeaderName::MaxForwards
+        );
         assert_eq!(HeaderName::from_bytes(b"l"), HeaderName::ContentLength);
         assert_eq!(
             HeaderName::from_bytes(b"X-Foo"),

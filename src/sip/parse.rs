@@ -1,1 +1,462 @@
-//! (being written)
+//! Message framing: the start line, header lines (with LWS folding and
+//! compact names) and Content-Length framing of the body, for one whole
+//! datagram or one framed stream message. No I/O.
+//!
+//! [`parse`] indexes the header lines and stops there: typed values (Via,
+//! CSeq, URIs, ...) are parsed lazily by the accessors on
+//! [`Headers`](super::Headers), so a proxy pays only for what it reads.
+
+use memchr::memchr;
+use nom::{
+    bytes::complete::{tag, take_while1, take_while_m_n},
+    character::complete::char as ch,
+    IResult, Parser,
+};
+
+use super::{
+    charset,
+    message::{Header, HeaderName, Headers, Message, Method, Request, Response},
+    Error,
+};
+
+/// Parses one complete SIP message (a UDP datagram, or a message already
+/// framed from a stream).
+///
+/// Leading CR LF pairs (keep-alives, RFC 5626 §3.5.1) are skipped. The
+/// returned view's `raw` ends where the declared body ends: bytes after it
+/// are ignored. A Content-Length beyond the input is
+/// [`Error::BodyTruncated`]; without a Content-Length the body is the rest
+/// of the input.
+pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
+    let mut skip = 0;
+    while input.len() >= skip + 2 && &input[skip..skip + 2] == b"\r\n" {
+        skip += 2;
+    }
+    let msg = &input[skip..];
+    let line_end = memchr(b'\n', msg).ok_or(Error::Incomplete)?;
+    let line = strip_cr(&msg[..line_end]);
+    let after_start = line_end + 1;
+
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        let (code, reason) = status_line(line)?;
+        let (headers, body, raw) = head_and_body(msg, after_start)?;
+        Ok(Message::Response(Response {
+            code,
+            reason,
+            headers,
+            body,
+            raw,
+        }))
+    } else {
+        let (method, uri_raw) = request_line(line)?;
+        let (headers, body, raw) = head_and_body(msg, after_start)?;
+        Ok(Message::Request(Request {
+            method,
+            uri_raw,
+            headers,
+            body,
+            raw,
+        }))
+    }
+}
+
+/// Finds the end of one message at the front of a byte stream (TCP): returns
+/// `Ok(Some(len))` when a whole message of `len` bytes is buffered,
+/// `Ok(None)` when more bytes are needed, and an error when the head is
+/// larger than `max` or the Content-Length is missing or malformed (RFC 3261
+/// §18.3: mandatory on streams). Leading CR LF keep-alives count towards
+/// `len` (the caller consumes them with the message).
+pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
+    let mut skip = 0;
+    while buf.len() >= skip + 2 && &buf[skip..skip + 2] == b"\r\n" {
+        skip += 2;
+    }
+    let msg = &buf[skip..];
+    let Some(head_end) = find_head_end(msg) else {
+        if msg.len() > max {
+            return Err(Error::TooLarge);
+        }
+        return Ok(None);
+    };
+    // Scan header lines only for Content-Length; the full parse comes later.
+    let mut cl: Option<usize> = None;
+    let mut pos = memchr(b'\n', msg).map_or(head_end, |i| i + 1);
+    while pos < head_end {
+        let end = memchr(b'\n', &msg[pos..head_end]).map_or(head_end, |i| pos + i + 1);
+        let line = &msg[pos..end];
+        if let Some(colon) = memchr(b':', line) {
+            let name = charset::trim(&line[..colon]);
+            if HeaderName::from_bytes(name) == HeaderName::ContentLength {
+                let v = charset::trim(&line[colon + 1..]);
+                let n = charset::parse_u32(v).ok_or(Error::Invalid("Content-Length"))?;
+                cl = Some(n as usize);
+            }
+        }
+        pos = end;
+    }
+    let body = cl.ok_or(Error::Missing("Content-Length"))?;
+    let total = skip + head_end + body;
+    if total > max + skip {
+        return Err(Error::TooLarge);
+    }
+    Ok(if buf.len() >= total {
+        Some(total)
+    } else {
+        None
+    })
+}
+
+/// Offset just past the empty line that ends the header section.
+fn find_head_end(msg: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr(b'\n', &msg[from..]) {
+        let nl = from + i;
+        let next = nl + 1;
+        if msg.get(next) == Some(&b'\n') {
+            return Some(next + 1);
+        }
+        if msg.get(next) == Some(&b'\r') && msg.get(next + 1) == Some(&b'\n') {
+            return Some(next + 2);
+        }
+        from = next;
+    }
+    None
+}
+
+#[inline]
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line {
+        [rest @ .., b'\r'] => rest,
+        _ => line,
+    }
+}
+
+/// `Request-Line = Method SP Request-URI SP SIP-Version CRLF`.
+///
+/// Trailing white space after the version is tolerated (RFC 4475 §3.1.2.10
+/// allows a liberal accept); several spaces between the elements are not
+/// (§3.1.2.9), and white space inside the URI is [`Error::RequestUri`]
+/// (§3.1.2.8).
+fn request_line(line: &[u8]) -> Result<(Method<'_>, &[u8]), Error> {
+    let line = trim_end_ws(line);
+    let (rest, method) = method_sp(line).map_err(|_| Error::StartLine("Method"))?;
+    // The version is the last space-separated element.
+    let last_sp = line
+        .iter()
+        .rposition(|&b| b == b' ')
+        .filter(|&i| i >= line.len() - rest.len())
+        .ok_or(Error::StartLine("Request-Line"))?;
+    let version = &line[last_sp + 1..];
+    let uri = &rest[..rest.len() - (line.len() - last_sp)];
+    check_version(version)?;
+    if uri.is_empty() || uri[0] == b' ' || uri[uri.len() - 1] == b' ' {
+        return Err(Error::StartLine("Request-Line"));
+    }
+    if uri.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Err(Error::RequestUri);
+    }
+    if !has_scheme(uri) {
+        return Err(Error::RequestUri);
+    }
+    Ok((method, uri))
+}
+
+fn method_sp(input: &[u8]) -> IResult<&[u8], Method<'_>> {
+    let (rest, m) = take_while1(charset::token)(input)?;
+    let (rest, _) = ch(' ').parse(rest)?;
+    // take_while1 guarantees a token, so from_bytes is Some.
+    match Method::from_bytes(m) {
+        Some(method) => Ok((rest, method)),
+        None => Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Verify,
+        ))),
+    }
+}
+
+/// `scheme ":"` with `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn has_scheme(uri: &[u8]) -> bool {
+    let Some(colon) = memchr(b':', uri) else {
+        return false;
+    };
+    let scheme = &uri[..colon];
+    !scheme.is_empty()
+        && scheme[0].is_ascii_alphabetic()
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is accepted.
+fn check_version(v: &[u8]) -> Result<(), Error> {
+    if v.len() == 7 && v.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Ok(());
+    }
+    let looks_like_version = version_syntax(v).is_ok_and(|(rest, _)| rest.is_empty());
+    if looks_like_version {
+        Err(Error::Version)
+    } else {
+        Err(Error::StartLine("Request-Line"))
+    }
+}
+
+fn version_syntax(v: &[u8]) -> IResult<&[u8], ()> {
+    let digit = |b: u8| b.is_ascii_digit();
+    let (rest, _) = (
+        nom::bytes::complete::tag_no_case("SIP/"),
+        take_while1(digit),
+        ch('.'),
+        take_while1(digit),
+    )
+        .parse(v)?;
+    Ok((rest, ()))
+}
+
+/// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF`.
+fn status_line(line: &[u8]) -> Result<(u16, &[u8]), Error> {
+    let (rest, version) = take_while1::<_, _, nom::error::Error<&[u8]>>(|b| b != b' ')(line)
+        .map_err(|_| Error::StartLine("Status-Line"))?;
+    if !(version.len() == 7 && version.eq_ignore_ascii_case(b"SIP/2.0")) {
+        return Err(
+            if version_syntax(version).is_ok_and(|(r, _)| r.is_empty()) {
+                Error::Version
+            } else {
+                Error::StartLine("Status-Line")
+            },
+        );
+    }
+    let (rest, code) = status_code(rest).map_err(|_| Error::StatusCode)?;
+    // The reason phrase may be empty, and the SP before it is sometimes
+    // missing in the wild when it is.
+    let reason = match rest {
+        [] => rest,
+        [b' ', reason @ ..] => reason,
+        _ => return Err(Error::StatusCode),
+    };
+    if reason.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Error::StartLine("Reason-Phrase"));
+    }
+    Ok((code, reason))
+}
+
+fn status_code(input: &[u8]) -> IResult<&[u8], u16> {
+    let (rest, (_, digits)) =
+        (tag(" "), take_while_m_n(3, 3, |b: u8| b.is_ascii_digit())).parse(input)?;
+    // A fourth digit means an overlarge code (RFC 4475 §3.1.2.19).
+    if rest.first().is_some_and(u8::is_ascii_digit) {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Digit,
+        )));
+    }
+    let code = digits
+        .iter()
+        .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+    if !(100..=699).contains(&code) {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Verify,
+        )));
+    }
+    Ok((rest, code))
+}
+
+fn trim_end_ws(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Header lines from `pos` to the empty line, then the body.
+fn head_and_body(msg: &[u8], mut pos: usize) -> Result<(Headers<'_>, &[u8], &[u8]), Error> {
+    let mut headers = Headers::new();
+    let mut content_length: Option<u32> = None;
+    loop {
+        let rest = msg.get(pos..).unwrap_or_default();
+        let nl = memchr(b'\n', rest).ok_or(Error::Incomplete)?;
+        let line = strip_cr(&rest[..nl]);
+        if line.is_empty() {
+            pos += nl + 1;
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            // A continuation line with no header to continue.
+            return Err(Error::HeaderLine);
+        }
+        // Extend over folded continuation lines (RFC 3261 §7.3.1).
+        let mut end = pos + nl + 1;
+        while matches!(msg.get(end), Some(b' ' | b'\t')) {
+            let more = memchr(b'\n', &msg[end..]).ok_or(Error::Incomplete)?;
+            end += more + 1;
+        }
+        let full = strip_cr(&msg[pos..end - 1]);
+        let header = header_line(full, pos, end)?;
+        if header.name == HeaderName::ContentLength {
+            let n = charset::parse_u32(header.value).ok_or(Error::Invalid("Content-Length"))?;
+            match content_length {
+                Some(prev) if prev != n => return Err(Error::Duplicate("Content-Length")),
+                _ => content_length = Some(n),
+            }
+        }
+        headers.push(header)?;
+        pos = end;
+    }
+    // A CR must always begin a CR LF: a bare CR could be read as a line end
+    // by the next hop and smuggle a header past us.
+    let head = &msg[..pos];
+    if memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')) {
+        return Err(Error::HeaderLine);
+    }
+    let available = msg.len() - pos;
+    let body_len = match content_length {
+        Some(n) if n as usize > available => return Err(Error::BodyTruncated),
+        Some(n) => n as usize,
+        None => available,
+    };
+    let end = pos + body_len;
+    Ok((headers, &msg[pos..end], &msg[..end]))
+}
+
+/// `header = field-name HCOLON field-value`, with optional white space
+/// before the colon (RFC 3261 §7.3.1) and folding inside the value.
+fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Error> {
+    let colon = memchr(b':', line).ok_or(Error::HeaderLine)?;
+    let name = trim_end_ws(&line[..colon]);
+    if !charset::is_token(name) {
+        return Err(Error::HeaderLine);
+    }
+    let value = charset::trim(&line[colon + 1..]);
+    Ok(Header {
+        name: HeaderName::from_bytes(name),
+        value,
+        start: start as u32,
+        end: end as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(input: &[u8]) -> Request<'_> {
+        match parse(input) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    macro_rules! rejects {
+        ($($name:ident: $input:expr => $err:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(parse($input).map(|_| ()), Err($err));
+            }
+        )*};
+    }
+
+    const MIN: &[u8] =
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nl: 4\r\n\r\nbodyJUNK";
+
+    #[test]
+    fn request_views_borrow_input() {
+        let r = req(MIN);
+        assert_eq!(r.method, Method::Options);
+        assert_eq!(r.uri_raw, b"sip:a@b");
+        assert_eq!(r.headers.len(), 2);
+        let via = r.headers.first(HeaderName::Via).unwrap();
+        assert_eq!(via.value, b"SIP/2.0/UDP h;branch=z9hG4bK1");
+        assert_eq!(
+            &MIN[via.start as usize..via.end as usize],
+            b"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+        );
+        assert_eq!(r.body, b"body");
+        assert_eq!(r.raw, &MIN[..MIN.len() - 4]);
+        assert!(offset_ok(MIN, r.body));
+    }
+
+    fn offset_ok(base: &[u8], part: &[u8]) -> bool {
+        super::super::offset_in(base, part).is_some()
+    }
+
+    #[test]
+    fn response_and_folding() {
+        let m = b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP a;branch=z9hG4bKx,\r\n SIP/2.0/UDP b\r\nCall-ID: x\r\n\r\n";
+        let Ok(Message::Response(r)) = parse(m) else {
+            panic!()
+        };
+        assert_eq!(r.code, 180);
+        assert_eq!(r.reason, b"Ringing");
+        let vias: Vec<&[u8]> = r.headers.values(HeaderName::Via).collect();
+        assert_eq!(
+            vias,
+            vec![&b"SIP/2.0/UDP a;branch=z9hG4bKx"[..], b"SIP/2.0/UDP b"]
+        );
+        assert_eq!(r.body, b"");
+    }
+
+    #[test]
+    fn empty_reason_and_leading_keepalive() {
+        let Ok(Message::Response(r)) = parse(b"\r\n\r\nSIP/2.0 200 \r\n\r\n") else {
+            panic!()
+        };
+        assert_eq!((r.code, r.reason), (200, &b""[..]));
+        assert_eq!(r.raw, b"SIP/2.0 200 \r\n\r\n");
+    }
+
+    #[test]
+    fn extension_method_and_trailing_space() {
+        let r = req(b"FOO sip:x SIP/2.0  \r\n\r\n");
+        assert_eq!(r.method, Method::Extension(b"FOO"));
+        assert_eq!(r.uri_raw, b"sip:x");
+    }
+
+    #[test]
+    fn too_many_headers() {
+        let mut m = b"OPTIONS sip:x SIP/2.0\r\n".to_vec();
+        for i in 0..=crate::sip::MAX_HEADERS {
+            m.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        m.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&m).map(|_| ()), Err(Error::TooManyHeaders));
+    }
+
+    rejects! {
+        version: b"INVITE sip:x SIP/7.0\r\n\r\n" => Error::Version;
+        response_version: b"SIP/3.0 200 OK\r\n\r\n" => Error::Version;
+        no_version: b"INVITE sip:x\r\n\r\n" => Error::StartLine("Request-Line");
+        lws_in_uri: b"INVITE sip:x; lr SIP/2.0\r\n\r\n" => Error::RequestUri;
+        double_sp: b"INVITE  sip:x  SIP/2.0\r\n\r\n" => Error::StartLine("Request-Line");
+        no_scheme: b"INVITE x SIP/2.0\r\n\r\n" => Error::RequestUri;
+        bad_method: b"INV@TE sip:x SIP/2.0\r\n\r\n" => Error::StartLine("Method");
+        big_code: b"SIP/2.0 4294967301 x\r\n\r\n" => Error::StatusCode;
+        low_code: b"SIP/2.0 099 x\r\n\r\n" => Error::StatusCode;
+        no_blank_line: b"OPTIONS sip:x SIP/2.0\r\nVia: a\r\n" => Error::Incomplete;
+        no_colon: b"OPTIONS sip:x SIP/2.0\r\nVia a\r\n\r\n" => Error::HeaderLine;
+        bad_name: b"OPTIONS sip:x SIP/2.0\r\nV(a: a\r\n\r\n" => Error::HeaderLine;
+        leading_fold: b"OPTIONS sip:x SIP/2.0\r\n a: b\r\n\r\n" => Error::HeaderLine;
+        bare_cr: b"OPTIONS sip:x SIP/2.0\r\nA: b\rC: d\r\n\r\n" => Error::HeaderLine;
+        body_short: b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 9\r\n\r\nabc" => Error::BodyTruncated;
+        bad_cl: b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 9x\r\n\r\n" => Error::Invalid("Content-Length");
+        two_cl: b"OPTIONS sip:x SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nab" => Error::Duplicate("Content-Length");
+        empty: b"" => Error::Incomplete;
+    }
+
+    #[test]
+    fn stream_framing() {
+        let m = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 3\r\n\r\nabcNEXT";
+        assert_eq!(frame_stream(m, 1000), Ok(Some(m.len() - 4)));
+        assert_eq!(frame_stream(&m[..20], 1000), Ok(None));
+        assert_eq!(frame_stream(&m[..46], 1000), Ok(None));
+        assert_eq!(frame_stream(m, 10), Err(Error::TooLarge));
+        assert_eq!(
+            frame_stream(b"\r\n\r\nOPTIONS sip:x SIP/2.0\r\nl: 0\r\n\r\n", 1000),
+            Ok(Some(35))
+        );
+        assert_eq!(
+            frame_stream(b"OPTIONS sip:x SIP/2.0\r\n\r\n", 1000),
+            Err(Error::Missing("Content-Length"))
+        );
+        assert_eq!(frame_stream(&[b'a'; 2000], 1000), Err(Error::TooLarge));
+    }
+}
