@@ -1,1 +1,250 @@
-//! (being written)
+//! Authorization / Proxy-Authorization credentials and WWW-/Proxy-
+//! Authenticate challenges (RFC 3261 §20.7, §20.27, §20.28, §20.44,
+//! §25.1; RFC 2617 / RFC 8760 Digest) as zero-copy views. No I/O.
+//!
+//! The view is `scheme` plus the raw parameter text. Digest parameters are
+//! validated when parsing (`auth-param *(COMMA auth-param)`, quoted-strings
+//! with `\` escapes and commas inside quotes); other schemes are kept
+//! opaque (RFC 4475 §3.3.7, regaut01.dat). Values are returned without
+//! their quotes and with escapes kept raw.
+
+use super::{
+    charset,
+    uri::{quoted_len, skip_lws, span},
+    Error,
+};
+
+/// Credentials of an Authorization or Proxy-Authorization header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    /// The auth scheme as written (`Digest`, or any other token).
+    pub scheme: &'a [u8],
+    /// The parameter text after the scheme, LWS trimmed.
+    pub params: &'a [u8],
+}
+
+/// A challenge of a WWW-Authenticate or Proxy-Authenticate header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge<'a> {
+    /// The auth scheme as written.
+    pub scheme: &'a [u8],
+    /// The parameter text after the scheme, LWS trimmed.
+    pub params: &'a [u8],
+}
+
+/// Iterator over `name=value` auth-params: `(name, value)` with the value's
+/// quotes removed (escapes kept raw) and an empty value for a bare name.
+/// Stops at the first piece it cannot read (only possible for non-Digest
+/// schemes, whose text was not validated).
+#[derive(Debug, Clone)]
+pub struct AuthParams<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Credentials<'a> {
+    /// Parses an Authorization value; faults are
+    /// `Error::Invalid("Authorization")`.
+    pub fn parse(value: &'a [u8]) -> Result<Credentials<'a>, Error> {
+        Credentials::parse_as(value, "Authorization")
+    }
+
+    /// Parses credentials, naming `header` in the error (e.g.
+    /// `"Proxy-Authorization"`).
+    pub fn parse_as(value: &'a [u8], header: &'static str) -> Result<Credentials<'a>, Error> {
+        let (scheme, params) = split(value).ok_or(Error::Invalid(header))?;
+        Ok(Credentials { scheme, params })
+    }
+
+    /// True for the Digest scheme (case-insensitive).
+    pub fn is_digest(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case(b"Digest")
+    }
+
+    /// The parameters in order.
+    pub fn iter(&self) -> AuthParams<'a> {
+        AuthParams { rest: self.params }
+    }
+
+    /// A parameter's value by name (case-insensitive), quotes removed.
+    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+        find(self.params, name)
+    }
+
+    /// `username`.
+    pub fn username(&self) -> Option<&'a [u8]> {
+        self.param(b"username")
+    }
+    /// `realm`.
+    pub fn realm(&self) -> Option<&'a [u8]> {
+        self.param(b"realm")
+    }
+    /// `nonce`.
+    pub fn nonce(&self) -> Option<&'a [u8]> {
+        self.param(b"nonce")
+    }
+    /// `uri` (the digest-uri).
+    pub fn uri(&self) -> Option<&'a [u8]> {
+        self.param(b"uri")
+    }
+    /// `response`.
+    pub fn response(&self) -> Option<&'a [u8]> {
+        self.param(b"response")
+    }
+    /// `algorithm`.
+    pub fn algorithm(&self) -> Option<&'a [u8]> {
+        self.param(b"algorithm")
+    }
+    /// `cnonce`.
+    pub fn cnonce(&self) -> Option<&'a [u8]> {
+        self.param(b"cnonce")
+    }
+    /// `nc` (nonce-count).
+    pub fn nc(&self) -> Option<&'a [u8]> {
+        self.param(b"nc")
+    }
+    /// `qop`.
+    pub fn qop(&self) -> Option<&'a [u8]> {
+        self.param(b"qop")
+    }
+    /// `opaque`.
+    pub fn opaque(&self) -> Option<&'a [u8]> {
+        self.param(b"opaque")
+    }
+}
+
+impl<'a> Challenge<'a> {
+    /// Parses a WWW-Authenticate value; faults are
+    /// `Error::Invalid("WWW-Authenticate")`.
+    pub fn parse(value: &'a [u8]) -> Result<Challenge<'a>, Error> {
+        Challenge::parse_as(value, "WWW-Authenticate")
+    }
+
+    /// Parses a challenge, naming `header` in the error.
+    pub fn parse_as(value: &'a [u8], header: &'static str) -> Result<Challenge<'a>, Error> {
+        let (scheme, params) = split(value).ok_or(Error::Invalid(header))?;
+        Ok(Challenge { scheme, params })
+    }
+
+    /// True for the Digest scheme (case-insensitive).
+    pub fn is_digest(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case(b"Digest")
+    }
+
+    /// The parameters in order.
+    pub fn iter(&self) -> AuthParams<'a> {
+        AuthParams { rest: self.params }
+    }
+
+    /// A parameter's value by name (case-insensitive), quotes removed.
+    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+        find(self.params, name)
+    }
+
+    /// `realm`.
+    pub fn realm(&self) -> Option<&'a [u8]> {
+        self.param(b"realm")
+    }
+    /// `nonce`.
+    pub fn nonce(&self) -> Option<&'a [u8]> {
+        self.param(b"nonce")
+    }
+    /// `opaque`.
+    pub fn opaque(&self) -> Option<&'a [u8]> {
+        self.param(b"opaque")
+    }
+    /// `algorithm`.
+    pub fn algorithm(&self) -> Option<&'a [u8]> {
+        self.param(b"algorithm")
+    }
+    /// `qop` (the qop-options list, e.g. `auth,auth-int`).
+    pub fn qop(&self) -> Option<&'a [u8]> {
+        self.param(b"qop")
+    }
+    /// `domain`.
+    pub fn domain(&self) -> Option<&'a [u8]> {
+        self.param(b"domain")
+    }
+    /// `stale`.
+    pub fn stale(&self) -> Option<&'a [u8]> {
+        self.param(b"stale")
+    }
+}
+
+impl<'a> Iterator for AuthParams<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let s = self.rest;
+        let i = span(s, 0, |b| b == b',' || charset::lws(b));
+        match next_param(s, i) {
+            Some((name, value, next)) => {
+                self.rest = s.get(next..).unwrap_or_default();
+                Some((name, value))
+            }
+            None => {
+                self.rest = &[];
+                None
+            }
+        }
+    }
+}
+
+/// `scheme [LWS params]`; Digest params are validated.
+fn split(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let s = charset::trim(value);
+    let end = span(s, 0, charset::token);
+    let (scheme, rest) = s.split_at(end.min(s.len()));
+    if scheme.is_empty() || rest.first().is_some_and(|&b| !charset::lws(b)) {
+        return None;
+    }
+    let params = charset::trim(rest);
+    if scheme.eq_ignore_ascii_case(b"Digest") && !digest_params_valid(params) {
+        return None;
+    }
+    Some((scheme, params))
+}
+
+/// `auth-param *(COMMA auth-param)`, COMMA with LWS around it.
+fn digest_params_valid(s: &[u8]) -> bool {
+    let mut i = 0;
+    loop {
+        match next_param(s, i) {
+            Some((_, _, next)) if next > i => {
+                let j = skip_lws(s, next);
+                match s.get(j) {
+                    None => return true,
+                    Some(b',') => i = skip_lws(s, j + 1),
+                    Some(_) => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Reads `token SWS "=" SWS (token / quoted-string)` at `i`: returns the
+/// name, the value (unquoted; empty for a bare name) and the index after.
+fn next_param(s: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
+    let n_end = span(s, i, charset::token);
+    let name = s.get(i..n_end).filter(|n| !n.is_empty())?;
+    let eq = skip_lws(s, n_end);
+    if s.get(eq) != Some(&b'=') {
+        return Some((name, &[], n_end));
+    }
+    let v = skip_lws(s, eq + 1);
+    if s.get(v) == Some(&b'"') {
+        let q = quoted_len(s.get(v..)?)?;
+        let value = s.get(v + 1..v + q - 1)?;
+        Some((name, value, v + q))
+    } else {
+        let v_end = span(s, v, |b| b != b',' && b != b'"' && !charset::lws(b));
+        let value = s.get(v..v_end).filter(|v| !v.is_empty())?;
+        Some((name, value, v_end))
+    }
+}
+
+fn find<'a>(params: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    AuthParams { rest: params }
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}

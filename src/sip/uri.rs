@@ -1,1 +1,1050 @@
-//! (being written)
+//! URIs as zero-copy views: [`Uri`] (RFC 3261 §19.1 and §25.1), [`SipUri`],
+//! [`TelUri`] (RFC 3966), [`Host`], and the [`Params`] list shared by URI
+//! parameters and header parameters. No I/O.
+//!
+//! Parsers validate once; the views they return hold raw, still-escaped
+//! slices of the input, and iterating them afterwards cannot fail.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use memchr::memchr;
+
+use super::{charset, Error, Transport};
+
+/// A URI: the Request-URI, or the URI inside a name-addr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uri<'a> {
+    /// `sip:` or `sips:` (scheme case-insensitive).
+    Sip(SipUri<'a>),
+    /// `tel:` (RFC 3966).
+    Tel(TelUri<'a>),
+    /// Any other syntactically valid scheme, kept opaque.
+    Absolute {
+        /// The scheme as written, without the colon.
+        scheme: &'a [u8],
+        /// Everything after the colon.
+        rest: &'a [u8],
+    },
+}
+
+/// A `sip:` / `sips:` URI. Every slice borrows the input and keeps its
+/// escapes (`%HH`) as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipUri<'a> {
+    /// True for `sips:`.
+    pub secure: bool,
+    /// The user part (everything before the `:` password or the `@`),
+    /// escapes kept raw; see [`SipUri::decode_user`].
+    pub user: Option<&'a [u8]>,
+    /// The password, when the userinfo has a `:`.
+    pub password: Option<&'a [u8]>,
+    /// The host.
+    pub host: Host<'a>,
+    /// The explicit port, if any.
+    pub port: Option<u16>,
+    /// The `;`-parameters (uri-parameters), raw text starting at the first `;`.
+    pub params: Params<'a>,
+    /// The headers after `?`, without the `?`.
+    pub headers: Option<&'a [u8]>,
+}
+
+/// A `tel:` URI (RFC 3966).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelUri<'a> {
+    /// The number as written, visual separators included (`+1-212-555-0101`).
+    pub number: &'a [u8],
+    /// True for a global number (starts with `+`).
+    pub global: bool,
+    /// The `;`-parameters, raw text starting at the first `;`.
+    pub params: Params<'a>,
+}
+
+/// A host: a domain name, an IPv4 address, or an IPv6 address.
+///
+/// Equality compares names case-insensitively and addresses by value, which
+/// is what matching a Via sent-by or a Route against our own address needs.
+#[derive(Debug, Clone, Copy)]
+pub enum Host<'a> {
+    /// A domain name as written.
+    Name(&'a [u8]),
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 address (written as a `[...]` reference in URIs and Vias).
+    V6(Ipv6Addr),
+}
+
+/// A parameter list over its raw text (`;a=b;c`).
+///
+/// Iteration tolerates LWS around `;` and `=` (header parameters allow it)
+/// and never fails; validation happened when the list was parsed. Values
+/// are returned as written: quoted-strings keep their quotes
+/// ([`Param::unquoted`] removes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params<'a> {
+    raw: &'a [u8],
+}
+
+/// One parameter: `name` or `name=value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
+    /// The name as written.
+    pub name: &'a [u8],
+    /// The value as written (quotes kept), `None` for a bare name.
+    pub value: Option<&'a [u8]>,
+}
+
+/// Iterator over a [`Params`] list.
+#[derive(Debug, Clone)]
+pub struct ParamsIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Uri<'a> {
+    /// Parses an absolute URI. `sip:`/`sips:` and `tel:` are interpreted,
+    /// other schemes are kept opaque. Any white space, or bytes outside the
+    /// URI grammar, is [`Error::RequestUri`]; callers parsing a header map it
+    /// to their own error.
+    pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, Error> {
+        let colon = scheme_len(s).ok_or(Error::RequestUri)?;
+        let (scheme, rest) = s.split_at(colon);
+        let rest = rest.get(1..).unwrap_or_default();
+        let parsed = if scheme.eq_ignore_ascii_case(b"sip") {
+            SipUri::parse_rest(rest, false).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case(b"sips") {
+            SipUri::parse_rest(rest, true).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case(b"tel") {
+            TelUri::parse_rest(rest).map(Uri::Tel)
+        } else if !rest.is_empty() && rest.iter().all(|&b| uric(b)) {
+            Some(Uri::Absolute { scheme, rest })
+        } else {
+            None
+        };
+        parsed.ok_or(Error::RequestUri)
+    }
+
+    /// The scheme (`sip`, `sips`, `tel`, or the opaque scheme as written).
+    pub fn scheme(&self) -> &'a [u8] {
+        match self {
+            Uri::Sip(u) if u.secure => b"sips",
+            Uri::Sip(_) => b"sip",
+            Uri::Tel(_) => b"tel",
+            Uri::Absolute { scheme, .. } => scheme,
+        }
+    }
+
+    /// The SIP URI, when this is one.
+    pub fn as_sip(&self) -> Option<&SipUri<'a>> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> SipUri<'a> {
+    /// Parses a `sip:`/`sips:` URI (see [`Uri::parse`]); other schemes are
+    /// [`Error::RequestUri`].
+    pub fn parse(s: &'a [u8]) -> Result<SipUri<'a>, Error> {
+        match Uri::parse(s)? {
+            Uri::Sip(u) => Ok(u),
+            _ => Err(Error::RequestUri),
+        }
+    }
+
+    /// Parses what follows `sip:`. The userinfo ends at the `@` (an
+    /// unescaped `@` can appear nowhere else in a SIP URI).
+    fn parse_rest(s: &'a [u8], secure: bool) -> Option<SipUri<'a>> {
+        let (user, password, hostport) = match memchr(b'@', s) {
+            Some(at) => {
+                let (userinfo, rest) = s.split_at(at);
+                let (user, password) = match memchr(b':', userinfo) {
+                    Some(c) => {
+                        let (u, p) = userinfo.split_at(c);
+                        (u, p.get(1..))
+                    }
+                    None => (userinfo, None),
+                };
+                if user.is_empty() || !escaped_all(user, charset::user) {
+                    return None;
+                }
+                if let Some(p) = password {
+                    if !escaped_all(p, charset::password) {
+                        return None;
+                    }
+                }
+                (Some(user), password, rest.get(1..).unwrap_or_default())
+            }
+            None => (None, None, s),
+        };
+        let (host, rest) = split_host(hostport)?;
+        let host = Host::parse(host).ok()?;
+        let (port, rest) = match rest.split_first() {
+            Some((&b':', r)) => {
+                let end = r
+                    .iter()
+                    .position(|&b| b == b';' || b == b'?')
+                    .unwrap_or(r.len());
+                let (p, r) = r.split_at(end);
+                (Some(parse_port(p)?), r)
+            }
+            _ => (None, rest),
+        };
+        let (params, headers) = match memchr(b'?', rest) {
+            Some(q) => {
+                let (p, h) = rest.split_at(q);
+                (p, h.get(1..))
+            }
+            None => (rest, None),
+        };
+        if !uri_params_valid(params) {
+            return None;
+        }
+        if let Some(h) = headers {
+            if !uri_headers_valid(h) {
+                return None;
+            }
+        }
+        Some(SipUri {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params: Params { raw: params },
+            headers,
+        })
+    }
+
+    /// A uri-parameter by name (case-insensitive): `Some(None)` for a bare
+    /// name such as `lr`, `Some(Some(v))` for `name=v`.
+    #[inline]
+    pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        self.params.get(name)
+    }
+
+    /// The `transport=` parameter.
+    pub fn transport(&self) -> Option<Transport> {
+        self.param(b"transport")
+            .flatten()
+            .map(Transport::from_bytes)
+    }
+
+    /// True when the `lr` parameter is present (RFC 3261 §19.1.1, loose routing).
+    pub fn lr(&self) -> bool {
+        self.param(b"lr").is_some()
+    }
+
+    /// The `maddr=` parameter.
+    pub fn maddr(&self) -> Option<&'a [u8]> {
+        self.param(b"maddr").flatten()
+    }
+
+    /// The `user=` parameter (e.g. `phone`).
+    pub fn user_param(&self) -> Option<&'a [u8]> {
+        self.param(b"user").flatten()
+    }
+
+    /// Appends the percent-decoded user part to `out` (nothing when there is
+    /// no user). The escapes were validated by the parser.
+    pub fn decode_user(&self, out: &mut Vec<u8>) {
+        if let Some(u) = self.user {
+            percent_decode(u, out);
+        }
+    }
+}
+
+impl<'a> TelUri<'a> {
+    /// Parses what follows `tel:` (RFC 3966 §3).
+    fn parse_rest(s: &'a [u8]) -> Option<TelUri<'a>> {
+        let end = memchr(b';', s).unwrap_or(s.len());
+        let (number, params) = s.split_at(end);
+        let global = number.first() == Some(&b'+');
+        let ok = if global {
+            let digits = number.get(1..).unwrap_or_default();
+            digits.iter().all(|&b| b.is_ascii_digit() || visual(b))
+                && digits.iter().any(u8::is_ascii_digit)
+        } else {
+            let hexish = |b: u8| b.is_ascii_hexdigit() || b == b'*' || b == b'#';
+            number.iter().all(|&b| hexish(b) || visual(b)) && number.iter().any(|&b| hexish(b))
+        };
+        if !ok || !uri_params_valid(params) {
+            return None;
+        }
+        Some(TelUri {
+            number,
+            global,
+            params: Params { raw: params },
+        })
+    }
+}
+
+impl<'a> Host<'a> {
+    /// Parses a host: an IPv6 reference `[...]` (or a bare IPv6 address, as
+    /// in a Via `received=`), an IPv4 address, or a domain name. Anything
+    /// else is `Error::Invalid("Host")`; callers map it to their own error.
+    pub fn parse(s: &'a [u8]) -> Result<Host<'a>, Error> {
+        const BAD: Error = Error::Invalid("Host");
+        match s.first() {
+            None => Err(BAD),
+            Some(b'[') => match s.split_last() {
+                Some((b']', inner)) => parse_ipv6(inner.get(1..).unwrap_or_default())
+                    .map(Host::V6)
+                    .ok_or(BAD),
+                _ => Err(BAD),
+            },
+            Some(_) if memchr(b':', s).is_some() => parse_ipv6(s).map(Host::V6).ok_or(BAD),
+            Some(_) if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') => {
+                parse_ipv4(s).map(Host::V4).ok_or(BAD)
+            }
+            Some(&first) => {
+                if first.is_ascii_alphanumeric() && s.iter().all(|&b| charset::host(b)) {
+                    Ok(Host::Name(s))
+                } else {
+                    Err(BAD)
+                }
+            }
+        }
+    }
+
+    /// The address, for IPv4 and IPv6 hosts.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match *self {
+            Host::Name(_) => None,
+            Host::V4(a) => Some(IpAddr::V4(a)),
+            Host::V6(a) => Some(IpAddr::V6(a)),
+        }
+    }
+
+    /// Names compare case-insensitively, addresses by value (same as `==`).
+    #[inline]
+    pub fn eq_ignore_case(&self, other: &Host<'_>) -> bool {
+        match (self, other) {
+            (Host::Name(a), Host::Name(b)) => a.eq_ignore_ascii_case(b),
+            (Host::V4(a), Host::V4(b)) => a == b,
+            (Host::V6(a), Host::V6(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// True when this host is the address `ip` (an IPv4-mapped IPv6 address
+    /// matches its IPv4 form).
+    pub fn is_ip(&self, ip: IpAddr) -> bool {
+        let canon = |a: IpAddr| match a {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+            v4 => v4,
+        };
+        self.ip().is_some_and(|mine| canon(mine) == canon(ip))
+    }
+}
+
+impl PartialEq for Host<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.eq_ignore_case(other)
+    }
+}
+
+impl Eq for Host<'_> {}
+
+impl From<IpAddr> for Host<'_> {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Host::V4(a),
+            IpAddr::V6(a) => Host::V6(a),
+        }
+    }
+}
+
+impl<'a> Params<'a> {
+    /// An empty list.
+    pub const EMPTY: Params<'static> = Params { raw: b"" };
+
+    /// Wraps raw parameter text without validating it (iteration still
+    /// never panics; malformed pieces come out as odd names).
+    #[inline]
+    pub fn from_raw(raw: &'a [u8]) -> Params<'a> {
+        Params { raw }
+    }
+
+    /// The raw text, starting at the first `;` (empty when there are none).
+    #[inline]
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// True when there are no parameters.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The parameters in order.
+    #[inline]
+    pub fn iter(&self) -> ParamsIter<'a> {
+        ParamsIter { rest: self.raw }
+    }
+
+    /// The first parameter with this name (case-insensitive): `Some(None)`
+    /// for a bare name, `Some(Some(value))` for `name=value`.
+    pub fn get(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        self.iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value)
+    }
+}
+
+impl<'a> IntoIterator for Params<'a> {
+    type Item = Param<'a>;
+    type IntoIter = ParamsIter<'a>;
+    fn into_iter(self) -> ParamsIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &Params<'a> {
+    type Item = Param<'a>;
+    type IntoIter = ParamsIter<'a>;
+    fn into_iter(self) -> ParamsIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> Param<'a> {
+    /// The value with the quotes of a quoted-string removed (escapes kept
+    /// raw); token values as they are.
+    pub fn unquoted(&self) -> Option<&'a [u8]> {
+        self.value.map(unquote)
+    }
+}
+
+impl<'a> Iterator for ParamsIter<'a> {
+    type Item = Param<'a>;
+
+    fn next(&mut self) -> Option<Param<'a>> {
+        while !self.rest.is_empty() {
+            let (seg, tail) = self.rest.split_at(segment_end(self.rest, b';'));
+            self.rest = tail.get(1..).unwrap_or_default();
+            let seg = charset::trim(seg);
+            if seg.is_empty() {
+                continue;
+            }
+            return Some(match memchr(b'=', seg) {
+                Some(eq) => {
+                    let (name, value) = seg.split_at(eq);
+                    Param {
+                        name: charset::trim(name),
+                        value: Some(charset::trim(value.get(1..).unwrap_or_default())),
+                    }
+                }
+                None => Param {
+                    name: seg,
+                    value: None,
+                },
+            });
+        }
+        None
+    }
+}
+
+/// Validates header parameters `*( SWS ";" SWS token [ SWS "=" SWS gen-value ] )`
+/// (RFC 3261 §25.1 `generic-param`, LWS allowed around `;` and `=`), calling
+/// `each(name, value)` for every parameter in order; `each` returning false
+/// stops with `None`. `s` must hold nothing else besides LWS.
+pub(crate) fn scan_header_params<'a>(
+    s: &'a [u8],
+    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
+) -> Option<()> {
+    let mut i = skip_lws(s, 0);
+    while i < s.len() {
+        if s.get(i) != Some(&b';') {
+            return None;
+        }
+        let start = skip_lws(s, i + 1);
+        let end = span(s, start, charset::token);
+        let name = s.get(start..end)?;
+        if name.is_empty() {
+            return None;
+        }
+        let k = skip_lws(s, end);
+        let value = if s.get(k) == Some(&b'=') {
+            let v = skip_lws(s, k + 1);
+            let v_end = if s.get(v) == Some(&b'"') {
+                v + quoted_len(s.get(v..)?)?
+            } else {
+                span(s, v, gen_value_byte)
+            };
+            if v_end == v {
+                return None;
+            }
+            i = skip_lws(s, v_end);
+            Some(s.get(v..v_end)?)
+        } else {
+            i = k;
+            None
+        };
+        if !each(name, value) {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// Length of the quoted-string at the start of `s` (both quotes included),
+/// or `None` when `s` does not start with a complete one. Backslash escapes
+/// any byte; other control bytes than LWS are refused.
+pub(crate) fn quoted_len(s: &[u8]) -> Option<usize> {
+    if s.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        match *s.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => {
+                s.get(i + 1)?;
+                i += 2;
+            }
+            b if (b < 0x20 && !charset::lws(b)) || b == 0x7f => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// `s` without its surrounding quotes when it is a quoted-string.
+pub(crate) fn unquote(s: &[u8]) -> &[u8] {
+    match s {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => s,
+    }
+}
+
+/// Index of the first `sep` outside a quoted-string, or `s.len()`.
+pub(crate) fn segment_end(s: &[u8], sep: u8) -> usize {
+    let mut quoted = false;
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            _ if b == sep && !quoted => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+/// First index at or after `i` that is not LWS.
+#[inline]
+pub(crate) fn skip_lws(s: &[u8], i: usize) -> usize {
+    span(s, i, charset::lws)
+}
+
+/// First index at or after `i` whose byte is not in `class`.
+#[inline]
+pub(crate) fn span(s: &[u8], mut i: usize, class: impl Fn(u8) -> bool) -> usize {
+    while let Some(&b) = s.get(i) {
+        if !class(b) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Decimal port, 0..=65535; leading zeros allowed.
+pub(crate) fn parse_port(s: &[u8]) -> Option<u16> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+        if n > u32::from(u16::MAX) {
+            return None;
+        }
+    }
+    u16::try_from(n).ok()
+}
+
+/// `token / host / quoted-string` bytes of a header parameter value,
+/// quoted-strings excepted (IPv6 `received=` values need `:`).
+fn gen_value_byte(b: u8) -> bool {
+    charset::token(b) || matches!(b, b':' | b'[' | b']')
+}
+
+/// Length of `scheme` when `s` starts with `scheme ":"`.
+fn scheme_len(s: &[u8]) -> Option<usize> {
+    if !s.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let n = span(s, 1, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+    });
+    (s.get(n) == Some(&b':')).then_some(n)
+}
+
+/// RFC 2396 `uric` (plus `[`/`]` for IPv6 hosts): the bytes of an opaque URI.
+fn uric(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_'
+                | b'.'
+                | b'!'
+                | b'~'
+                | b'*'
+                | b'\''
+                | b'('
+                | b')'
+                | b';'
+                | b'/'
+                | b'?'
+                | b':'
+                | b'@'
+                | b'&'
+                | b'='
+                | b'+'
+                | b'$'
+                | b','
+                | b'%'
+                | b'['
+                | b']'
+        )
+}
+
+/// RFC 3966 visual separators.
+fn visual(b: u8) -> bool {
+    matches!(b, b'-' | b'.' | b'(' | b')')
+}
+
+/// Splits `host` from what follows (`:port`, `;params`, `?headers`).
+fn split_host(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = if s.first() == Some(&b'[') {
+        memchr(b']', s)? + 1
+    } else {
+        span(s, 0, charset::host)
+    };
+    if end == 0 || end > s.len() {
+        return None;
+    }
+    Some(s.split_at(end))
+}
+
+/// Every byte in `class`, and every `%` followed by two hex digits.
+fn escaped_all(s: &[u8], class: fn(u8) -> bool) -> bool {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if !class(b) {
+            return false;
+        }
+        if b == b'%' {
+            let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 2;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `*( ";" pname [ "=" pvalue ] )` with paramchar names and values.
+fn uri_params_valid(s: &[u8]) -> bool {
+    if s.is_empty() {
+        return true;
+    }
+    if s.first() != Some(&b';') {
+        return false;
+    }
+    s.get(1..)
+        .unwrap_or_default()
+        .split(|&b| b == b';')
+        .all(|p| {
+            let (name, value) = match memchr(b'=', p) {
+                Some(eq) => {
+                    let (n, v) = p.split_at(eq);
+                    (n, Some(v.get(1..).unwrap_or_default()))
+                }
+                None => (p, None),
+            };
+            !name.is_empty()
+                && escaped_all(name, charset::param)
+                && match value {
+                    Some(v) => !v.is_empty() && escaped_all(v, charset::param),
+                    None => true,
+                }
+        })
+}
+
+/// `hname "=" hvalue *( "&" hname "=" hvalue )`.
+fn uri_headers_valid(s: &[u8]) -> bool {
+    s.split(|&b| b == b'&').all(|h| match memchr(b'=', h) {
+        Some(eq) => {
+            let (n, v) = h.split_at(eq);
+            let v = v.get(1..).unwrap_or_default();
+            !n.is_empty() && escaped_all(n, charset::hnv) && escaped_all(v, charset::hnv)
+        }
+        None => false,
+    })
+}
+
+/// Dotted-quad IPv4 (1 to 3 digits per part, leading zeros read as decimal).
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 {
+            return None;
+        }
+        let mut n: u16 = 0;
+        for &b in p {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u16::from(b - b'0');
+        }
+        *o = u8::try_from(n).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
+/// IPv6 text (no brackets), without allocating.
+fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
+    core::str::from_utf8(s).ok()?.parse().ok()
+}
+
+fn percent_decode(s: &[u8], out: &mut Vec<u8>) {
+    let hex = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push((h << 4) | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sip<'a>(user: Option<&'a [u8]>, host: Host<'a>) -> SipUri<'a> {
+        SipUri {
+            secure: false,
+            user,
+            password: None,
+            host,
+            port: None,
+            params: Params::EMPTY,
+            headers: None,
+        }
+    }
+
+    fn name(s: &[u8]) -> Host<'_> {
+        Host::Name(s)
+    }
+
+    /// `input => expected` rows for [`Uri::parse`].
+    macro_rules! uri_table {
+        ($($input:expr => $expected:expr;)*) => {{
+            let rows: Vec<(&[u8], Result<Uri<'static>, Error>)> = vec![$(($input, $expected)),*];
+            for (input, expected) in rows {
+                assert_eq!(Uri::parse(input), expected, "{}", String::from_utf8_lossy(input));
+            }
+        }};
+    }
+
+    #[test]
+    fn sip_uris() {
+        uri_table! {
+            b"sip:alice@example.com" => Ok(Uri::Sip(sip(Some(b"alice"), name(b"example.com"))));
+            b"SIPS:alice@Example.COM:5061" => Ok(Uri::Sip(SipUri {
+                secure: true,
+                port: Some(5061),
+                ..sip(Some(b"alice"), name(b"example.com"))
+            }));
+            b"sip:example.com" => Ok(Uri::Sip(sip(None, name(b"example.com"))));
+            b"sip:192.0.2.1:5060;transport=udp;lr" => Ok(Uri::Sip(SipUri {
+                port: Some(5060),
+                params: Params::from_raw(b";transport=udp;lr"),
+                ..sip(None, Host::V4(Ipv4Addr::new(192, 0, 2, 1)))
+            }));
+            b"sip:[2001:db8::10]:5070" => Ok(Uri::Sip(SipUri {
+                port: Some(5070),
+                ..sip(None, Host::V6("2001:db8::10".parse().unwrap()))
+            }));
+            b"sip:u:secret@h" => Ok(Uri::Sip(SipUri {
+                password: Some(b"secret"),
+                ..sip(Some(b"u"), name(b"h"))
+            }));
+            b"sip:u:@h" => Ok(Uri::Sip(SipUri {
+                password: Some(b""),
+                ..sip(Some(b"u"), name(b"h"))
+            }));
+            // esc01.dat: escaped `:` and `@` stay in the user part.
+            b"sip:sips%3Auser%40example.com@example.net" =>
+                Ok(Uri::Sip(sip(Some(b"sips%3Auser%40example.com"), name(b"example.net"))));
+            // esc01.dat Contact: escaped parameter names and values.
+            b"sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31" => Ok(Uri::Sip(SipUri {
+                params: Params::from_raw(b";%6C%72;n%61me=v%61lue%25%34%31"),
+                ..sip(Some(b"cal%6Cer"), name(b"host5.example.net"))
+            }));
+            // escnull.dat
+            b"sip:null-%00-null@example.com" =>
+                Ok(Uri::Sip(sip(Some(b"null-%00-null"), name(b"example.com"))));
+            // intmeth.dat: `;`, `?`, `/`, `,` in the user, a wild password.
+            b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com" =>
+                Ok(Uri::Sip(SipUri {
+                    password: Some(b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"),
+                    ..sip(Some(b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"), name(b"example.com"))
+                }));
+            // escruri.dat / regescrt.dat: escaped headers.
+            b"sip:user@example.com?Route=%3Csip:example.com%3E" => Ok(Uri::Sip(SipUri {
+                headers: Some(b"Route=%3Csip:example.com%3E"),
+                ..sip(Some(b"user"), name(b"example.com"))
+            }));
+            b"sip:h?a=1&b=" => Ok(Uri::Sip(SipUri { headers: Some(b"a=1&b="), ..sip(None, name(b"h")) }));
+            b"sip:+19725552222@gw1.example.net;unknownparam" => Ok(Uri::Sip(SipUri {
+                params: Params::from_raw(b";unknownparam"),
+                ..sip(Some(b"+19725552222"), name(b"gw1.example.net"))
+            }));
+            b"sip:h:65535" => Ok(Uri::Sip(SipUri { port: Some(65535), ..sip(None, name(b"h")) }));
+            b"sip:h:00080" => Ok(Uri::Sip(SipUri { port: Some(80), ..sip(None, name(b"h")) }));
+        }
+    }
+
+    #[test]
+    fn other_schemes() {
+        uri_table! {
+            b"tel:+1-212-555-0101" => Ok(Uri::Tel(TelUri { number: b"+1-212-555-0101", global: true, params: Params::EMPTY }));
+            b"TEL:7042;phone-context=example.com" => Ok(Uri::Tel(TelUri {
+                number: b"7042",
+                global: false,
+                params: Params::from_raw(b";phone-context=example.com"),
+            }));
+            b"tel:*21#" => Ok(Uri::Tel(TelUri { number: b"*21#", global: false, params: Params::EMPTY }));
+            // novelsc.dat, unkscm.dat
+            b"soap.beep://192.0.2.103:3002" => Ok(Uri::Absolute { scheme: b"soap.beep", rest: b"//192.0.2.103:3002" });
+            b"nobodyKnowsThisScheme:totallyopaquecontent" =>
+                Ok(Uri::Absolute { scheme: b"nobodyKnowsThisScheme", rest: b"totallyopaquecontent" });
+            b"urn:service:sos" => Ok(Uri::Absolute { scheme: b"urn", rest: b"service:sos" });
+        }
+    }
+
+    #[test]
+    fn malformed_uris() {
+        const E: Result<Uri<'static>, Error> = Err(Error::RequestUri);
+        uri_table! {
+            b"" => E;
+            b"sip" => E;
+            b":x" => E;
+            b"1sip:h" => E;
+            b"sip:" => E;
+            b"sip:@h" => E;
+            b"sip:u@" => E;
+            b"sip:u@h@i" => E;
+            // lwsruri.dat: embedded LWS.
+            b"sip:user@example.com; lr" => E;
+            b"sip:user@example.com ;lr" => E;
+            b"sip:us er@h" => E;
+            b"sip:h:65536" => E;
+            b"sip:h:" => E;
+            b"sip:h:5x" => E;
+            b"sip:[2001:db8::10" => E;
+            b"sip:[nope]" => E;
+            b"sip:192.0.2.300" => E;
+            b"sip:1.2.3" => E;
+            b"sip:-h" => E;
+            b"sip:h;" => E;
+            b"sip:h;a=" => E;
+            b"sip:h;=a" => E;
+            b"sip:h;a;;b" => E;
+            b"sip:u%4@h" => E;
+            b"sip:u%zz@h" => E;
+            b"sip:h?" => E;
+            b"sip:h?a" => E;
+            b"sip:h/x" => E;
+            b"sip:<h>" => E;
+            b"tel:" => E;
+            b"tel:+" => E;
+            b"tel:+1x" => E;
+            b"tel:+1;" => E;
+            b"x:" => E;
+            b"x:a b" => E;
+            b"x:a\"b" => E;
+        }
+    }
+
+    #[test]
+    fn sip_uri_accessors() {
+        let u = SipUri::parse(
+            b"sip:bob%20smith@h;Transport=TCP;LR;maddr=239.255.255.1;user=phone;ttl=15",
+        )
+        .unwrap();
+        assert_eq!(u.transport(), Some(Transport::Tcp));
+        assert!(u.lr());
+        assert_eq!(u.maddr(), Some(&b"239.255.255.1"[..]));
+        assert_eq!(u.user_param(), Some(&b"phone"[..]));
+        assert_eq!(u.param(b"ttl"), Some(Some(&b"15"[..])));
+        assert_eq!(u.param(b"lr"), Some(None));
+        assert_eq!(u.param(b"nope"), None);
+        let mut out = Vec::new();
+        u.decode_user(&mut out);
+        assert_eq!(out, b"bob smith");
+        out.clear();
+        SipUri::parse(b"sip:sips%3Auser%40example.com@example.net")
+            .unwrap()
+            .decode_user(&mut out);
+        assert_eq!(out, b"sips:user@example.com");
+        out.clear();
+        SipUri::parse(b"sip:%00%ff@h")
+            .unwrap()
+            .decode_user(&mut out);
+        assert_eq!(out, [0, 0xff]);
+        let plain = SipUri::parse(b"sip:h").unwrap();
+        assert!(!plain.lr() && plain.transport().is_none() && plain.params.is_empty());
+        assert_eq!(SipUri::parse(b"tel:+1"), Err(Error::RequestUri));
+        assert_eq!(Uri::parse(b"sips:h").unwrap().scheme(), b"sips");
+        assert_eq!(Uri::parse(b"Tel:+1").unwrap().scheme(), b"tel");
+    }
+
+    #[test]
+    fn hosts() {
+        let rows: Vec<(&[u8], Result<Host<'_>, Error>)> = vec![
+            (b"example.com", Ok(Host::Name(b"example.com"))),
+            (b"EXAMPLE.com.", Ok(Host::Name(b"example.com."))),
+            (b"10.0.0.1", Ok(Host::V4(Ipv4Addr::new(10, 0, 0, 1)))),
+            (b"010.000.0.01", Ok(Host::V4(Ipv4Addr::new(10, 0, 0, 1)))),
+            (b"[::1]", Ok(Host::V6(Ipv6Addr::LOCALHOST))),
+            (b"2001:db8::1", Ok(Host::V6("2001:db8::1".parse().unwrap()))),
+            (b"", Err(Error::Invalid("Host"))),
+            (b"[::1", Err(Error::Invalid("Host"))),
+            (b"[]", Err(Error::Invalid("Host"))),
+            (b"1.2.3.256", Err(Error::Invalid("Host"))),
+            (b"1.2.3.4.5", Err(Error::Invalid("Host"))),
+            (b"1..3.4", Err(Error::Invalid("Host"))),
+            (b"h_x", Err(Error::Invalid("Host"))),
+            (b".h", Err(Error::Invalid("Host"))),
+        ];
+        for (input, expected) in rows {
+            assert_eq!(Host::parse(input), expected, "{input:?}");
+        }
+        let v4 = Host::parse(b"192.0.2.1").unwrap();
+        assert_eq!(v4.ip(), Some("192.0.2.1".parse().unwrap()));
+        assert!(v4.is_ip("::ffff:192.0.2.1".parse().unwrap()));
+        assert_eq!(Host::from(v4.ip().unwrap()), v4);
+        assert!(Host::Name(b"a.B").eq_ignore_case(&Host::Name(b"A.b")));
+        assert_ne!(Host::Name(b"1.2.3.4"), Host::V4(Ipv4Addr::new(1, 2, 3, 4)));
+        assert_eq!(Host::Name(b"h").ip(), None);
+    }
+
+    #[test]
+    fn params_iteration() {
+        let p = Params::from_raw(
+            b"; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33;x=\"a;b\"",
+        );
+        let got: Vec<Param<'_>> = p.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                Param {
+                    name: b"newparam",
+                    value: Some(b"newvalue")
+                },
+                Param {
+                    name: b"secondparam",
+                    value: None
+                },
+                Param {
+                    name: b"q",
+                    value: Some(b"0.33")
+                },
+                Param {
+                    name: b"x",
+                    value: Some(b"\"a;b\"")
+                },
+            ]
+        );
+        assert_eq!(got[3].unquoted(), Some(&b"a;b"[..]));
+        assert_eq!(p.get(b"Q"), Some(Some(&b"0.33"[..])));
+        assert_eq!(p.get(b"SECONDPARAM"), Some(None));
+        assert!(!p.is_empty());
+        assert!(Params::from_raw(b" ; ;").is_empty());
+        assert_eq!(Params::EMPTY.iter().count(), 0);
+    }
+
+    #[test]
+    fn header_param_scanner() {
+        let ok: &[(&[u8], &[(&[u8], Option<&[u8]>)])] = &[
+            (b"", &[]),
+            (b" ;a", &[(b"a", None)]),
+            (
+                b";a=b ; c = \"d,;\\\"\" ;e=[::1]",
+                &[
+                    (b"a", Some(b"b")),
+                    (b"c", Some(b"\"d,;\\\"\"")),
+                    (b"e", Some(b"[::1]")),
+                ],
+            ),
+            (b";\r\n tag\r\n =\r\n x", &[(b"tag", Some(b"x"))]),
+        ];
+        for (input, expected) in ok {
+            let mut got = Vec::new();
+            let r = scan_header_params(input, |n, v| {
+                got.push((n, v));
+                true
+            });
+            assert_eq!(r, Some(()), "{input:?}");
+            assert_eq!(&got[..], *expected);
+        }
+        let bad: &[&[u8]] = &[
+            b"a",
+            b";",
+            b";a=",
+            b"; =b",
+            b";a b",
+            b";a=\"x",
+            b";a=b c",
+            b";a=\"\x01\"",
+            b";a,b",
+        ];
+        for input in bad {
+            assert_eq!(scan_header_params(input, |_, _| true), None, "{input:?}");
+        }
+        assert_eq!(scan_header_params(b";a;b", |n, _| n != b"b"), None);
+    }
+
+    #[test]
+    fn small_helpers() {
+        assert_eq!(quoted_len(b"\"\""), Some(2));
+        assert_eq!(quoted_len(b"\"a\\\"b\" rest"), Some(6));
+        assert_eq!(quoted_len(b"\"a\\"), None);
+        assert_eq!(quoted_len(b"a"), None);
+        assert_eq!(quoted_len(b"\"\xc3\xa9\""), Some(4));
+        assert_eq!(unquote(b"\"x\""), b"x");
+        assert_eq!(unquote(b"\""), b"\"");
+        assert_eq!(segment_end(b"a\";\";b", b';'), 4);
+        assert_eq!(parse_port(b"0"), Some(0));
+        assert_eq!(parse_port(b"000000065535"), Some(65535));
+        assert_eq!(parse_port(b"99999999999999999999"), None);
+        assert_eq!(parse_port(b""), None);
+    }
+}

@@ -1,1 +1,166 @@
-//! (being written)
+//! Scalar header values: CSeq, Max-Forwards, Content-Length, Expires,
+//! option tags (Require, Proxy-Require, Supported) and Call-ID
+//! (RFC 3261 §20, §25.1). No I/O.
+
+use memchr::memchr;
+
+use super::{
+    charset,
+    uri::{skip_lws, span},
+    Error, Method,
+};
+
+/// The CSeq header: sequence number and method (RFC 3261 §20.16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// The sequence number, below 2^31 (RFC 3261 §8.1.1.5).
+    pub seq: u32,
+    /// The method.
+    pub method: Method<'a>,
+}
+
+/// The Max-Forwards header (RFC 3261 §20.22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MaxForwards(pub u8);
+
+/// The Expires header in seconds (RFC 3261 §20.19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Expires(pub u32);
+
+/// The option tags of one Require / Proxy-Require / Supported value,
+/// split on commas with LWS trimmed and empty items skipped. Tags are
+/// returned as written; a malformed tag is still a tag the proxy does not
+/// support, so nothing is rejected here.
+#[derive(Debug, Clone)]
+pub struct OptionTags<'a> {
+    rest: &'a [u8],
+}
+
+/// Exclusive upper bound of a CSeq number (RFC 3261 §8.1.1.5).
+const CSEQ_LIMIT: u32 = 1 << 31;
+
+impl<'a> CSeq<'a> {
+    /// Parses `1*DIGIT LWS Method`; LWS may include a folded line break,
+    /// leading zeros are allowed. A number of 2^31 or more, a missing or
+    /// non-token method, or trailing bytes are `Error::Invalid("CSeq")`.
+    pub fn parse(value: &'a [u8]) -> Result<CSeq<'a>, Error> {
+        const BAD: Error = Error::Invalid("CSeq");
+        let s = charset::trim(value);
+        let d = span(s, 0, |b| b.is_ascii_digit());
+        let seq = s
+            .get(..d)
+            .and_then(parse_decimal)
+            .filter(|&n| n < u64::from(CSEQ_LIMIT))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or(BAD)?;
+        let m = skip_lws(s, d);
+        if m == d {
+            return Err(BAD);
+        }
+        let method = s.get(m..).and_then(Method::from_bytes).ok_or(BAD)?;
+        Ok(CSeq { seq, method })
+    }
+}
+
+impl MaxForwards {
+    /// Parses `1*DIGIT` (leading zeros allowed); more than 255 is
+    /// `Error::Invalid("Max-Forwards")`.
+    pub fn parse(value: &[u8]) -> Result<MaxForwards, Error> {
+        parse_decimal(charset::trim(value))
+            .and_then(|n| u8::try_from(n).ok())
+            .map(MaxForwards)
+            .ok_or(Error::Invalid("Max-Forwards"))
+    }
+}
+
+impl Expires {
+    /// Parses delta-seconds. A number past 2^32-1 is read as 2^32-1 (the
+    /// largest value RFC 3261 §20.19 allows; RFC 4475 §3.1.2.4 lets an
+    /// element process such a value instead of rejecting it); non-digits are
+    /// `Error::Invalid("Expires")`.
+    pub fn parse(value: &[u8]) -> Result<Expires, Error> {
+        parse_delta_seconds(charset::trim(value))
+            .map(Expires)
+            .ok_or(Error::Invalid("Expires"))
+    }
+}
+
+/// Parses a Content-Length value: `1*DIGIT`, leading zeros allowed; past
+/// `u32::MAX` or non-digits is `Error::Invalid("Content-Length")`.
+pub fn parse_content_length(value: &[u8]) -> Result<u32, Error> {
+    parse_decimal(charset::trim(value))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(Error::Invalid("Content-Length"))
+}
+
+/// Validates a Call-ID, `word [ "@" word ]` (RFC 3261 §25.1), and returns it
+/// with surrounding LWS trimmed; white space inside is
+/// `Error::Invalid("Call-ID")`.
+pub fn call_id(value: &[u8]) -> Result<&[u8], Error> {
+    let s = charset::trim(value);
+    let (left, right) = match memchr(b'@', s) {
+        Some(at) => {
+            let (l, r) = s.split_at(at);
+            (l, r.get(1..))
+        }
+        None => (s, None),
+    };
+    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&b| charset::word(b));
+    let right_ok = match right {
+        Some(r) => word(r),
+        None => true,
+    };
+    if word(left) && right_ok {
+        Ok(s)
+    } else {
+        Err(Error::Invalid("Call-ID"))
+    }
+}
+
+impl<'a> OptionTags<'a> {
+    /// The tags of one header value.
+    pub fn new(value: &'a [u8]) -> OptionTags<'a> {
+        OptionTags { rest: value }
+    }
+}
+
+impl<'a> Iterator for OptionTags<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while !self.rest.is_empty() {
+            let end = memchr(b',', self.rest).unwrap_or(self.rest.len());
+            let (tag, tail) = self.rest.split_at(end);
+            self.rest = tail.get(1..).unwrap_or_default();
+            let tag = charset::trim(tag);
+            if !tag.is_empty() {
+                return Some(tag);
+            }
+        }
+        None
+    }
+}
+
+/// delta-seconds, clamped to `u32::MAX` (see [`Expires::parse`]); `None`
+/// for empty input or non-digits.
+pub(crate) fn parse_delta_seconds(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(parse_decimal(s).map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+/// `1*DIGIT` of any length (leading zeros allowed) as `u64`; `None` when
+/// empty, on a non-digit, or past `u64::MAX`.
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
