@@ -20,7 +20,7 @@ pub mod values;
 pub mod via;
 
 pub use error::{Error, Reaction};
-pub use parse::{frame_stream, parse};
+pub use parse::{frame_stream, parse, scan_headers};
 pub use message::{
     offset_in, split_values, Header, HeaderName, Headers, Message, Method, Request, Response,
     SplitValues, Transport, Version, MAX_HEADERS,

@@ -106,6 +106,38 @@ pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
     })
 }
 
+/// Best-effort header lines of a message that [`parse`] rejected: every
+/// well-formed header line after the first line, up to the first line that
+/// is not one (or the end of the header section). A proxy uses it to answer
+/// a malformed request with its Via, From, To, Call-ID and CSeq.
+pub fn scan_headers(input: &[u8]) -> Headers<'_> {
+    let mut headers = Headers::new();
+    let Some(first) = memchr(b'\n', input) else {
+        return headers;
+    };
+    let mut pos = first + 1;
+    while let Some(nl) = memchr(b'\n', &input[pos..]) {
+        let line = strip_cr(&input[pos..pos + nl]);
+        if line.is_empty() || matches!(line[0], b' ' | b'\t') {
+            break;
+        }
+        let mut end = pos + nl + 1;
+        while matches!(input.get(end), Some(b' ' | b'\t')) {
+            match memchr(b'\n', &input[end..]) {
+                Some(more) => end += more + 1,
+                None => return headers,
+            }
+        }
+        let full = strip_cr(&input[pos..end - 1]);
+        match header_line(full, pos, end) {
+            Ok(h) if headers.push(h).is_ok() => {}
+            _ => break,
+        }
+        pos = end;
+    }
+    headers
+}
+
 /// Offset just past the empty line that ends the header section.
 fn find_head_end(msg: &[u8]) -> Option<usize> {
     let mut from = 0;
@@ -440,6 +472,18 @@ mod tests {
         bad_cl: b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 9x\r\n\r\n" => Error::Invalid("Content-Length");
         two_cl: b"OPTIONS sip:x SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nab" => Error::Duplicate("Content-Length");
         empty: b"" => Error::Incomplete;
+    }
+
+    #[test]
+    fn scan_headers_salvages_until_first_bad_line() {
+        let m = b"INVITE sip:x; lr SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c\r\n\r\n";
+        assert_eq!(parse(m).map(|_| ()), Err(Error::RequestUri));
+        let h = scan_headers(m);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.first(HeaderName::CallId).unwrap().value, b"c");
+        let h = scan_headers(b"X sip:y SIP/2.0\r\nVia: a\r\nbroken\r\nCall-ID: c\r\n\r\n");
+        assert_eq!(h.len(), 1);
+        assert_eq!(scan_headers(b"no newline").len(), 0);
     }
 
     #[test]
