@@ -10,7 +10,7 @@
 
 use super::{
     charset,
-    uri::{quoted_len, skip_lws, span},
+    values::{quoted_len, skip_lws, span},
     Error,
 };
 

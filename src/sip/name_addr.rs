@@ -6,8 +6,8 @@ use memchr::memchr;
 
 use super::{
     charset,
-    uri::{quoted_len, scan_header_params, skip_lws, span, Params, Uri},
-    values::parse_delta_seconds,
+    uri::{Params, Uri},
+    values::{parse_delta_seconds, quoted_len, scan_header_params, skip_lws, span},
     Error,
 };
 
@@ -178,4 +178,180 @@ fn finish<'a>(
         params: Params::from_raw(params),
         tag,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::uri::{Host, SipUri};
+
+    fn sip<'a>(user: &'a [u8], host: &'a [u8]) -> Uri<'a> {
+        Uri::Sip(SipUri {
+            secure: false,
+            user: Some(user),
+            password: None,
+            host: Host::Name(host),
+            port: None,
+            params: Params::EMPTY,
+            headers: None,
+        })
+    }
+
+    fn na<'a>(display: Option<&'a [u8]>, uri: Uri<'a>, uri_raw: &'a [u8]) -> NameAddr<'a> {
+        NameAddr {
+            display,
+            uri,
+            uri_raw,
+            params: Params::EMPTY,
+            tag: None,
+        }
+    }
+
+    /// `input => expected` rows for [`NameAddr::parse`] as a To header.
+    macro_rules! name_addr_table {
+        ($($input:expr => $expected:expr;)*) => {{
+            let rows: Vec<(&[u8], Result<NameAddr<'static>, Error>)> = vec![$(($input, $expected)),*];
+            for (input, expected) in rows {
+                assert_eq!(NameAddr::parse(input, "To"), expected, "{}", String::from_utf8_lossy(input));
+            }
+        }};
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn valid_addresses() {
+        let alice = || sip(b"alice", b"example.com");
+        name_addr_table! {
+            b"<sip:alice@example.com>" => Ok(na(None, alice(), b"sip:alice@example.com"));
+            b"\"Alice A.\" <sip:alice@example.com>;tag=88sja8x" => Ok(NameAddr {
+                params: Params::from_raw(b";tag=88sja8x"),
+                tag: Some(b"88sja8x"),
+                ..na(Some(b"Alice A."), alice(), b"sip:alice@example.com")
+            });
+            b"Alice  Smith<sip:alice@example.com>" => Ok(na(Some(b"Alice  Smith"), alice(), b"sip:alice@example.com"));
+            b"\"\" <sip:alice@example.com>" => Ok(na(Some(b""), alice(), b"sip:alice@example.com"));
+            // RFC 3261 §20: the params of a bare addr-spec are header params.
+            b"sip:alice@example.com;tag=x;other" => Ok(NameAddr {
+                params: Params::from_raw(b";tag=x;other"),
+                tag: Some(b"x"),
+                ..na(None, alice(), b"sip:alice@example.com")
+            });
+            // wsinv.dat To (value after the folded line), From and Contact.
+            b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n" => Ok(NameAddr {
+                params: Params::from_raw(b";   tag    = 1918181833n"),
+                tag: Some(b"1918181833n"),
+                ..na(None, sip(b"vivekg", b"chair-dnrc.example.com"), b"sip:vivekg@chair-dnrc.example.com")
+            });
+            b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8" => Ok(NameAddr {
+                params: Params::from_raw(b";\r\n  tag = 98asjd8"),
+                tag: Some(b"98asjd8"),
+                ..na(Some(b"J Rosenberg \\\\\\\""), sip(b"jdrosen", b"example.com"), b"sip:jdrosen@example.com")
+            });
+            b"\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33" => Ok(NameAddr {
+                params: Params::from_raw(b"; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33"),
+                ..na(Some(b"Quoted string \\\"\\\""), sip(b"jdrosen", b"example.com"), b"sip:jdrosen@example.com")
+            });
+            // esc01.dat
+            b"sip:%75se%72@example.com" => Ok(na(None, sip(b"%75se%72", b"example.com"), b"sip:%75se%72@example.com"));
+            // intmeth.dat To: control bytes escaped in the display name, `;` `?` `,` in the user.
+            b"\"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>" => Ok(na(
+                Some(b"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f"),
+                sip(b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*", b"example.com"),
+                b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com",
+            ));
+            // intmeth.dat From: token display name, quoted UTF-8 parameter value.
+            b"token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%=\"\xd1\x80\xd0\xb0\";tag=_token~1'+`*%!-." => Ok(NameAddr {
+                params: Params::from_raw(b";fromParam''~+*_!.-%=\"\xd1\x80\xd0\xb0\";tag=_token~1'+`*%!-."),
+                tag: Some(b"_token~1'+`*%!-."),
+                ..na(Some(b"token1~` token2'+_ token3*%!.-"), sip(b"mundane", b"example.com"), b"sip:mundane@example.com")
+            });
+            // cparam02.dat: the url-parameter stays in the URI.
+            b"<sip:+19725552222@gw1.example.net;unknownparam>" => Ok(na(
+                None,
+                Uri::Sip(SipUri { params: Params::from_raw(b";unknownparam"), ..*sip(b"+19725552222", b"gw1.example.net").as_sip().unwrap() }),
+                b"sip:+19725552222@gw1.example.net;unknownparam",
+            ));
+            b"<urn:service:sos>" => Ok(na(None, Uri::Absolute { scheme: b"urn", rest: b"service:sos" }, b"urn:service:sos"));
+            b"tel:+1-212-555-0101;tag=t" => Ok(NameAddr {
+                params: Params::from_raw(b";tag=t"),
+                tag: Some(b"t"),
+                ..na(None, Uri::Tel(crate::sip::uri::TelUri { number: b"+1-212-555-0101", global: true, params: Params::EMPTY }), b"tel:+1-212-555-0101")
+            });
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn invalid_addresses() {
+        const E: Result<NameAddr<'static>, Error> = Err(Error::Invalid("To"));
+        name_addr_table! {
+            b"" => E;
+            b"<>" => E;
+            b"<sip:a@b" => E;
+            b"sip:a@b>" => E;
+            // baddn.dat: non-token display names must be quoted.
+            b"Watson, Thomas <sip:t.watson@example.org>" => E;
+            b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43" => E;
+            b"J@ne <sip:a@b>" => E;
+            // badaspec.dat: spaces inside the addr-spec.
+            b"\"Watson, Thomas\" < sip:t.watson@example.org >" => E;
+            b"<sip:t.watson@example.org >" => E;
+            b"\"unterminated <sip:a@b>" => E;
+            b"\"a\"sip:a@b" => E;
+            b"\"a\" x <sip:a@b>" => E;
+            // A bare addr-spec may not hold `,` or `?` (RFC 3261 §20).
+            b"sip:a,b@c" => E;
+            b"sip:a@c?x=y" => E;
+            b"sip:a;b@c;tag=1" => E;
+            b"sip:a@b c" => E;
+            b"sip :a@b" => E;
+            b"<sip:a@b>;tag" => E;
+            b"<sip:a@b>;tag=\"q\"" => E;
+            b"<sip:a@b>;" => E;
+            b"<sip:a@b> x" => E;
+            b"<sip:a@b>, <sip:c@d>" => E;
+            b"<sip:a@ b>" => E;
+            b"<sip:a@b;lr >" => E;
+            b"<sip:a@b:99999>" => E;
+        }
+    }
+
+    #[test]
+    fn route_form_and_contact() {
+        let r = NameAddr::parse_name_addr(b"<sip:p1.example.com;lr>", "Route").unwrap();
+        assert!(r.sip_uri().unwrap().lr());
+        assert_eq!(
+            NameAddr::parse_name_addr(b"sip:p1.example.com;lr", "Route"),
+            Err(Error::Invalid("Route"))
+        );
+        assert_eq!(Contact::parse(b" * "), Ok(Contact::Star));
+        assert_eq!(Contact::Star.expires(), None);
+        assert_eq!(Contact::Star.q(), None);
+        assert_eq!(Contact::parse(b"*;q=1"), Err(Error::Invalid("Contact")));
+        // scalar02.dat: an overlarge expires param clamps.
+        let c = Contact::parse(b"<sip:user@host129.example.com>\r\n  ;expires=280297596632815")
+            .unwrap();
+        assert_eq!(c.expires(), Some(u32::MAX));
+        // wsinv.dat `m:` value.
+        let c = Contact::parse(
+            b"\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33",
+        )
+        .unwrap();
+        assert_eq!(c.q(), Some(&b"0.33"[..]));
+        assert_eq!(c.expires(), None);
+        assert_eq!(
+            c.addr().unwrap().param(b"newparam"),
+            Some(Some(&b"newvalue"[..]))
+        );
+        // cparam01.dat: a bare addr-spec's params are contact params.
+        let c =
+            Contact::parse(b"sip:+19725552222@gw1.example.net;unknownparam;expires=60").unwrap();
+        let a = c.addr().unwrap();
+        assert_eq!(a.sip_uri().unwrap().params, Params::EMPTY);
+        assert_eq!(a.param(b"unknownparam"), Some(None));
+        assert_eq!(c.expires(), Some(60));
+        let c = Contact::parse(b"<sip:a@b>;expires=soon").unwrap();
+        assert_eq!(c.expires(), None);
+        assert_eq!(Contact::parse(b"<sip:a@b"), Err(Error::Invalid("Contact")));
+    }
 }

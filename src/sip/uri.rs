@@ -9,7 +9,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use memchr::memchr;
 
-use super::{charset, Error, Transport};
+use super::{
+    charset,
+    values::{parse_port, segment_end, span, unquote},
+    Error, Transport,
+};
 
 /// A URI: the Request-URI, or the URI inside a name-addr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,136 +449,6 @@ impl<'a> Iterator for ParamsIter<'a> {
     }
 }
 
-/// Validates header parameters `*( SWS ";" SWS token [ SWS "=" SWS gen-value ] )`
-/// (RFC 3261 §25.1 `generic-param`, LWS allowed around `;` and `=`), calling
-/// `each(name, value)` for every parameter in order; `each` returning false
-/// stops with `None`. `s` must hold nothing else besides LWS.
-pub(crate) fn scan_header_params<'a>(
-    s: &'a [u8],
-    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
-) -> Option<()> {
-    let mut i = skip_lws(s, 0);
-    while i < s.len() {
-        if s.get(i) != Some(&b';') {
-            return None;
-        }
-        let start = skip_lws(s, i + 1);
-        let end = span(s, start, charset::token);
-        let name = s.get(start..end)?;
-        if name.is_empty() {
-            return None;
-        }
-        let k = skip_lws(s, end);
-        let value = if s.get(k) == Some(&b'=') {
-            let v = skip_lws(s, k + 1);
-            let v_end = if s.get(v) == Some(&b'"') {
-                v + quoted_len(s.get(v..)?)?
-            } else {
-                span(s, v, gen_value_byte)
-            };
-            if v_end == v {
-                return None;
-            }
-            i = skip_lws(s, v_end);
-            Some(s.get(v..v_end)?)
-        } else {
-            i = k;
-            None
-        };
-        if !each(name, value) {
-            return None;
-        }
-    }
-    Some(())
-}
-
-/// Length of the quoted-string at the start of `s` (both quotes included),
-/// or `None` when `s` does not start with a complete one. Backslash escapes
-/// any byte; other control bytes than LWS are refused.
-pub(crate) fn quoted_len(s: &[u8]) -> Option<usize> {
-    if s.first() != Some(&b'"') {
-        return None;
-    }
-    let mut i = 1;
-    loop {
-        match *s.get(i)? {
-            b'"' => return Some(i + 1),
-            b'\\' => {
-                s.get(i + 1)?;
-                i += 2;
-            }
-            b if (b < 0x20 && !charset::lws(b)) || b == 0x7f => return None,
-            _ => i += 1,
-        }
-    }
-}
-
-/// `s` without its surrounding quotes when it is a quoted-string.
-pub(crate) fn unquote(s: &[u8]) -> &[u8] {
-    match s {
-        [b'"', inner @ .., b'"'] => inner,
-        _ => s,
-    }
-}
-
-/// Index of the first `sep` outside a quoted-string, or `s.len()`.
-pub(crate) fn segment_end(s: &[u8], sep: u8) -> usize {
-    let mut quoted = false;
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        match b {
-            b'\\' if quoted => i += 1,
-            b'"' => quoted = !quoted,
-            _ if b == sep && !quoted => return i,
-            _ => {}
-        }
-        i += 1;
-    }
-    s.len()
-}
-
-/// First index at or after `i` that is not LWS.
-#[inline]
-pub(crate) fn skip_lws(s: &[u8], i: usize) -> usize {
-    span(s, i, charset::lws)
-}
-
-/// First index at or after `i` whose byte is not in `class`.
-#[inline]
-pub(crate) fn span(s: &[u8], mut i: usize, class: impl Fn(u8) -> bool) -> usize {
-    while let Some(&b) = s.get(i) {
-        if !class(b) {
-            break;
-        }
-        i += 1;
-    }
-    i
-}
-
-/// Decimal port, 0..=65535; leading zeros allowed.
-pub(crate) fn parse_port(s: &[u8]) -> Option<u16> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u32::from(b - b'0');
-        if n > u32::from(u16::MAX) {
-            return None;
-        }
-    }
-    u16::try_from(n).ok()
-}
-
-/// `token / host / quoted-string` bytes of a header parameter value,
-/// quoted-strings excepted (IPv6 `received=` values need `:`).
-fn gen_value_byte(b: u8) -> bool {
-    charset::token(b) || matches!(b, b':' | b'[' | b']')
-}
-
 /// Length of `scheme` when `s` starts with `scheme ":"`.
 fn scheme_len(s: &[u8]) -> Option<usize> {
     if !s.first()?.is_ascii_alphabetic() {
@@ -588,31 +462,7 @@ fn scheme_len(s: &[u8]) -> Option<usize> {
 
 /// RFC 2396 `uric` (plus `[`/`]` for IPv6 hosts): the bytes of an opaque URI.
 fn uric(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b';'
-                | b'/'
-                | b'?'
-                | b':'
-                | b'@'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b'%'
-                | b'['
-                | b']'
-        )
+    b.is_ascii_alphanumeric() || b"-_.!~*'();/?:@&=+$,%[]".contains(&b)
 }
 
 /// RFC 3966 visual separators.
@@ -989,62 +839,5 @@ mod tests {
         assert!(!p.is_empty());
         assert!(Params::from_raw(b" ; ;").is_empty());
         assert_eq!(Params::EMPTY.iter().count(), 0);
-    }
-
-    #[test]
-    fn header_param_scanner() {
-        let ok: &[(&[u8], &[(&[u8], Option<&[u8]>)])] = &[
-            (b"", &[]),
-            (b" ;a", &[(b"a", None)]),
-            (
-                b";a=b ; c = \"d,;\\\"\" ;e=[::1]",
-                &[
-                    (b"a", Some(b"b")),
-                    (b"c", Some(b"\"d,;\\\"\"")),
-                    (b"e", Some(b"[::1]")),
-                ],
-            ),
-            (b";\r\n tag\r\n =\r\n x", &[(b"tag", Some(b"x"))]),
-        ];
-        for (input, expected) in ok {
-            let mut got = Vec::new();
-            let r = scan_header_params(input, |n, v| {
-                got.push((n, v));
-                true
-            });
-            assert_eq!(r, Some(()), "{input:?}");
-            assert_eq!(&got[..], *expected);
-        }
-        let bad: &[&[u8]] = &[
-            b"a",
-            b";",
-            b";a=",
-            b"; =b",
-            b";a b",
-            b";a=\"x",
-            b";a=b c",
-            b";a=\"\x01\"",
-            b";a,b",
-        ];
-        for input in bad {
-            assert_eq!(scan_header_params(input, |_, _| true), None, "{input:?}");
-        }
-        assert_eq!(scan_header_params(b";a;b", |n, _| n != b"b"), None);
-    }
-
-    #[test]
-    fn small_helpers() {
-        assert_eq!(quoted_len(b"\"\""), Some(2));
-        assert_eq!(quoted_len(b"\"a\\\"b\" rest"), Some(6));
-        assert_eq!(quoted_len(b"\"a\\"), None);
-        assert_eq!(quoted_len(b"a"), None);
-        assert_eq!(quoted_len(b"\"\xc3\xa9\""), Some(4));
-        assert_eq!(unquote(b"\"x\""), b"x");
-        assert_eq!(unquote(b"\""), b"\"");
-        assert_eq!(segment_end(b"a\";\";b", b';'), 4);
-        assert_eq!(parse_port(b"0"), Some(0));
-        assert_eq!(parse_port(b"000000065535"), Some(65535));
-        assert_eq!(parse_port(b"99999999999999999999"), None);
-        assert_eq!(parse_port(b""), None);
     }
 }

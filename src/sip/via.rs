@@ -3,7 +3,8 @@
 
 use super::{
     charset,
-    uri::{parse_port, scan_header_params, skip_lws, span, Host, Params},
+    uri::{Host, Params},
+    values::{parse_port, scan_header_params, skip_lws, span},
     Error, Transport,
 };
 
@@ -180,4 +181,167 @@ fn slash(s: &[u8], i: usize) -> Result<usize, Error> {
         return Err(BAD);
     }
     Ok(skip_lws(s, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn via<'a>(
+        protocol: &'a [u8],
+        transport: Transport,
+        host_raw: &'a [u8],
+        host: Host<'a>,
+    ) -> Via<'a> {
+        Via {
+            protocol,
+            transport,
+            host,
+            host_raw,
+            port: None,
+            params: Params::EMPTY,
+            branch: None,
+            received: None,
+            rport: Rport::Absent,
+            maddr: None,
+            ttl: None,
+        }
+    }
+
+    const V4: Host<'static> = Host::V4(Ipv4Addr::new(192, 0, 2, 2));
+
+    /// `input => expected` rows for [`Via::parse`].
+    macro_rules! via_table {
+        ($($input:expr => $expected:expr;)*) => {{
+            let rows: Vec<(&[u8], Result<Via<'static>, Error>)> = vec![$(($input, $expected)),*];
+            for (input, expected) in rows {
+                assert_eq!(Via::parse(input), expected, "{}", String::from_utf8_lossy(input));
+            }
+        }};
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn valid_vias() {
+        let udp = |raw, host| via(b"SIP/2.0", Transport::Udp, raw, host);
+        via_table! {
+            b"SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bK776asdhds;rport" => Ok(Via {
+                port: Some(5060),
+                params: Params::from_raw(b";branch=z9hG4bK776asdhds;rport"),
+                branch: Some(b"z9hG4bK776asdhds"),
+                rport: Rport::Requested,
+                ..udp(&b"192.0.2.2"[..], V4)
+            });
+            b"SIP/2.0/UDP 192.0.2.2;rport=5062;received=198.51.100.7;branch=z9hG4bKx" => Ok(Via {
+                params: Params::from_raw(b";rport=5062;received=198.51.100.7;branch=z9hG4bKx"),
+                branch: Some(b"z9hG4bKx"),
+                received: Some(b"198.51.100.7"),
+                rport: Rport::Value(5062),
+                ..udp(b"192.0.2.2", V4)
+            });
+            // wsinv.dat, first Via: folded LWS around the slashes.
+            b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw" => Ok(Via {
+                protocol: b"SIP  /   2.0",
+                params: Params::from_raw(b";branch=390skdjuw"),
+                branch: Some(b"390skdjuw"),
+                ..udp(b"192.0.2.2", V4)
+            });
+            // wsinv.dat, the comma-separated pair of the `v:` line.
+            b"SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8" => Ok(Via {
+                protocol: b"SIP  / 2.0",
+                params: Params::from_raw(b";\r\n  branch  =   z9hG4bK9ikj8"),
+                branch: Some(b"z9hG4bK9ikj8"),
+                ..via(b"SIP  / 2.0", Transport::Tcp, b"spindle.example.com", Host::Name(b"spindle.example.com"))
+            });
+            b"SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239" => Ok(Via {
+                protocol: b"SIP  /    2.0",
+                params: Params::from_raw(b"; branch=\r\n z9hG4bK30239"),
+                branch: Some(b"z9hG4bK30239"),
+                ..udp(b"192.168.255.111", Host::V4(Ipv4Addr::new(192, 168, 255, 111)))
+            });
+            b"SIP/2.0/TLS [2001:db8::10]:5070;branch=z9hG4bKv6;received=2001:db8::99;maddr=[2001:db8::1];ttl=16" => Ok(Via {
+                port: Some(5070),
+                params: Params::from_raw(b";branch=z9hG4bKv6;received=2001:db8::99;maddr=[2001:db8::1];ttl=16"),
+                branch: Some(b"z9hG4bKv6"),
+                received: Some(b"2001:db8::99"),
+                maddr: Some(b"[2001:db8::1]"),
+                ttl: Some(16),
+                ..via(b"SIP/2.0", Transport::Tls, b"[2001:db8::10]", Host::V6("2001:db8::10".parse::<Ipv6Addr>().unwrap()))
+            });
+            b"sip/2.0/ws h.example : 80 ;maddr=239.255.255.1;TTL=255;x=\"q;r\";BRANCH=z9hG4bKa;branch=second" => Ok(Via {
+                protocol: b"sip/2.0",
+                port: Some(80),
+                params: Params::from_raw(b";maddr=239.255.255.1;TTL=255;x=\"q;r\";BRANCH=z9hG4bKa;branch=second"),
+                branch: Some(b"z9hG4bKa"),
+                maddr: Some(b"239.255.255.1"),
+                ttl: Some(255),
+                ..via(b"sip/2.0", Transport::Ws, b"h.example", Host::Name(b"h.example"))
+            });
+            b"SIP/2.0/FOO h" => Ok(via(b"SIP/2.0", Transport::Other, b"h", Host::Name(b"h")));
+            b"SIP/2.0/UDP h;rport=0" => Ok(Via {
+                params: Params::from_raw(b";rport=0"),
+                rport: Rport::Value(0),
+                ..udp(b"h", Host::Name(b"h"))
+            });
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn invalid_vias() {
+        const E: Result<Via<'static>, Error> = Err(Error::Invalid("Via"));
+        via_table! {
+            b"" => E;
+            b"SIP/2.0/UDP" => E;
+            b"SIP/2.0/UDP " => E;
+            b"SIP/2.0/UDPh" => E;
+            b"SIP/3.0/UDP h" => E;
+            b"SIP/2.00/UDP h" => E;
+            b"HTTP/2.0/UDP h" => E;
+            b"SIP/2.0 UDP h" => E;
+            b"SIP//UDP h" => E;
+            b"SIP/2.0/ h" => E;
+            b"SIP/2.0/UDP h:" => E;
+            b"SIP/2.0/UDP h:65536" => E;
+            b"SIP/2.0/UDP h:5060x" => E;
+            b"SIP/2.0/UDP [::1" => E;
+            b"SIP/2.0/UDP [zz]" => E;
+            b"SIP/2.0/UDP 1.2.3.999" => E;
+            b"SIP/2.0/UDP h;branch" => E;
+            b"SIP/2.0/UDP h;branch=" => E;
+            b"SIP/2.0/UDP h;branch=\"q\"" => E;
+            b"SIP/2.0/UDP h;rport=x" => E;
+            b"SIP/2.0/UDP h;rport=70000" => E;
+            b"SIP/2.0/UDP h;ttl=256" => E;
+            b"SIP/2.0/UDP h;ttl=0001" => E;
+            b"SIP/2.0/UDP h;ttl" => E;
+            b"SIP/2.0/UDP h;maddr=bad_host" => E;
+            b"SIP/2.0/UDP h;received" => E;
+            b"SIP/2.0/UDP h;" => E;
+            b"SIP/2.0/UDP h;;branch=z9hG4bKx" => E;
+            b"SIP/2.0/UDP h extra" => E;
+            b"SIP/2.0/UDP h, SIP/2.0/UDP i" => E;
+        }
+    }
+
+    #[test]
+    fn derived_values() {
+        let v = Via::parse(b"SIP/2.0/TLS h;branch=z9hG4bKabc").unwrap();
+        assert_eq!(v.sent_by_port(), 5061);
+        assert!(v.has_magic_cookie());
+        let v = Via::parse(b"SIP/2.0/UDP h:5080;branch=abc").unwrap();
+        assert_eq!(v.sent_by_port(), 5080);
+        assert!(!v.has_magic_cookie());
+        // badbranch.dat: the cookie alone identifies no transaction.
+        let v = Via::parse(b"SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK").unwrap();
+        assert_eq!(v.branch, Some(&b"z9hG4bK"[..]));
+        assert!(!v.has_magic_cookie());
+        assert!(!Via::parse(b"SIP/2.0/UDP h").unwrap().has_magic_cookie());
+        assert!(!Via::parse(b"SIP/2.0/UDP h;branch=Z9HG4BKx")
+            .unwrap()
+            .has_magic_cookie());
+        assert_eq!(v.params.get(b"BRANCH"), Some(Some(&b"z9hG4bK"[..])));
+    }
 }
