@@ -16,11 +16,13 @@ mod message;
 pub mod name_addr;
 mod parse;
 pub mod uri;
+mod validate;
 pub mod values;
 pub mod via;
 
 pub use error::{Error, Reaction};
 pub use parse::{frame_stream, parse, scan_headers};
+pub use validate::{check_request_uri, essentials, validate_request, Essentials};
 pub use message::{
     offset_in, split_values, Header, HeaderName, Headers, Message, Method, Request, Response,
     SplitValues, Transport, Version, MAX_HEADERS,
