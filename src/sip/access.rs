@@ -155,3 +155,264 @@ impl<'a> Request<'a> {
         Uri::parse(self.uri_raw).map_err(|_| Error::RequestUri)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{parse, uri::Host, via::Rport, Message, Method, Transport};
+
+    fn request(bytes: &[u8]) -> Request<'_> {
+        match parse(bytes) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    // RFC 4475 wsinv.dat, header section.
+    const WSINV: &[u8] = b"INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0\r\n\
+TO :\r\n sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n\r\n\
+from   : \"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8\r\n\
+MaX-fOrWaRdS: 0068\r\n\
+Call-ID: wsinv.ndaksdj@192.0.2.1\r\n\
+Content-Length   : 0\r\n\
+cseq: 0009\r\n  INVITE\r\n\
+Via  : SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw\r\n\
+s :\r\n\
+NewFangledHeader:   newfangled value\r\n continued newfangled value\r\n\
+UnknownHeaderWithUnusualValue: ;;,,;;,;\r\n\
+Route:\r\n <sip:services.example.com;lr;unknownwith=value;unknown-no-value>\r\n\
+v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239\r\n\
+m:\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33\r\n\
+\r\n";
+
+    #[test]
+    fn wsinv_accessors() {
+        let r = request(WSINV);
+        let h = &r.headers;
+        let uri = r.uri().unwrap();
+        let sip = uri.as_sip().unwrap();
+        assert_eq!(sip.user, Some(&b"vivekg"[..]));
+        assert_eq!(sip.param(b"unknownparam"), Some(None));
+        assert_eq!(h.to().unwrap().tag, Some(&b"1918181833n"[..]));
+        let from = h.from().unwrap();
+        assert_eq!(from.tag, Some(&b"98asjd8"[..]));
+        assert_eq!(from.display, Some(&b"J Rosenberg \\\\\\\""[..]));
+        assert_eq!(h.max_forwards(), Ok(Some(MaxForwards(68))));
+        assert_eq!(h.call_id(), Ok(&b"wsinv.ndaksdj@192.0.2.1"[..]));
+        assert_eq!(h.content_length(), Ok(Some(0)));
+        assert_eq!(
+            h.cseq(),
+            Ok(CSeq {
+                seq: 9,
+                method: Method::Invite
+            })
+        );
+        let vias: Vec<Via<'_>> = h.vias().collect::<Result<_, _>>().unwrap();
+        type SentBy<'a> = (&'a [u8], Transport, Option<&'a [u8]>);
+        let sent_by: Vec<SentBy<'_>> = vias
+            .iter()
+            .map(|v| (v.host_raw, v.transport, v.branch))
+            .collect();
+        assert_eq!(
+            sent_by,
+            vec![
+                (&b"192.0.2.2"[..], Transport::Udp, Some(&b"390skdjuw"[..])),
+                (
+                    b"spindle.example.com",
+                    Transport::Tcp,
+                    Some(b"z9hG4bK9ikj8")
+                ),
+                (b"192.168.255.111", Transport::Udp, Some(b"z9hG4bK30239")),
+            ]
+        );
+        assert_eq!(h.top_via().unwrap(), vias[0]);
+        let routes: Vec<NameAddr<'_>> = h.routes().collect::<Result<_, _>>().unwrap();
+        assert_eq!(routes.len(), 1);
+        let route = routes[0].sip_uri().unwrap();
+        assert!(route.lr());
+        assert_eq!(route.host, Host::Name(b"services.example.com"));
+        assert_eq!(route.param(b"unknownwith"), Some(Some(&b"value"[..])));
+        assert_eq!(h.record_routes().count(), 0);
+        let contacts: Vec<Contact<'_>> = h.contacts().collect::<Result<_, _>>().unwrap();
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].q(), Some(&b"0.33"[..]));
+        assert_eq!(h.expires(), Ok(None));
+        assert_eq!(h.user_agent(), None);
+        assert!(h.authorization().is_none());
+        assert_eq!(h.require().count(), 0);
+    }
+
+    #[test]
+    fn multi01_duplicates() {
+        let r = request(
+            b"INVITE sip:user@company.com SIP/2.0\r\n\
+Contact: <sip:caller@host25.example.net>\r\n\
+Via: SIP/2.0/UDP 192.0.2.25;branch=z9hG4bKkdjuw\r\n\
+Max-Forwards: 70\r\n\
+CSeq: 5 INVITE\r\n\
+Call-ID: multi01.98asdh@192.0.2.1\r\n\
+CSeq: 59 INVITE\r\n\
+Call-ID: multi01.98asdh@192.0.2.2\r\n\
+From: sip:caller@example.com;tag=3413415\r\n\
+To: sip:user@example.com\r\n\
+To: sip:other@example.net\r\n\
+From: sip:caller@example.net;tag=2923420123\r\n\
+Content-Type: application/sdp\r\n\
+l: 0\r\n\
+Contact: <sip:caller@host36.example.net>\r\n\
+Max-Forwards: 5\r\n\
+\r\n",
+        );
+        let h = &r.headers;
+        assert_eq!(h.call_id(), Err(Error::Duplicate("Call-ID")));
+        assert_eq!(h.cseq(), Err(Error::Duplicate("CSeq")));
+        assert_eq!(h.from(), Err(Error::Duplicate("From")));
+        assert_eq!(h.to(), Err(Error::Duplicate("To")));
+        assert_eq!(h.max_forwards(), Err(Error::Duplicate("Max-Forwards")));
+        assert_eq!(h.content_length(), Ok(Some(0)));
+        assert_eq!(h.contacts().count(), 2);
+        assert!(h.top_via().unwrap().has_magic_cookie());
+    }
+
+    #[test]
+    fn insuf_missing() {
+        let r = request(b"INVITE sip:user@example.com SIP/2.0\r\nl: 0\r\n\r\n");
+        let h = &r.headers;
+        assert_eq!(h.top_via(), Err(Error::Missing("Via")));
+        assert_eq!(h.call_id(), Err(Error::Missing("Call-ID")));
+        assert_eq!(h.cseq(), Err(Error::Missing("CSeq")));
+        assert_eq!(h.from(), Err(Error::Missing("From")));
+        assert_eq!(h.to(), Err(Error::Missing("To")));
+        assert_eq!(h.max_forwards(), Ok(None));
+        assert_eq!(h.expires(), Ok(None));
+        assert_eq!(h.vias().count(), 0);
+        assert_eq!(h.routes().count(), 0);
+    }
+
+    #[test]
+    fn scalar02_and_misc() {
+        let r = request(
+            b"REGISTER sip:example.com SIP/2.0\r\n\
+Via: SIP/2.0/TCP host129.example.com;branch=z9hG4bK342sdfoi3;rport\r\n\
+To: <sip:user@example.com>\r\n\
+From: <sip:user@example.com>;tag=239232jh3\r\n\
+CSeq: 36893488147419103232 REGISTER\r\n\
+Call-ID: scalar02.23o0pd9vanlq3wnrlnewofjas9ui32\r\n\
+Max-Forwards: 300\r\n\
+Expires: 10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\r\n\
+Contact: <sip:user@host129.example.com>\r\n  ;expires=280297596632815\r\n\
+Require: 100rel, timer\r\nRequire: foo\r\nProxy-Require: sec-agree\r\nk: path\r\n\
+Authorization: NoOneKnowsThisScheme opaque-data=here\r\n\
+Proxy-Authorization: Digest realm=\"a\r\n\
+User-Agent: branchline/0.1 (test)\r\n\
+Record-Route: <sip:p1.example.com;lr>, sip:p2.example.com;lr\r\n\
+Content-Length: 0\r\n\r\n",
+        );
+        let h = &r.headers;
+        assert_eq!(h.cseq(), Err(Error::Invalid("CSeq")));
+        assert_eq!(h.max_forwards(), Err(Error::Invalid("Max-Forwards")));
+        assert_eq!(h.expires(), Ok(Some(Expires(u32::MAX))));
+        let c = h.contacts().next().unwrap().unwrap();
+        assert_eq!(c.expires(), Some(u32::MAX));
+        assert_eq!(h.top_via().unwrap().rport, Rport::Requested);
+        assert_eq!(
+            h.require().collect::<Vec<_>>(),
+            vec![&b"100rel"[..], b"timer", b"foo"]
+        );
+        assert_eq!(
+            h.proxy_require().collect::<Vec<_>>(),
+            vec![&b"sec-agree"[..]]
+        );
+        assert_eq!(h.supported().collect::<Vec<_>>(), vec![&b"path"[..]]);
+        let auth = h.authorization().unwrap().unwrap();
+        assert_eq!(auth.scheme, b"NoOneKnowsThisScheme");
+        assert_eq!(auth.param(b"opaque-data"), Some(&b"here"[..]));
+        assert_eq!(
+            h.proxy_authorization(),
+            Some(Err(Error::Invalid("Proxy-Authorization")))
+        );
+        assert_eq!(h.proxy_authorizations().count(), 1);
+        assert_eq!(h.user_agent(), Some(&b"branchline/0.1 (test)"[..]));
+        let rr: Vec<Result<NameAddr<'_>, Error>> = h.record_routes().collect();
+        assert_eq!(rr.len(), 2);
+        assert!(rr[0].as_ref().unwrap().sip_uri().unwrap().lr());
+        assert_eq!(rr[1], Err(Error::Invalid("Record-Route")));
+    }
+
+    #[test]
+    fn request_uri_errors() {
+        let r =
+            request(b"OPTIONS nobodyKnowsThisScheme:totallyopaquecontent SIP/2.0\r\nl: 0\r\n\r\n");
+        assert_eq!(
+            r.uri(),
+            Ok(Uri::Absolute {
+                scheme: b"nobodyKnowsThisScheme",
+                rest: b"totallyopaquecontent"
+            })
+        );
+        let r = request(b"OPTIONS sip:u@h:99999 SIP/2.0\r\nl: 0\r\n\r\n");
+        assert_eq!(r.uri(), Err(Error::RequestUri));
+    }
+
+    /// Runs every value parser (and walks what it returns) on `v`.
+    fn exercise(v: &[u8]) {
+        let mut out = Vec::new();
+        if let Ok(Uri::Sip(u)) = Uri::parse(v) {
+            u.decode_user(&mut out);
+            let _ = (u.transport(), u.lr(), u.maddr(), u.params.iter().count());
+        }
+        let _ = Host::parse(v).map(|h| h.ip());
+        if let Ok(via) = Via::parse(v) {
+            let _ = (
+                via.sent_by_port(),
+                via.has_magic_cookie(),
+                via.params.iter().count(),
+            );
+        }
+        if let Ok(Contact::Addr(a)) = Contact::parse(v) {
+            let _ = (a.params.iter().count(), a.uri.scheme());
+        }
+        let _ = NameAddr::parse_name_addr(v, "Route");
+        let _ = (CSeq::parse(v), MaxForwards::parse(v), Expires::parse(v));
+        let _ = (values::parse_content_length(v), values::call_id(v));
+        let _ = OptionTags::new(v).count();
+        if let Ok(c) = Credentials::parse(v) {
+            let _ = (c.iter().count(), c.nonce());
+        }
+        let _ = crate::sip::uri::Params::from_raw(v).iter().count();
+        let _ = crate::sip::values::scan_header_params(v, |_, _| true);
+    }
+
+    #[test]
+    fn no_panic_on_mutations() {
+        let seeds: &[&[u8]] = &[
+            b"sip:sips%3Auser%40example.com@example.net;transport=tcp?h=v&a=b",
+            b"sips:u:p@[2001:db8::10]:5070;lr;maddr=10.0.0.1",
+            b"tel:+1-212-555-0101;phone-context=example.com",
+            b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2:5060;branch=z9hG4bK9;rport=5061;received=[::1];ttl=9",
+            b"SIP/2.0/TLS [2001:db8::10]:5070;rport;maddr=h.example",
+            b"\"J Rosenberg \\\"\" <sip:jdrosen@example.com>;tag=98asjd8;q=\"0;5\"",
+            b"Bob <sip:bob@h>;expires=60",
+            b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n",
+            b"0009\r\n  INVITE",
+            b"wsinv.ndaksdj@192.0.2.1",
+            b"Digest username=\"bob\", realm=\"a\\\"b,c\", nc=00000001, qop=auth",
+            b"100rel, timer",
+        ];
+        let bytes = b"\0\r\n\"<>;:@[]%, \xff\\=/?";
+        let mut buf = Vec::new();
+        for seed in seeds {
+            exercise(seed);
+            for n in 0..seed.len() {
+                exercise(&seed[..n]);
+                exercise(&seed[n..]);
+                for &b in bytes {
+                    buf.clear();
+                    buf.extend_from_slice(seed);
+                    buf[n] = b;
+                    exercise(&buf);
+                }
+            }
+        }
+    }
+}

@@ -177,9 +177,9 @@ impl<'a> Iterator for AuthParams<'a> {
         let s = self.rest;
         let i = span(s, 0, |b| b == b',' || charset::lws(b));
         match next_param(s, i) {
-            Some((name, value, next)) => {
+            Some(RawParam(name, value, next)) => {
                 self.rest = s.get(next..).unwrap_or_default();
-                Some((name, value))
+                Some((name, value.unwrap_or_default()))
             }
             None => {
                 self.rest = &[];
@@ -209,7 +209,7 @@ fn digest_params_valid(s: &[u8]) -> bool {
     let mut i = 0;
     loop {
         match next_param(s, i) {
-            Some((_, _, next)) if next > i => {
+            Some(RawParam(_, Some(_), next)) => {
                 let j = skip_lws(s, next);
                 match s.get(j) {
                     None => return true,
@@ -223,28 +223,140 @@ fn digest_params_valid(s: &[u8]) -> bool {
 }
 
 /// Reads `token SWS "=" SWS (token / quoted-string)` at `i`: returns the
-/// name, the value (unquoted; empty for a bare name) and the index after.
-fn next_param(s: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
+/// name, the value (unquoted; `None` for a bare name) and the index after.
+fn next_param(s: &[u8], i: usize) -> Option<RawParam<'_>> {
     let n_end = span(s, i, charset::token);
     let name = s.get(i..n_end).filter(|n| !n.is_empty())?;
     let eq = skip_lws(s, n_end);
     if s.get(eq) != Some(&b'=') {
-        return Some((name, &[], n_end));
+        return Some(RawParam(name, None, n_end));
     }
     let v = skip_lws(s, eq + 1);
     if s.get(v) == Some(&b'"') {
         let q = quoted_len(s.get(v..)?)?;
         let value = s.get(v + 1..v + q - 1)?;
-        Some((name, value, v + q))
+        Some(RawParam(name, Some(value), v + q))
     } else {
         let v_end = span(s, v, |b| b != b',' && b != b'"' && !charset::lws(b));
         let value = s.get(v..v_end).filter(|v| !v.is_empty())?;
-        Some((name, value, v_end))
+        Some(RawParam(name, Some(value), v_end))
     }
 }
+
+/// One auth-param as read: name, value (`None` for a bare name), index after.
+struct RawParam<'a>(&'a [u8], Option<&'a [u8]>, usize);
 
 fn find<'a>(params: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     AuthParams { rest: params }
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[rustfmt::skip]
+    fn parse_table() {
+        let rows: Vec<(&[u8], Result<Credentials<'_>, Error>)> = vec![
+            (b"Digest username=\"bob\", realm=\"biloxi.com\"",
+                Ok(Credentials { scheme: b"Digest", params: b"username=\"bob\", realm=\"biloxi.com\"" })),
+            // regaut01.dat: unknown schemes are opaque.
+            (b"NoOneKnowsThisScheme opaque-data=here",
+                Ok(Credentials { scheme: b"NoOneKnowsThisScheme", params: b"opaque-data=here" })),
+            (b"Basic dXNlcjpwYXNz==", Ok(Credentials { scheme: b"Basic", params: b"dXNlcjpwYXNz==" })),
+            (b" Digest ", Err(Error::Invalid("Authorization"))),
+            (b"Digest realm", Err(Error::Invalid("Authorization"))),
+            (b"Other ", Ok(Credentials { scheme: b"Other", params: b"" })),
+            (b"Digest\r\n nonce=abc ,\r\n opaque = \"\"", Ok(Credentials { scheme: b"Digest", params: b"nonce=abc ,\r\n opaque = \"\"" })),
+            (b"", Err(Error::Invalid("Authorization"))),
+            (b"=x", Err(Error::Invalid("Authorization"))),
+            (b"Digest,realm=x", Err(Error::Invalid("Authorization"))),
+            (b"Digest realm=\"x", Err(Error::Invalid("Authorization"))),
+            (b"Digest realm=x nonce=y", Err(Error::Invalid("Authorization"))),
+            (b"Digest realm=x,", Err(Error::Invalid("Authorization"))),
+            (b"Digest realm=", Err(Error::Invalid("Authorization"))),
+            (b"Digest realm=\"x\"y", Err(Error::Invalid("Authorization"))),
+            (b"digest ,", Err(Error::Invalid("Authorization"))),
+        ];
+        for (input, expected) in rows {
+            assert_eq!(Credentials::parse(input), expected, "{}", String::from_utf8_lossy(input));
+        }
+        assert_eq!(Credentials::parse_as(b"", "Proxy-Authorization"), Err(Error::Invalid("Proxy-Authorization")));
+    }
+
+    #[test]
+    fn digest_fields() {
+        let c = Credentials::parse(
+            b"Digest username=\"bob\",\r\n realm=\"biloxi.com\", nonce=\"dcd98b,7102dd2f0e8b11d0f600bfb0c093\",\
+              uri=\"sip:bob@biloxi.com\", qop=auth, nc=00000001, cnonce=\"0a4f113b\",\
+              response=\"6629fae49393a05397450978507c4ef1\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\",\
+              ALGORITHM=MD5, extra=\"a\\\"b\"",
+        )
+        .unwrap();
+        assert!(c.is_digest());
+        assert_eq!(c.username(), Some(&b"bob"[..]));
+        assert_eq!(c.realm(), Some(&b"biloxi.com"[..]));
+        assert_eq!(c.nonce(), Some(&b"dcd98b,7102dd2f0e8b11d0f600bfb0c093"[..]));
+        assert_eq!(c.uri(), Some(&b"sip:bob@biloxi.com"[..]));
+        assert_eq!(c.qop(), Some(&b"auth"[..]));
+        assert_eq!(c.nc(), Some(&b"00000001"[..]));
+        assert_eq!(c.cnonce(), Some(&b"0a4f113b"[..]));
+        assert_eq!(c.response(), Some(&b"6629fae49393a05397450978507c4ef1"[..]));
+        assert_eq!(c.opaque(), Some(&b"5ccc069c403ebaf9f0171e9517f40e41"[..]));
+        assert_eq!(c.algorithm(), Some(&b"MD5"[..]));
+        assert_eq!(c.param(b"EXTRA"), Some(&b"a\\\"b"[..]));
+        assert_eq!(c.param(b"missing"), None);
+        assert_eq!(c.iter().count(), 11);
+
+        let c = Credentials::parse(b"NoOneKnowsThisScheme opaque-data=here").unwrap();
+        assert!(!c.is_digest());
+        assert_eq!(c.param(b"opaque-data"), Some(&b"here"[..]));
+        let pairs: Vec<(&[u8], &[u8])> = Credentials::parse(b"Weird a, b=\"c\" junk \"x")
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![(&b"a"[..], &b""[..]), (b"b", b"c"), (b"junk", b"")]
+        );
+    }
+
+    #[test]
+    fn challenges() {
+        let ch = Challenge::parse(
+            b"Digest realm=\"atlanta.com\", domain=\"sip:ss1.carrier.com\", qop=\"auth,auth-int\",\
+              nonce=\"f84f1cec41e6cbe5aea9c8e88d359\", opaque=\"\", stale=FALSE, algorithm=MD5",
+        )
+        .unwrap();
+        assert!(ch.is_digest());
+        assert_eq!(ch.realm(), Some(&b"atlanta.com"[..]));
+        assert_eq!(ch.domain(), Some(&b"sip:ss1.carrier.com"[..]));
+        assert_eq!(ch.qop(), Some(&b"auth,auth-int"[..]));
+        assert_eq!(ch.nonce(), Some(&b"f84f1cec41e6cbe5aea9c8e88d359"[..]));
+        assert_eq!(ch.opaque(), Some(&b""[..]));
+        assert_eq!(ch.stale(), Some(&b"FALSE"[..]));
+        assert_eq!(ch.algorithm(), Some(&b"MD5"[..]));
+        assert_eq!(ch.iter().count(), 7);
+        assert_eq!(
+            Challenge::parse(b"Digest realm"),
+            Err(Error::Invalid("WWW-Authenticate"))
+        );
+        assert_eq!(
+            Challenge::parse(b"Basic realm=x"),
+            Ok(Challenge {
+                scheme: b"Basic",
+                params: b"realm=x"
+            })
+        );
+        assert_eq!(
+            Challenge::parse(b"Digest realm=\"x"),
+            Err(Error::Invalid("WWW-Authenticate"))
+        );
+        assert_eq!(
+            Challenge::parse_as(b"", "Proxy-Authenticate"),
+            Err(Error::Invalid("Proxy-Authenticate"))
+        );
+    }
 }

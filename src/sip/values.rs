@@ -295,9 +295,121 @@ fn gen_value_byte(b: u8) -> bool {
 mod tests {
     use super::*;
 
+    /// `input => expected` rows for a parser.
+    macro_rules! table {
+        ($parse:expr; $($input:expr => $expected:expr;)*) => {{
+            $(
+                let input: &[u8] = $input;
+                assert_eq!($parse(input), $expected, "{}", String::from_utf8_lossy(input));
+            )*
+        }};
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cseq() {
+        let ok = |seq, method| Ok(CSeq { seq, method });
+        const E: Result<CSeq<'static>, Error> = Err(Error::Invalid("CSeq"));
+        table! { CSeq::parse;
+            b"4711 INVITE" => ok(4711, Method::Invite);
+            b" 1\tACK " => ok(1, Method::Ack);
+            // wsinv.dat: leading zeros, folded LWS before the method.
+            b"0009\r\n  INVITE" => ok(9, Method::Invite);
+            b"2147483647 BYE" => ok(2_147_483_647, Method::Bye);
+            b"0 OPTIONS" => ok(0, Method::Options);
+            // intmeth.dat
+            b"139122385 !interesting-Method0123456789_*+`.%indeed'~" =>
+                ok(139_122_385, Method::Extension(b"!interesting-Method0123456789_*+`.%indeed'~"));
+            b"1 invite" => ok(1, Method::Extension(b"invite"));
+            // scalar02.dat: far past 2^31.
+            b"36893488147419103232 REGISTER" => E;
+            b"2147483648 INVITE" => E;
+            b"4294967296 INVITE" => E;
+            b"INVITE" => E;
+            b"1INVITE" => E;
+            b"1" => E;
+            b"1 " => E;
+            b"-1 INVITE" => E;
+            b"1 INVITE x" => E;
+            b"1 IN:VITE" => E;
+            b"" => E;
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn scalars() {
+        const MF: Result<MaxForwards, Error> = Err(Error::Invalid("Max-Forwards"));
+        table! { MaxForwards::parse;
+            b"70" => Ok(MaxForwards(70));
+            b"0068" => Ok(MaxForwards(68)); // wsinv.dat
+            b"0" => Ok(MaxForwards(0));
+            b"255" => Ok(MaxForwards(255)); // intmeth.dat
+            b"256" => MF;
+            b"300" => MF; // scalar02.dat
+            b"99999999999999999999999" => MF;
+            b"" => MF;
+            b"7 0" => MF;
+            b"+7" => MF;
+        }
+        const CL: Result<u32, Error> = Err(Error::Invalid("Content-Length"));
+        table! { parse_content_length;
+            b"150" => Ok(150);
+            b" 0 " => Ok(0);
+            b"0000000000000000150" => Ok(150);
+            b"4294967295" => Ok(u32::MAX);
+            b"4294967296" => CL;
+            b"" => CL;
+            b"12a" => CL;
+            b"-1" => CL;
+        }
+        const EX: Result<Expires, Error> = Err(Error::Invalid("Expires"));
+        table! { Expires::parse;
+            b"3600" => Ok(Expires(3600));
+            b"0" => Ok(Expires(0));
+            b"4294967295" => Ok(Expires(u32::MAX));
+            b"4294967296" => Ok(Expires(u32::MAX));
+            // scalar02.dat: overlarge values read as 2^32-1.
+            b"10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" => Ok(Expires(u32::MAX));
+            b"" => EX;
+            b"1 h" => EX;
+            b"Thu, 01 Dec 1994 16:00:00 GMT" => EX;
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn call_ids() {
+        const E: Result<&[u8], Error> = Err(Error::Invalid("Call-ID"));
+        table! { call_id;
+            b"a84b4c76e66710@pc33.atlanta.com" => Ok(&b"a84b4c76e66710@pc33.atlanta.com"[..]);
+            b"  esc01.239409asdfakjkn23onasd0-3234 " => Ok(&b"esc01.239409asdfakjkn23onasd0-3234"[..]);
+            // intmeth.dat
+            b"intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{" => Ok(&b"intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"[..]);
+            b"" => E;
+            b"a b" => E;
+            b"a\r\n b" => E;
+            b"a@" => E;
+            b"@b" => E;
+            b"a@b@c" => E;
+            b"a;b" => E;
+            b"a,b" => E;
+            b"\xc3\xa9" => E;
+        }
+    }
+
+    #[test]
+    fn option_tags() {
+        let tags: Vec<&[u8]> = OptionTags::new(b" 100rel ,\r\n timer,,foo ").collect();
+        assert_eq!(tags, vec![&b"100rel"[..], b"timer", b"foo"]);
+        assert_eq!(OptionTags::new(b" , ").count(), 0);
+        assert_eq!(OptionTags::new(b"").count(), 0);
+    }
+
     #[test]
     fn header_param_scanner() {
-        let ok: &[(&[u8], &[(&[u8], Option<&[u8]>)])] = &[
+        type Row<'a> = (&'a [u8], &'a [(&'a [u8], Option<&'a [u8]>)]);
+        let ok: &[Row<'_>] = &[
             (b"", &[]),
             (b" ;a", &[(b"a", None)]),
             (
