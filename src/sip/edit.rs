@@ -119,6 +119,9 @@ pub enum EditError {
     Detached,
 }
 
+/// The least capacity [`Editor::apply`] gives an output buffer it grows.
+const MIN_OUT_CAPACITY: usize = 2048;
+
 /// One recorded edit: `src[start..end]` becomes `arena[data..data_end]`.
 /// An insertion has `start == end`, a removal `data == data_end`.
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +225,10 @@ impl Editor {
     /// Writes `src` with the recorded edits applied into `out` (cleared
     /// first), copying each unchanged span once, then clears the edits.
     ///
+    /// A buffer too small for the result grows to at least 2 KiB, to the
+    /// next power of two, so one warm-up message is enough for the ones of
+    /// similar size that follow.
+    ///
     /// `src` must be the bytes the offsets refer to: [`Message::raw`] of the
     /// message the helpers were given. Bytes after the declared body are not
     /// part of `raw`, so they are never copied. On error `out` is left empty.
@@ -255,8 +262,13 @@ impl Editor {
             }
         }
         out.clear();
-        // Removals only shrink: this bound makes one reservation enough.
-        out.reserve(src.len() + self.arena.len());
+        // Removals only shrink: this bound makes one reservation enough. Grow
+        // to a round size so that a buffer warmed on one message fits the
+        // slightly longer ones that follow.
+        let bound = src.len() + self.arena.len();
+        if out.capacity() < bound {
+            out.reserve(bound.next_power_of_two().max(MIN_OUT_CAPACITY));
+        }
         let mut cursor = 0;
         for op in ops.iter() {
             if op.start > op.end || op.end > src.len() {
@@ -968,7 +980,10 @@ Content-Length: 0\r\n\r\n"
         let raw = b"MESSAGE sip:b@h SIP/2.0\r\nContent-Length:  9 \r\n\r\nhello";
         let msg = view(raw);
         let out = edit(&msg, |ed| ed.fix_content_length(&msg));
-        assert_eq!(out, "MESSAGE sip:b@h SIP/2.0\r\nContent-Length:  5 \r\n\r\nhello");
+        assert_eq!(
+            out,
+            "MESSAGE sip:b@h SIP/2.0\r\nContent-Length:  5 \r\n\r\nhello"
+        );
         // No headers at all: the line goes after the start line.
         let raw = b"OPTIONS sip:h SIP/2.0\r\n\r\n";
         let msg = view(raw);
