@@ -8,7 +8,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod sip;
 pub mod auth;
 pub mod bench;
+pub mod proxy;
 pub mod route;
+pub mod sip;

@@ -1,0 +1,230 @@
+//! Via branch parameters (RFC 3261 §16.11, §16.6 item 8) and the To-tags of
+//! local replies, as keyed hashes of what a request keeps across
+//! retransmissions. No I/O.
+//!
+//! Our branch is `z9hG4bK` + 16 hex digits (the transaction part) + `.` +
+//! 8 hex digits (the loop part):
+//! - the transaction part hashes the incoming top Via's branch and sent-by
+//!   (RFC 3261 requests), or — for RFC 2543 requests without the magic
+//!   cookie — the Request-URI, From-tag, Call-ID, CSeq number and top Via,
+//!   plus the To-tag except for INVITE, ACK and CANCEL. A retransmission,
+//!   the CANCEL of an INVITE and the ACK of a non-2xx reply therefore get
+//!   the same branch as their INVITE, on every worker and every node that
+//!   shares the key;
+//! - the loop part hashes what decides routing (Request-URI as received,
+//!   Route values, From-tag, Call-ID, CSeq number, To-tag with the same
+//!   exception), so a request that comes back unchanged is a loop (§16.3
+//!   item 4) and one that comes back changed is a spiral.
+
+use super::siphash::{Hasher, Key};
+use crate::sip::{via::Via, Method};
+
+/// Length of our branch values.
+pub(crate) const BRANCH_LEN: usize = 7 + 16 + 1 + 8;
+const COOKIE: &[u8] = b"z9hG4bK";
+
+/// What the branch hashes read from a request.
+pub(crate) struct Invariants<'r, 'a> {
+    pub method: Method<'a>,
+    pub uri_raw: &'a [u8],
+    pub top_via: &'r Via<'a>,
+    pub top_via_raw: &'a [u8],
+    pub call_id: &'a [u8],
+    pub cseq: u32,
+    pub from_tag: &'a [u8],
+    pub to_tag: Option<&'a [u8]>,
+}
+
+impl Invariants<'_, '_> {
+    /// The To-tag, unless the method shares its transaction with an INVITE
+    /// (INVITE, ACK, CANCEL), whose To-tag differs between them.
+    fn tx_to_tag(&self) -> &[u8] {
+        match self.method {
+            Method::Invite | Method::Ack | Method::Cancel => b"",
+            _ => self.to_tag.unwrap_or_default(),
+        }
+    }
+
+    /// The transaction part.
+    pub fn tx_part(&self, key: Key) -> u64 {
+        let mut h = Hasher::new(key);
+        if self.top_via.has_magic_cookie() {
+            h.field(b"3261");
+            h.field(self.top_via.branch.unwrap_or_default());
+            h.field(self.top_via.host_raw);
+            h.write(&self.top_via.sent_by_port().to_le_bytes());
+        } else {
+            h.field(b"2543");
+            h.field(self.uri_raw);
+            h.field(self.from_tag);
+            h.field(self.call_id);
+            h.write(&self.cseq.to_le_bytes());
+            h.field(self.top_via_raw);
+            h.field(self.tx_to_tag());
+        }
+        h.finish()
+    }
+
+    /// The loop part; `routes` are the raw Route values as received.
+    pub fn loop_part<'x>(&self, key: Key, routes: impl Iterator<Item = &'x [u8]>) -> u32 {
+        let mut h = Hasher::new(key);
+        h.field(b"loop");
+        h.field(self.uri_raw);
+        h.field(self.from_tag);
+        h.field(self.call_id);
+        h.write(&self.cseq.to_le_bytes());
+        h.field(self.tx_to_tag());
+        for r in routes {
+            h.field(r);
+        }
+        (h.finish() >> 32) as u32
+    }
+}
+
+/// Our branch value.
+pub(crate) fn branch_bytes(tx: u64, lp: u32) -> [u8; BRANCH_LEN] {
+    let mut b = [0u8; BRANCH_LEN];
+    b[..7].copy_from_slice(COOKIE);
+    hex_into(&mut b[7..23], tx);
+    b[23] = b'.';
+    hex_into(&mut b[24..], u64::from(lp));
+    b
+}
+
+/// The check value in our Via's `bl` parameter (the stream connection a
+/// request came on), so a forged response cannot pick a connection.
+pub(crate) fn conn_mac(key: Key, worker: u16, id: u32, tx: u64) -> u32 {
+    let mut h = Hasher::new(key);
+    h.field(b"conn");
+    h.write(&worker.to_le_bytes());
+    h.write(&id.to_le_bytes());
+    h.write(&tx.to_le_bytes());
+    (h.finish() >> 32) as u32
+}
+
+/// The transaction part of one of our branches.
+pub(crate) fn tx_part_of(b: &[u8]) -> Option<u64> {
+    if !is_our_shape(b) {
+        return None;
+    }
+    Some(
+        b[7..23]
+            .iter()
+            .fold(0u64, |n, &c| (n << 4) | u64::from(hex_val(c))),
+    )
+}
+
+/// True when `b` has the shape of a branch we make.
+pub(crate) fn is_our_shape(b: &[u8]) -> bool {
+    b.len() == BRANCH_LEN
+        && b.starts_with(COOKIE)
+        && b[23] == b'.'
+        && b[7..23]
+            .iter()
+            .chain(&b[24..])
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The loop part of one of our branches.
+pub(crate) fn loop_part_of(b: &[u8]) -> Option<u32> {
+    if !is_our_shape(b) {
+        return None;
+    }
+    let mut n = 0u32;
+    for &c in &b[24..] {
+        n = (n << 4) | u32::from(hex_val(c));
+    }
+    Some(n)
+}
+
+fn hex_val(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        _ => c - b'a' + 10,
+    }
+}
+
+/// The To-tag of a local reply to a request, from raw values that a
+/// retransmission and the ACK for a non-2xx reply repeat byte for byte:
+/// the top Via value, Call-ID, the From value and the CSeq number
+/// (RFC 3261 §17.1.1.3, §9.1).
+pub(crate) fn local_tag(
+    key: Key,
+    top_via: &[u8],
+    call_id: &[u8],
+    from: &[u8],
+    cseq: &[u8],
+) -> [u8; 18] {
+    let mut h = Hasher::new(key);
+    h.field(b"tag");
+    h.field(top_via);
+    h.field(call_id);
+    h.field(from);
+    // Only the sequence number: the method differs in the ACK.
+    let num_end = cseq
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(cseq.len());
+    h.field(&cseq[..num_end]);
+    let mut tag = [0u8; 18];
+    tag[0] = b'b';
+    tag[1] = b'l';
+    hex_into(&mut tag[2..], h.finish());
+    tag
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes the low `out.len()` hex digits of `v`, most significant first.
+fn hex_into(out: &mut [u8], v: u64) {
+    let n = out.len();
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = HEX[((v >> (4 * (n - 1 - i))) & 0xf) as usize];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_round_trip() {
+        let b = branch_bytes(0x0123_4567_89ab_cdef, 0xdead_beef);
+        assert_eq!(&b, b"z9hG4bK0123456789abcdef.deadbeef");
+        assert!(is_our_shape(&b));
+        assert_eq!(loop_part_of(&b), Some(0xdead_beef));
+        assert_eq!(tx_part_of(&b), Some(0x0123_4567_89ab_cdef));
+        assert!(!is_our_shape(b"z9hG4bK0123456789abcdef.deadbeeX"));
+        assert!(!is_our_shape(b"z9hG4bKxyz"));
+        assert_eq!(loop_part_of(b"z9hG4bK1"), None);
+    }
+
+    #[test]
+    fn local_tag_ignores_cseq_method() {
+        let k = Key::new(1, 2);
+        let a = local_tag(
+            k,
+            b"SIP/2.0/UDP h;branch=z9hG4bK1",
+            b"c@h",
+            b"<sip:a@b>;tag=1",
+            b"1 INVITE",
+        );
+        let b = local_tag(
+            k,
+            b"SIP/2.0/UDP h;branch=z9hG4bK1",
+            b"c@h",
+            b"<sip:a@b>;tag=1",
+            b"1 ACK",
+        );
+        let c = local_tag(
+            k,
+            b"SIP/2.0/UDP h;branch=z9hG4bK1",
+            b"c@h",
+            b"<sip:a@b>;tag=1",
+            b"2 INVITE",
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.starts_with(b"bl"));
+    }
+}

@@ -1,0 +1,243 @@
+//! Who "we" are: the listeners, what we advertise in Via and Record-Route,
+//! and the test "does this URI or Via name this proxy?". No I/O.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::sip::uri::Host;
+use crate::sip::Transport;
+
+/// One address the proxy listens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Transport of the socket.
+    pub transport: Transport,
+    /// The bound address. An unspecified IP (`0.0.0.0`, `::`) needs
+    /// `advertise`.
+    pub addr: SocketAddr,
+    /// What goes into Via and Record-Route instead of the bound address
+    /// (`HOST` or `HOST:PORT`; behind NAT, the public address).
+    pub advertise: Option<String>,
+}
+
+/// A configuration the proxy cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No listener was given.
+    #[error("no listen address: give at least one --listen")]
+    NoListener,
+    /// A wildcard listener without an advertised address.
+    #[error("listener {0} is bound to a wildcard address, so there is no address to put in Via and Record-Route; give --advertise HOST[:PORT]")]
+    NeedAdvertise(SocketAddr),
+    /// An advertised address that is not `HOST[:PORT]`.
+    #[error("--advertise '{0}' is not HOST[:PORT] (e.g. 203.0.113.7:5060 or sip.example.com)")]
+    BadAdvertise(String),
+    /// An alias that is not `HOST[:PORT]`.
+    #[error("alias '{0}' is not HOST[:PORT]")]
+    BadAlias(String),
+}
+
+/// One listener as we present it on the wire.
+#[derive(Debug, Clone)]
+pub(crate) struct Local {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+    /// Advertised host: an IP literal (IPv6 in brackets) or a name.
+    pub host: Vec<u8>,
+    /// The advertised host as an IP, when it is one.
+    pub host_ip: Option<IpAddr>,
+    /// Advertised port.
+    pub port: u16,
+    /// `host:port`, ready to copy into a Via or Record-Route.
+    pub hostport: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct Alias {
+    host: Vec<u8>,
+    port: Option<u16>,
+}
+
+/// Our listeners, pre-rendered, and aliases.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    locals: Vec<Local>,
+    aliases: Vec<Alias>,
+}
+
+/// Splits `HOST[:PORT]` (IPv6 in brackets) into its parts.
+fn split_hostport(s: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let close = rest.find(']')?;
+        let host = &s[..close + 2];
+        let after = &rest[close + 1..];
+        return match after {
+            "" => Some((host, None)),
+            _ => Some((host, Some(after.strip_prefix(':')?.parse().ok()?))),
+        };
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h, Some(p.parse().ok()?))),
+        Some(_) => None,
+        None => Some((s, None)),
+    }
+    .filter(|(h, _)| !h.is_empty() && Host::parse(h.as_bytes()).is_ok())
+}
+
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+impl Identity {
+    pub fn new(listeners: &[Listener], aliases: &[String]) -> Result<Identity, ConfigError> {
+        if listeners.is_empty() {
+            return Err(ConfigError::NoListener);
+        }
+        let mut locals = Vec::with_capacity(listeners.len());
+        for l in listeners {
+            let (host, port) = match &l.advertise {
+                Some(a) => {
+                    let (h, p) =
+                        split_hostport(a).ok_or_else(|| ConfigError::BadAdvertise(a.clone()))?;
+                    (h.to_string(), p.unwrap_or(l.addr.port()))
+                }
+                None if l.addr.ip().is_unspecified() => {
+                    return Err(ConfigError::NeedAdvertise(l.addr))
+                }
+                None => (ip_text(l.addr.ip()), l.addr.port()),
+            };
+            let host_ip = Host::parse(host.as_bytes()).ok().and_then(|h| h.ip());
+            let hostport = format!("{host}:{port}").into_bytes();
+            locals.push(Local {
+                transport: l.transport,
+                addr: l.addr,
+                host: host.into_bytes(),
+                host_ip,
+                port,
+                hostport,
+            });
+        }
+        let aliases = aliases
+            .iter()
+            .map(|a| {
+                let (h, p) = split_hostport(a).ok_or_else(|| ConfigError::BadAlias(a.clone()))?;
+                Ok(Alias {
+                    host: h.as_bytes().to_vec(),
+                    port: p,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Identity { locals, aliases })
+    }
+
+    /// Does `host[:port]` (with `default_port` when absent) name us?
+    pub fn is_us(&self, host: &Host<'_>, port: Option<u16>, default_port: u16) -> bool {
+        let port = port.unwrap_or(default_port);
+        let host_is = |ours: &[u8], ours_ip: Option<IpAddr>| match (host, ours_ip) {
+            (Host::Name(n), _) => n.eq_ignore_ascii_case(ours),
+            (h, Some(ip)) => h.is_ip(ip),
+            _ => false,
+        };
+        self.locals.iter().any(|l| {
+            (port == l.port && host_is(&l.host, l.host_ip))
+                || (port == l.addr.port()
+                    && !l.addr.ip().is_unspecified()
+                    && host.is_ip(l.addr.ip()))
+        }) || self.aliases.iter().any(|a| {
+            a.port.is_none_or(|p| p == port)
+                && match Host::parse(&a.host) {
+                    Ok(Host::Name(n)) => matches!(host, Host::Name(h) if h.eq_ignore_ascii_case(n)),
+                    Ok(ah) => ah.ip().is_some_and(|ip| host.is_ip(ip)),
+                    Err(_) => false,
+                }
+        })
+    }
+
+    /// The listener a message arrived on.
+    pub fn incoming(&self, local: SocketAddr, transport: Transport) -> &Local {
+        self.locals
+            .iter()
+            .find(|l| l.transport == transport && l.addr == local)
+            .or_else(|| {
+                self.locals.iter().find(|l| {
+                    l.transport == transport
+                        && l.addr.port() == local.port()
+                        && l.addr.ip().is_unspecified()
+                        && l.addr.is_ipv4() == local.is_ipv4()
+                })
+            })
+            .unwrap_or_else(|| self.outgoing(local, transport))
+    }
+
+    /// The listener to send from (and to name in Via) towards `dest`: the
+    /// first of the same transport and address family, else the first of
+    /// the family, else the first.
+    pub fn outgoing(&self, dest: SocketAddr, transport: Transport) -> &Local {
+        let family = |l: &&Local| l.addr.is_ipv4() == dest.is_ipv4();
+        self.locals
+            .iter()
+            .filter(family)
+            .find(|l| l.transport == transport)
+            .or_else(|| self.locals.iter().find(family))
+            .unwrap_or(&self.locals[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(t: Transport, a: &str, adv: Option<&str>) -> Listener {
+        Listener {
+            transport: t,
+            addr: a.parse().unwrap(),
+            advertise: adv.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn identity_and_is_us() {
+        let id = Identity::new(
+            &[
+                listener(Transport::Udp, "127.0.0.1:5060", None),
+                listener(Transport::Tcp, "[::1]:5070", None),
+                listener(Transport::Udp, "0.0.0.0:5080", Some("203.0.113.7")),
+            ],
+            &["sip.example.com".to_string()],
+        )
+        .unwrap();
+        let h = |s: &'static str| Host::parse(s.as_bytes()).unwrap();
+        assert!(id.is_us(&h("127.0.0.1"), None, 5060));
+        assert!(!id.is_us(&h("127.0.0.1"), Some(5061), 5060));
+        assert!(id.is_us(&h("[::1]"), Some(5070), 5060));
+        assert!(id.is_us(&h("203.0.113.7"), Some(5080), 5060));
+        assert!(id.is_us(&h("SIP.example.com"), Some(1234), 5060));
+        assert!(!id.is_us(&h("example.com"), None, 5060));
+        let out = id.outgoing("[::1]:9".parse().unwrap(), Transport::Udp);
+        assert_eq!(out.hostport, b"[::1]:5070");
+        let out = id.outgoing("10.0.0.1:9".parse().unwrap(), Transport::Udp);
+        assert_eq!(out.hostport, b"127.0.0.1:5060");
+        let inc = id.incoming("10.1.1.1:5080".parse().unwrap(), Transport::Udp);
+        assert_eq!(inc.hostport, b"203.0.113.7:5080");
+    }
+
+    #[test]
+    fn config_errors_say_what_to_do() {
+        let e = Identity::new(&[listener(Transport::Udp, "0.0.0.0:5060", None)], &[]).unwrap_err();
+        assert!(e.to_string().contains("--advertise"));
+        assert_eq!(
+            Identity::new(
+                &[listener(Transport::Udp, "1.2.3.4:5060", Some("a:b:c"))],
+                &[]
+            )
+            .unwrap_err(),
+            ConfigError::BadAdvertise("a:b:c".into())
+        );
+        assert_eq!(
+            Identity::new(&[], &[]).unwrap_err(),
+            ConfigError::NoListener
+        );
+    }
+}

@@ -1,0 +1,580 @@
+//! Requests: validation (RFC 3261 §16.3), route processing (§16.4), target
+//! selection, forwarding edits (§16.6) and stateless replies. No I/O.
+
+use std::net::{IpAddr, SocketAddr};
+
+use smallvec::SmallVec;
+
+use super::branch::{self, Invariants};
+use super::{DropReason, Input, Output, Proxy, Transmit};
+use crate::auth::{AuthContext, Verdict};
+use crate::route::{RouteInput, Table};
+use crate::sip::edit::{Editor, Writer};
+use crate::sip::name_addr::NameAddr;
+use crate::sip::uri::{Host, SipUri, Uri};
+use crate::sip::via::{Rport, Via};
+use crate::sip::{
+    self, build, Error, Header, HeaderName, Headers, Method, Reaction, Request, Transport,
+};
+
+/// Methods we forward, for `Allow` in our own OPTIONS answer.
+const ALLOW: &[u8] =
+    b"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE";
+
+/// Answers a request that did not parse, from whatever header lines can be
+/// salvaged; without a Via there is nobody to answer.
+pub(super) fn reject_unparsed(p: &Proxy, input: &Input<'_>, e: Error, out: &mut Vec<u8>) -> Output {
+    let headers = sip::scan_headers(input.data);
+    reply_for_error(p, input, &headers, e, out)
+}
+
+/// Answers a parsed request with the reply its error calls for.
+pub(super) fn reject(
+    p: &Proxy,
+    input: &Input<'_>,
+    req: &Request<'_>,
+    e: Error,
+    out: &mut Vec<u8>,
+) -> Output {
+    reply_for_error(p, input, &req.headers, e, out)
+}
+
+fn reply_for_error(
+    p: &Proxy,
+    input: &Input<'_>,
+    headers: &Headers<'_>,
+    e: Error,
+    out: &mut Vec<u8>,
+) -> Output {
+    match e.reaction(true) {
+        Reaction::Drop => Output::Drop(DropReason::Unanswerable(e)),
+        Reaction::Reply {
+            code,
+            reason,
+            detail,
+        } => reply(p, input, headers, code, reason, detail, &[], out),
+    }
+}
+
+/// Writes a stateless reply (with our deterministic To-tag) and says where
+/// it goes. No Via → nothing to answer.
+#[allow(clippy::too_many_arguments)]
+fn reply(
+    p: &Proxy,
+    input: &Input<'_>,
+    headers: &Headers<'_>,
+    code: u16,
+    reason: &str,
+    detail: &str,
+    extra: &[(&[u8], &[u8])],
+    out: &mut Vec<u8>,
+) -> Output {
+    let Some(top_raw) = headers.values(HeaderName::Via).next() else {
+        return Output::Drop(DropReason::Unanswerable(Error::Missing("Via")));
+    };
+    let tag = tag_for(p, headers, top_raw);
+    build::response_to_headers(headers, code, reason, detail, Some(&tag), extra, out);
+    let top = Via::parse(top_raw).ok();
+    Output::Reply(reply_transmit(input, top.as_ref()))
+}
+
+fn tag_for(p: &Proxy, headers: &Headers<'_>, top_raw: &[u8]) -> [u8; 18] {
+    let value = |n| headers.first(n).map_or(&b""[..], |h: &Header<'_>| h.value);
+    branch::local_tag(
+        p.key,
+        top_raw,
+        value(HeaderName::CallId),
+        value(HeaderName::From),
+        value(HeaderName::CSeq),
+    )
+}
+
+/// Where a stateless reply goes (RFC 3261 §18.2.2, RFC 3581 §4): back on
+/// the connection for streams; for datagrams to `maddr` if present, else
+/// to the source IP at the `rport` (source port) when asked for, the
+/// sent-by port otherwise.
+fn reply_transmit(input: &Input<'_>, top: Option<&Via<'_>>) -> Transmit {
+    let mut t = Transmit {
+        dest: input.source,
+        transport: input.transport,
+        conn: input.conn,
+        from: Some(input.local),
+    };
+    if input.transport.is_stream() {
+        return t;
+    }
+    if let Some(v) = top {
+        let default = v.transport.default_port();
+        if let Some(ip) = v.maddr.and_then(super::response::parse_ip) {
+            t.dest = SocketAddr::new(ip, v.port.unwrap_or(default));
+        } else if !matches!(v.rport, Rport::Requested | Rport::Value(_)) {
+            t.dest = SocketAddr::new(input.source.ip(), v.port.unwrap_or(default));
+        }
+    }
+    t
+}
+
+/// A resolved next hop.
+#[derive(Clone, Copy)]
+struct Hop {
+    dest: SocketAddr,
+    transport: Transport,
+}
+
+/// Why a URI cannot be used as a next hop without help from the table.
+enum UriHop {
+    Hop(Hop),
+    /// A host name: needs DNS, which a sans-IO core does not do.
+    Name,
+    /// A transport we do not speak (TLS, SCTP, WebSocket).
+    Unsupported,
+}
+
+fn uri_hop(u: &SipUri<'_>) -> UriHop {
+    let transport = match (u.secure, u.transport()) {
+        (true, _)
+        | (
+            _,
+            Some(
+                Transport::Tls
+                | Transport::Sctp
+                | Transport::Ws
+                | Transport::Wss
+                | Transport::Other,
+            ),
+        ) => return UriHop::Unsupported,
+        (false, Some(t)) => t,
+        (false, None) => Transport::Udp,
+    };
+    let ip = match u.maddr().and_then(|m| Host::parse(m).ok()) {
+        Some(h) => h.ip(),
+        None => u.host.ip(),
+    };
+    match ip {
+        Some(ip) => UriHop::Hop(Hop {
+            dest: SocketAddr::new(ip, u.port.unwrap_or(transport.default_port())),
+            transport,
+        }),
+        None => UriHop::Name,
+    }
+}
+
+impl Proxy {
+    fn uri_is_us(&self, u: &SipUri<'_>) -> bool {
+        let default = if u.secure { 5061 } else { 5060 };
+        self.id.is_us(&u.host, u.port, default)
+    }
+}
+
+/// The whole request path.
+pub(super) fn handle(
+    p: &Proxy,
+    input: &Input<'_>,
+    req: &Request<'_>,
+    table: &Table,
+    ed: &mut Editor,
+    out: &mut Vec<u8>,
+) -> Output {
+    // §16.3 item 1: reasonable syntax of everything we rely on.
+    let ess = match sip::essentials(req) {
+        Ok(e) => e,
+        Err(e) => return refuse(p, input, req, e, out),
+    };
+    let to_tag = ess.to.tag;
+
+    // The ACK for one of our own non-2xx replies carries our To-tag.
+    if req.method == Method::Ack {
+        if let Some(t) = to_tag {
+            if t == tag_for(p, &req.headers, ess.top_via_raw) {
+                return Output::Drop(DropReason::AckAbsorbed);
+            }
+        }
+    }
+
+    // §16.3 item 2: the Request-URI scheme.
+    let uri = match sip::check_request_uri(req) {
+        Ok(u) => u,
+        Err(e) => return refuse(p, input, req, e, out),
+    };
+
+    let mut routes: SmallVec<[NameAddr<'_>; 4]> = SmallVec::new();
+    for r in req.headers.routes() {
+        match r {
+            Ok(r) => routes.push(r),
+            Err(e) => return refuse(p, input, req, e, out),
+        }
+    }
+
+    // Our own OPTIONS (keep-alive probes): answered whatever Max-Forwards.
+    let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
+    let routes_all_us = routes
+        .iter()
+        .all(|r| r.sip_uri().is_some_and(|s| p.uri_is_us(s)));
+    if req.method == Method::Options && to_us && routes_all_us {
+        let extra: [(&[u8], &[u8]); 2] = [(b"Allow", ALLOW), (b"Supported", b"")];
+        return reply(p, input, &req.headers, 200, "OK", "", &extra, out);
+    }
+
+    // §16.3 item 3: Max-Forwards.
+    if ess.max_forwards == Some(0) {
+        if req.method == Method::Ack {
+            return Output::Drop(DropReason::AckUnroutable);
+        }
+        return reply(p, input, &req.headers, 483, "Too Many Hops", "", &[], out);
+    }
+
+    // §16.3 item 4: loop detection.
+    let inv = Invariants {
+        method: req.method,
+        uri_raw: req.uri_raw,
+        top_via: &ess.top_via,
+        top_via_raw: ess.top_via_raw,
+        call_id: ess.call_id,
+        cseq: ess.cseq,
+        from_tag: ess.from.tag.unwrap_or_default(),
+        to_tag,
+    };
+    let loop_part = inv.loop_part(p.key, req.headers.values(HeaderName::Route));
+    for v in req.headers.vias() {
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => return refuse(p, input, req, e, out),
+        };
+        if v.branch.and_then(branch::loop_part_of) == Some(loop_part)
+            && p.id.is_us(&v.host, v.port, v.transport.default_port())
+        {
+            return refuse_status(p, input, req, 482, "Loop Detected", out);
+        }
+    }
+
+    // §16.3 item 5: Proxy-Require (we support no extensions).
+    if req.headers.proxy_require().next().is_some() {
+        let mut extra: SmallVec<[(&[u8], &[u8]); 4]> = SmallVec::new();
+        for tag in req.headers.proxy_require() {
+            extra.push((b"Unsupported", tag));
+        }
+        return refuse_with(p, input, req, 420, "Bad Extension", &extra, out);
+    }
+
+    // §16.3 item 6: authorization, through the pluggable check.
+    let ctx = AuthContext {
+        source: input.source,
+        transport: input.transport,
+        now_unix_secs: input.now,
+    };
+    match p.auth.check(req, &ctx) {
+        Verdict::Allow => {}
+        Verdict::Reject { code, reason } => return refuse_status(p, input, req, code, reason, out),
+        Verdict::Challenge(c) => {
+            let extra: [(&[u8], &[u8]); 1] =
+                [(c.kind.header_name().as_bytes(), c.value.as_bytes())];
+            return refuse_with(p, input, req, c.kind.code(), c.kind.reason(), &extra, out);
+        }
+        Verdict::Drop => return Output::Drop(DropReason::AuthDropped),
+    }
+
+    // §16.4: route information preprocessing.
+    let mut restore_uri: Option<&[u8]> = None;
+    let mut routes_end = routes.len();
+    if to_us && !routes.is_empty() {
+        // The previous hop was a strict router: our Record-Route URI is the
+        // Request-URI, the real one is the last Route value.
+        restore_uri = Some(routes[routes.len() - 1].uri_raw);
+        routes_end -= 1;
+    }
+    let mut ours = 0;
+    while ours < routes_end && routes[ours].sip_uri().is_some_and(|s| p.uri_is_us(s)) {
+        ours += 1;
+    }
+    let effective_uri = match restore_uri {
+        Some(raw) => match Uri::parse(raw) {
+            Ok(u) => u,
+            Err(_) => return refuse(p, input, req, Error::Invalid("Route"), out),
+        },
+        None => uri,
+    };
+
+    // §16.5/§16.6 item 6-7: the next hop.
+    enum Next<'x> {
+        Loose(Hop),
+        Strict(Hop, &'x [u8]),
+        Table,
+    }
+    let next = if ours < routes_end {
+        let r = &routes[ours];
+        match r.sip_uri().map(uri_hop) {
+            Some(UriHop::Hop(hop)) if r.sip_uri().is_some_and(|s| s.lr()) => Next::Loose(hop),
+            Some(UriHop::Hop(hop)) => Next::Strict(hop, r.uri_raw),
+            Some(UriHop::Unsupported) | None => {
+                return refuse_status(p, input, req, 503, "Service Unavailable", out)
+            }
+            // A Route we cannot resolve: the request stays with the call's
+            // upstream, which the balancer picks from the Call-ID.
+            Some(UriHop::Name) => Next::Table,
+        }
+    } else {
+        match &effective_uri {
+            Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match uri_hop(s) {
+                UriHop::Hop(hop) => Next::Loose(hop),
+                UriHop::Unsupported => {
+                    return refuse_status(p, input, req, 503, "Service Unavailable", out)
+                }
+                UriHop::Name => Next::Table,
+            },
+            _ => Next::Table,
+        }
+    };
+    let hop = match next {
+        Next::Loose(h) | Next::Strict(h, _) => h,
+        Next::Table => {
+            let (user, host) = match &effective_uri {
+                Uri::Sip(s) => (s.user.unwrap_or_default(), host_bytes(&s.host)),
+                Uri::Tel(t) => (t.number, &b""[..]),
+                Uri::Absolute { .. } => (&b""[..], &b""[..]),
+            };
+            let rin = RouteInput {
+                call_id: ess.call_id,
+                method: Some(req.method),
+                ruri_user: user,
+                ruri_host: host,
+                source: Some(input.source),
+                now_unix_secs: input.now,
+            };
+            match table.select(&rin) {
+                Some(d) => Hop {
+                    dest: d.addr(),
+                    transport: d.transport(),
+                },
+                None if req.method == Method::Ack => {
+                    return Output::Drop(DropReason::AckUnroutable)
+                }
+                None => {
+                    return refuse_with(
+                        p,
+                        input,
+                        req,
+                        503,
+                        "Service Unavailable",
+                        &[(b"Retry-After", b"5")],
+                        out,
+                    )
+                }
+            }
+        }
+    };
+
+    // §16.6: build the request to forward.
+    let outgoing = p.id.outgoing(hop.dest, hop.transport);
+    let tx = inv.tx_part(p.key);
+    // Our Via on top (item 8), carrying the stream connection the request
+    // came on so that its responses find their way back.
+    ed.insert_via(req, |w| {
+        w.bytes(b"SIP/2.0/")
+            .str(hop.transport.as_str())
+            .byte(b' ')
+            .bytes(&outgoing.hostport)
+            .bytes(b";branch=");
+        write_branch(w, tx, loop_part);
+        if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
+            w.bytes(b";bl=")
+                .u16(c.worker)
+                .byte(b'.')
+                .u32(c.id)
+                .byte(b'.');
+            write_hex32(w, branch::conn_mac(p.key, c.worker, c.id, tx));
+        }
+    });
+    // RFC 3261 §18.2.1 and RFC 3581: received and rport on the sender's Via.
+    received_rport(ed, req, input, &ess);
+    // Item 3: Max-Forwards.
+    let mf = ess.max_forwards.map_or(70, |m| m - 1);
+    ed.set_max_forwards(req, mf);
+    // §16.4: our own Route entries go.
+    if ours > 0 {
+        ed.remove_first_values(req, HeaderName::Route, ours);
+    }
+    if let Some(raw) = restore_uri {
+        ed.replace_request_uri(req, raw);
+        remove_last_route(ed, req);
+    }
+    // Item 6: a strict next hop takes the Request-URI's place.
+    if let Next::Strict(_, route_uri) = next {
+        let old_uri = restore_uri.unwrap_or(req.uri_raw);
+        ed.replace_request_uri(req, route_uri);
+        if ours == 0 {
+            ed.remove_first_value(req, HeaderName::Route);
+        }
+        append_route(ed, req, old_uri);
+    }
+    // Item 4: Record-Route on dialog-creating requests.
+    if p.record_route
+        && to_tag.is_none()
+        && matches!(
+            req.method,
+            Method::Invite | Method::Subscribe | Method::Refer
+        )
+    {
+        let inbound = p.id.incoming(input.local, input.transport);
+        let two = inbound.transport != hop.transport
+            || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
+            || inbound.hostport != outgoing.hostport;
+        ed.add_record_route_with(req, |w| {
+            rr_uri(w, &outgoing.hostport, hop.transport);
+            if two {
+                w.bytes(b", ");
+                rr_uri(w, &inbound.hostport, input.transport);
+            }
+        });
+    }
+    ed.fix_content_length(req);
+    match ed.apply(req.raw, out) {
+        Ok(()) => Output::Forward(Transmit {
+            dest: hop.dest,
+            transport: hop.transport,
+            conn: None,
+            from: Some(outgoing.addr),
+        }),
+        Err(_) => {
+            out.clear();
+            refuse_status(p, input, req, 500, "Server Internal Error", out)
+        }
+    }
+}
+
+fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
+    match h {
+        Host::Name(n) => n,
+        _ => b"",
+    }
+}
+
+fn rr_uri(w: &mut Writer<'_>, hostport: &[u8], t: Transport) {
+    w.bytes(b"<sip:")
+        .bytes(hostport)
+        .bytes(b";transport=")
+        .str(t.as_param())
+        .bytes(b";lr>");
+}
+
+fn write_branch(w: &mut Writer<'_>, tx: u64, lp: u32) {
+    w.bytes(&branch::branch_bytes(tx, lp));
+}
+
+fn write_hex32(w: &mut Writer<'_>, v: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..8).rev() {
+        w.byte(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// `received=` when the sent-by host is not the source IP, and
+/// `rport=<port>` (with `received=`, RFC 3581 §4) when rport was asked for.
+fn received_rport(
+    ed: &mut Editor,
+    req: &Request<'_>,
+    input: &Input<'_>,
+    ess: &sip::Essentials<'_>,
+) {
+    let src = input.source;
+    let v = &ess.top_via;
+    let Some(start) = sip::offset_in(req.raw, ess.top_via_raw) else {
+        return;
+    };
+    let end = start + ess.top_via_raw.len();
+    if matches!(v.rport, Rport::Requested) {
+        let rport_at = v
+            .params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())
+            .and_then(|p| sip::offset_in(req.raw, p.name));
+        if let Some(at) = rport_at {
+            ed.replace_with(at..at + 5, |w| {
+                w.bytes(b"received=")
+                    .ip(src.ip())
+                    .bytes(b";rport=")
+                    .u16(src.port());
+            });
+            return;
+        }
+    }
+    if !v.host.is_ip(src.ip()) && v.received.is_none() {
+        ed.insert_with(end, |w| {
+            w.bytes(b";received=").ip(ip_for_param(src.ip()));
+        });
+    }
+}
+
+/// RFC 3261 `received` holds an IPv4 or IPv6 address (no brackets).
+fn ip_for_param(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn remove_last_route(ed: &mut Editor, req: &Request<'_>) {
+    let Some(last) = req.headers.all(HeaderName::Route).last() else {
+        return;
+    };
+    let values: SmallVec<[&[u8]; 4]> = last.values().collect();
+    match values.as_slice() {
+        [] => {}
+        [_] => ed.remove_header(req, last),
+        [.., prev, lastv] => {
+            if let (Some(a), Some(b)) = (
+                sip::offset_in(req.raw, prev),
+                sip::offset_in(req.raw, lastv),
+            ) {
+                ed.remove(a + prev.len()..b + lastv.len());
+            }
+        }
+    }
+}
+
+/// Appends `Route: <uri>` after the last Route line (strict routing).
+fn append_route(ed: &mut Editor, req: &Request<'_>, uri: &[u8]) {
+    let at = match req.headers.all(HeaderName::Route).last() {
+        Some(h) => h.end as usize,
+        None => match req.headers.iter().last() {
+            Some(h) => h.end as usize,
+            None => return,
+        },
+    };
+    ed.insert_with(at, |w| {
+        w.bytes(b"Route: <").bytes(uri).bytes(b">\r\n");
+    });
+}
+
+fn refuse(p: &Proxy, input: &Input<'_>, req: &Request<'_>, e: Error, out: &mut Vec<u8>) -> Output {
+    if req.method == Method::Ack {
+        // ACKs are never answered (RFC 3261 §17.2.3 has no response to ACK).
+        return Output::Drop(DropReason::Unanswerable(e));
+    }
+    reject(p, input, req, e, out)
+}
+
+fn refuse_status(
+    p: &Proxy,
+    input: &Input<'_>,
+    req: &Request<'_>,
+    code: u16,
+    reason: &str,
+    out: &mut Vec<u8>,
+) -> Output {
+    refuse_with(p, input, req, code, reason, &[], out)
+}
+
+fn refuse_with(
+    p: &Proxy,
+    input: &Input<'_>,
+    req: &Request<'_>,
+    code: u16,
+    reason: &str,
+    extra: &[(&[u8], &[u8])],
+    out: &mut Vec<u8>,
+) -> Output {
+    if req.method == Method::Ack {
+        return Output::Drop(DropReason::AckUnroutable);
+    }
+    reply(p, input, &req.headers, code, reason, "", extra, out)
+}
