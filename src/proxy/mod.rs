@@ -249,3 +249,6 @@ impl Proxy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,622 @@
+//! `Proxy::handle` driven directly: exact output bytes for each rule of
+//! RFC 3261 §16 that the proxy implements.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::*;
+use crate::auth::{AuthContext, Verdict};
+use crate::route::{Table, Upstream};
+use crate::sip::Request;
+
+const KEY: Key = Key::new(0x0102_0304_0506_0708, 0x1112_1314_1516_1718);
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn proxy_with(f: impl FnOnce(&mut Config)) -> Proxy {
+    let mut c = Config::new(
+        vec![
+            Listener {
+                transport: Transport::Udp,
+                addr: addr("192.0.2.10:5060"),
+                advertise: None,
+            },
+            Listener {
+                transport: Transport::Tcp,
+                addr: addr("192.0.2.10:5060"),
+                advertise: None,
+            },
+            Listener {
+                transport: Transport::Udp,
+                addr: addr("[2001:db8::10]:5060"),
+                advertise: None,
+            },
+        ],
+        KEY,
+    );
+    c.aliases = vec!["proxy.example.com".into()];
+    f(&mut c);
+    Proxy::new(c).unwrap()
+}
+
+fn proxy() -> Proxy {
+    proxy_with(|_| {})
+}
+
+fn table(ups: &[(&str, Transport)]) -> Table {
+    Table::from_upstreams(ups.iter().map(|(a, t)| Upstream {
+        addr: addr(a),
+        transport: *t,
+        weight: 1,
+    }))
+    .unwrap()
+}
+
+fn one_upstream() -> Table {
+    table(&[("192.0.2.50:5060", Transport::Udp)])
+}
+
+fn udp_input(data: &[u8]) -> Input<'_> {
+    Input {
+        data,
+        source: addr("198.51.100.7:5062"),
+        local: addr("192.0.2.10:5060"),
+        transport: Transport::Udp,
+        conn: None,
+        now: 1_700_000_000,
+    }
+}
+
+fn run(p: &Proxy, t: &Table, input: &Input<'_>) -> (Output, String) {
+    let mut out = Vec::new();
+    let o = p.handle(input, t, &mut Scratch::new(), &mut out);
+    (o, String::from_utf8(out).unwrap())
+}
+
+const INVITE: &str = "INVITE sip:bob@proxy.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@example.com>\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@198.51.100.7:5062>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+fn fwd(o: Output) -> Transmit {
+    match o {
+        Output::Forward(t) => t,
+        other => panic!("expected Forward, got {other:?}"),
+    }
+}
+
+fn reply_of(o: Output) -> Transmit {
+    match o {
+        Output::Reply(t) => t,
+        other => panic!("expected Reply, got {other:?}"),
+    }
+}
+
+/// The branch we add, read back from the first Via of `out`.
+fn our_branch(out: &str) -> &str {
+    let via = out.lines().nth(1).unwrap();
+    let i = via.find("branch=").unwrap() + 7;
+    &via[i..i + branch::BRANCH_LEN]
+}
+
+#[test]
+fn forwards_invite_with_via_rr_and_decremented_max_forwards() {
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(INVITE.as_bytes()));
+    let t = fwd(o);
+    assert_eq!(t.dest, addr("192.0.2.50:5060"));
+    assert_eq!(t.transport, Transport::Udp);
+    assert_eq!(t.from, Some(addr("192.0.2.10:5060")));
+    let b = our_branch(&out).to_string();
+    let expected = format!(
+        "INVITE sip:bob@proxy.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch={b}\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds\r\n\
+Record-Route: <sip:192.0.2.10:5060;transport=udp;lr>\r\n\
+Max-Forwards: 69\r\n\
+To: Bob <sip:bob@example.com>\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@198.51.100.7:5062>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n"
+    );
+    assert_eq!(out, expected);
+    // The branch is pinned: the same key gives the same value on every
+    // worker, restart and node.
+    assert_eq!(b, GOLDEN_INVITE_BRANCH);
+}
+
+const GOLDEN_INVITE_BRANCH: &str = "z9hG4bKbf8b4d68381a7a27.1bc0c974";
+
+#[test]
+fn record_route_can_be_switched_off() {
+    let p = proxy_with(|c| c.record_route = false);
+    let (_, out) = run(&p, &one_upstream(), &udp_input(INVITE.as_bytes()));
+    assert!(!out.contains("Record-Route"));
+}
+
+#[test]
+fn missing_max_forwards_gets_70() {
+    let m = INVITE.replace("Max-Forwards: 70\r\n", "");
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    fwd(o);
+    assert!(out.contains("\r\nMax-Forwards: 70\r\n"), "{out}");
+}
+
+#[test]
+fn malformed_gets_400_naming_the_fault_with_stable_to_tag() {
+    let m = INVITE.replace("Call-ID: a84b4c76e66710@pc33.example.com\r\n", "");
+    let p = proxy();
+    let (o, out) = run(&p, &one_upstream(), &udp_input(m.as_bytes()));
+    let t = reply_of(o);
+    // No rport: back to the source IP at the sent-by port.
+    assert_eq!(t.dest, addr("198.51.100.7:5062"));
+    let tag = branch::local_tag(
+        KEY,
+        b"SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds",
+        b"",
+        b"Alice <sip:alice@example.com>;tag=1928301774",
+        b"314159 INVITE",
+    );
+    let tag = core::str::from_utf8(&tag).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "SIP/2.0 400 Bad Request (Missing Call-ID)\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+To: Bob <sip:bob@example.com>;tag={tag}\r\n\
+CSeq: 314159 INVITE\r\n\
+Content-Length: 0\r\n\r\n"
+        )
+    );
+    // A retransmission gets byte-identical bytes.
+    let (_, again) = run(&p, &one_upstream(), &udp_input(m.as_bytes()));
+    assert_eq!(again, out);
+}
+
+fn status_line(out: &str) -> &str {
+    out.lines().next().unwrap()
+}
+
+#[test]
+fn validation_status_codes() {
+    let p = proxy();
+    let t = one_upstream();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            INVITE.replace(
+                "INVITE sip:bob@proxy.example.com",
+                "INVITE http://example.com/x",
+            ),
+            "SIP/2.0 416 Unsupported URI Scheme",
+        ),
+        (
+            INVITE.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia"),
+            "SIP/2.0 505 Version Not Supported",
+        ),
+        (
+            INVITE.replace("Max-Forwards: 70", "Max-Forwards: 0"),
+            "SIP/2.0 483 Too Many Hops",
+        ),
+        (
+            INVITE.replace("CSeq: 314159 INVITE", "CSeq: 314159 BYE"),
+            "SIP/2.0 400 Bad Request (CSeq Method Mismatch)",
+        ),
+        (
+            INVITE.replace("Content-Length: 4", "Content-Length: 40"),
+            "SIP/2.0 400 Bad Request (Content-Length Exceeds Message)",
+        ),
+        (
+            INVITE.replace(
+                "INVITE sip:bob@proxy.example.com",
+                "INVITE sip:bob@proxy.example.com?Subject=x",
+            ),
+            "SIP/2.0 400 Bad Request (Malformed Request-URI)",
+        ),
+    ];
+    for (m, want) in cases {
+        let (o, out) = run(&p, &t, &udp_input(m.as_bytes()));
+        reply_of(o);
+        assert_eq!(status_line(&out), want, "for {m}");
+    }
+}
+
+#[test]
+fn oversized_gets_513() {
+    let p = proxy_with(|c| c.max_message_size = 200);
+    let (o, out) = run(&p, &one_upstream(), &udp_input(INVITE.as_bytes()));
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 513 Message Too Large");
+}
+
+#[test]
+fn proxy_require_gets_420_with_unsupported() {
+    let m = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nProxy-Require: foo, bar\r\n",
+    );
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 420 Bad Extension");
+    assert!(
+        out.contains("\r\nUnsupported: foo\r\nUnsupported: bar\r\n"),
+        "{out}"
+    );
+}
+
+const OPTIONS_TO_US: &str = "OPTIONS sip:192.0.2.10 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKping1;rport\r\n\
+Max-Forwards: 0\r\n\
+To: <sip:192.0.2.10>\r\n\
+From: <sip:monitor@example.com>;tag=99\r\n\
+Call-ID: ping-1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+#[test]
+fn options_to_us_gets_200_even_with_max_forwards_0() {
+    let (o, out) = run(
+        &proxy(),
+        &one_upstream(),
+        &udp_input(OPTIONS_TO_US.as_bytes()),
+    );
+    let t = reply_of(o);
+    // rport asked: straight back to the source port.
+    assert_eq!(t.dest, addr("198.51.100.7:5062"));
+    assert_eq!(status_line(&out), "SIP/2.0 200 OK");
+    assert!(out.contains("\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\n"));
+    assert!(out.contains("\r\nSupported: \r\n"));
+    // OPTIONS for a user is routed like any request.
+    let m = OPTIONS_TO_US
+        .replace("OPTIONS sip:192.0.2.10", "OPTIONS sip:bob@192.0.2.10")
+        .replace("Max-Forwards: 0", "Max-Forwards: 5");
+    let (o, _) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    fwd(o);
+}
+
+#[test]
+fn ack_for_our_own_reply_is_absorbed() {
+    let p = proxy();
+    let t = one_upstream();
+    let bad = INVITE.replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let (_, reply) = run(&p, &t, &udp_input(bad.as_bytes()));
+    let to_line = reply.lines().find(|l| l.starts_with("To: ")).unwrap();
+    let ack = format!(
+        "ACK sip:bob@proxy.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\n\
+{to_line}\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314159 ACK\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    let (o, _) = run(&p, &t, &udp_input(ack.as_bytes()));
+    assert_eq!(o, Output::Drop(DropReason::AckAbsorbed));
+    // An ACK with somebody else's tag is forwarded.
+    let other = ack.replace(to_line, "To: Bob <sip:bob@example.com>;tag=pbx-1");
+    let (o, _) = run(&p, &t, &udp_input(other.as_bytes()));
+    fwd(o);
+}
+
+#[test]
+fn loop_is_482_spiral_is_forwarded() {
+    let p = proxy();
+    let t = one_upstream();
+    let (_, first) = run(&p, &t, &udp_input(INVITE.as_bytes()));
+    // The upstream sends it straight back: it arrives with our Via below a
+    // new one, unchanged otherwise.
+    let back = first.replacen(
+        "Via: SIP/2.0/UDP 192.0.2.10",
+        "Via: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bKpbx1\r\nVia: SIP/2.0/UDP 192.0.2.10",
+        1,
+    );
+    let mut input = udp_input(back.as_bytes());
+    input.source = addr("192.0.2.50:5060");
+    let (o, out) = run(&p, &t, &input);
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 482 Loop Detected");
+    // Back with another Request-URI: a spiral, forwarded again.
+    let spiral = back.replace(
+        "INVITE sip:bob@proxy.example.com",
+        "INVITE sip:carol@proxy.example.com",
+    );
+    let (o, _) = run(&p, &t, &udp_input(spiral.as_bytes()));
+    fwd(o);
+}
+
+#[test]
+fn top_route_naming_us_is_removed_and_next_route_decides() {
+    let m = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRoute: <sip:192.0.2.10;lr>, <sip:192.0.2.77:5080;lr>\r\n",
+    );
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    let t = fwd(o);
+    assert_eq!(t.dest, addr("192.0.2.77:5080"));
+    assert!(
+        out.contains("\r\nRoute: <sip:192.0.2.77:5080;lr>\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("sip:192.0.2.10;lr"), "{out}");
+}
+
+#[test]
+fn in_dialog_follows_route_set_not_balancer() {
+    let bye = "BYE sip:bob@192.0.2.60:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKbye1\r\n\
+Max-Forwards: 70\r\n\
+Route: <sip:192.0.2.10:5060;transport=udp;lr>\r\n\
+To: Bob <sip:bob@example.com>;tag=pbx-1\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314160 BYE\r\n\
+Content-Length: 0\r\n\r\n";
+    let t = table(&[
+        ("192.0.2.50:5060", Transport::Udp),
+        ("192.0.2.51:5060", Transport::Udp),
+    ]);
+    let (o, out) = run(&proxy(), &t, &udp_input(bye.as_bytes()));
+    let tx = fwd(o);
+    // Our Route removed; the remote target (the PBX's Contact) is next.
+    assert_eq!(tx.dest, addr("192.0.2.60:5060"));
+    assert!(!out.contains("Route:"), "{out}");
+    assert!(
+        !out.contains("Record-Route"),
+        "in-dialog requests get no Record-Route"
+    );
+}
+
+#[test]
+fn strict_router_request_uri_is_restored() {
+    // The previous hop (a strict router) put our Record-Route URI in the
+    // Request-URI and the real target last in Route.
+    let m = "BYE sip:192.0.2.10:5060;transport=udp;lr SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKs1\r\n\
+Max-Forwards: 70\r\n\
+Route: <sip:bob@192.0.2.60:5060>\r\n\
+To: <sip:bob@example.com>;tag=pbx-1\r\n\
+From: <sip:alice@example.com>;tag=1\r\n\
+Call-ID: strict-1\r\n\
+CSeq: 2 BYE\r\n\
+Content-Length: 0\r\n\r\n";
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    let t = fwd(o);
+    assert_eq!(t.dest, addr("192.0.2.60:5060"));
+    assert!(
+        out.starts_with("BYE sip:bob@192.0.2.60:5060 SIP/2.0\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Route:"), "{out}");
+}
+
+#[test]
+fn received_and_rport_are_added() {
+    let m = INVITE.replace(
+        "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds",
+        "Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776asdhds",
+    );
+    let (_, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    assert!(
+        out.contains("\r\nVia: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776asdhds;received=198.51.100.7\r\n"),
+        "{out}"
+    );
+    let m = INVITE.replace(";branch=z9hG4bK776asdhds", ";rport;branch=z9hG4bK776asdhds");
+    let (_, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    assert!(
+        out.contains("\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;received=198.51.100.7;rport=5062;branch=z9hG4bK776asdhds\r\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn transport_change_gets_two_record_routes() {
+    let t = table(&[("192.0.2.50:5060", Transport::Tcp)]);
+    let (o, out) = run(&proxy(), &t, &udp_input(INVITE.as_bytes()));
+    let tx = fwd(o);
+    assert_eq!(tx.transport, Transport::Tcp);
+    assert!(
+        out.contains("\r\nVia: SIP/2.0/TCP 192.0.2.10:5060;branch="),
+        "{out}"
+    );
+    assert!(
+        out.contains("\r\nRecord-Route: <sip:192.0.2.10:5060;transport=tcp;lr>, <sip:192.0.2.10:5060;transport=udp;lr>\r\n"),
+        "{out}"
+    );
+    // Address family change too.
+    let t6 = table(&[("[2001:db8::50]:5060", Transport::Udp)]);
+    let (_, out) = run(&proxy(), &t6, &udp_input(INVITE.as_bytes()));
+    assert!(
+        out.contains("\r\nRecord-Route: <sip:[2001:db8::10]:5060;transport=udp;lr>, <sip:192.0.2.10:5060;transport=udp;lr>\r\n"),
+        "{out}"
+    );
+}
+
+fn cancel_for(invite: &str) -> String {
+    invite
+        .replace("INVITE sip:", "CANCEL sip:")
+        .replace("CSeq: 314159 INVITE", "CSeq: 314159 CANCEL")
+        .replace("Content-Type: application/sdp\r\n", "")
+        .replace(
+            "Content-Length: 4\r\n\r\nv=0\n",
+            "Content-Length: 0\r\n\r\n",
+        )
+}
+
+#[test]
+fn cancel_and_non_2xx_ack_share_the_invite_branch_and_upstream() {
+    let p = proxy();
+    let t = table(&[
+        ("192.0.2.50:5060", Transport::Udp),
+        ("192.0.2.51:5060", Transport::Udp),
+        ("192.0.2.52:5060", Transport::Udp),
+    ]);
+    let (oi, inv) = run(&p, &t, &udp_input(INVITE.as_bytes()));
+    let (oc, can) = run(&p, &t, &udp_input(cancel_for(INVITE).as_bytes()));
+    assert_eq!(our_branch(&inv), our_branch(&can));
+    assert_eq!(fwd(oi).dest, fwd(oc).dest);
+    let ack = cancel_for(INVITE)
+        .replace("CANCEL sip:", "ACK sip:")
+        .replace("CSeq: 314159 CANCEL", "CSeq: 314159 ACK")
+        .replace(
+            "To: Bob <sip:bob@example.com>",
+            "To: Bob <sip:bob@example.com>;tag=pbx-487",
+        );
+    let (oa, ack_out) = run(&p, &t, &udp_input(ack.as_bytes()));
+    assert_eq!(our_branch(&inv), our_branch(&ack_out));
+    assert_eq!(fwd(oa).dest, fwd(oi).dest);
+    // Another transaction gets another branch.
+    let other = INVITE.replace("z9hG4bK776asdhds", "z9hG4bK776other");
+    let (_, o2) = run(&p, &t, &udp_input(other.as_bytes()));
+    assert_ne!(our_branch(&inv), our_branch(&o2));
+}
+
+#[test]
+fn rfc2543_branch_uses_the_transaction_fields() {
+    let old = INVITE.replace(";branch=z9hG4bK776asdhds", "");
+    let p = proxy();
+    let t = one_upstream();
+    let (_, a) = run(&p, &t, &udp_input(old.as_bytes()));
+    let (_, c) = run(&p, &t, &udp_input(cancel_for(&old).as_bytes()));
+    assert_eq!(our_branch(&a), our_branch(&c));
+    let next = old.replace("CSeq: 314159", "CSeq: 314160");
+    let (_, b) = run(&p, &t, &udp_input(next.as_bytes()));
+    assert_ne!(our_branch(&a), our_branch(&b));
+}
+
+fn response_via(branch: &str, extra: &str) -> String {
+    format!(
+        "SIP/2.0 180 Ringing\r\n\
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}{extra}\r\n\
+Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776asdhds;received=198.51.100.7;rport=6000\r\n\
+To: Bob <sip:bob@example.com>;tag=pbx-1\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn responses_strip_our_via_and_go_to_received_rport() {
+    let p = proxy();
+    let (_, inv) = run(&p, &one_upstream(), &udp_input(INVITE.as_bytes()));
+    let b = our_branch(&inv).to_string();
+    let resp = response_via(&b, "");
+    let mut input = udp_input(resp.as_bytes());
+    input.source = addr("192.0.2.50:5060");
+    let (o, out) = run(&p, &one_upstream(), &input);
+    let t = fwd(o);
+    assert_eq!(t.dest, addr("198.51.100.7:6000"));
+    assert_eq!(t.conn, None);
+    let mut expected = resp.clone();
+    let our_line = format!("Via: SIP/2.0/UDP 192.0.2.10:5060;branch={b}\r\n");
+    expected = expected.replace(&our_line, "");
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn responses_not_ours_or_without_next_via_are_dropped() {
+    let p = proxy();
+    let t = one_upstream();
+    let resp = response_via("z9hG4bKnotours", "");
+    let (o, _) = run(&p, &t, &udp_input(resp.as_bytes()));
+    assert_eq!(o, Output::Drop(DropReason::NotOurVia));
+    let b = String::from_utf8(branch::branch_bytes(1, 2).to_vec()).unwrap();
+    let only_ours = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch={b}\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n"
+    );
+    let (o, _) = run(&p, &t, &udp_input(only_ours.as_bytes()));
+    assert_eq!(o, Output::Drop(DropReason::NoNextVia));
+    let (o, _) = run(&p, &t, &udp_input(b"SIP/2.0 4294967301 x\r\n\r\n"));
+    assert_eq!(
+        o,
+        Output::Drop(DropReason::MalformedResponse(sip::Error::StatusCode))
+    );
+    let (o, _) = run(&p, &t, &udp_input(b"\r\n\r\n"));
+    assert_eq!(o, Output::Drop(DropReason::KeepAlive));
+}
+
+#[test]
+fn tcp_request_response_finds_its_connection() {
+    let p = proxy();
+    let t = one_upstream();
+    let conn = ConnRef {
+        worker: 3,
+        id: 4242,
+    };
+    let m = INVITE.replace(
+        "SIP/2.0/UDP 198.51.100.7:5062",
+        "SIP/2.0/TCP 198.51.100.7:5062",
+    );
+    let input = Input {
+        transport: Transport::Tcp,
+        conn: Some(conn),
+        ..udp_input(m.as_bytes())
+    };
+    let (o, out) = run(&p, &t, &input);
+    fwd(o);
+    let our_via = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .strip_prefix("Via: ")
+        .unwrap()
+        .to_string();
+    assert!(our_via.contains(";bl=3.4242."), "{our_via}");
+    let resp = format!(
+        "SIP/2.0 200 OK\r\nVia: {our_via}\r\nVia: SIP/2.0/TCP 198.51.100.7:5062;branch=z9hG4bK776asdhds\r\nCall-ID: x\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\n\r\n"
+    );
+    let (o, _) = run(&p, &t, &udp_input(resp.as_bytes()));
+    let tx = fwd(o);
+    assert_eq!(tx.conn, Some(conn));
+    assert_eq!(tx.transport, Transport::Tcp);
+    // A forged connection id fails the MAC and is dropped.
+    let forged = resp.replace(";bl=3.4242.", ";bl=3.4243.");
+    let (o, _) = run(&p, &t, &udp_input(forged.as_bytes()));
+    assert_eq!(o, Output::Drop(DropReason::NotOurVia));
+}
+
+#[test]
+fn no_upstream_gets_503() {
+    let t = one_upstream();
+    for d in t.upstreams() {
+        d.set_healthy(false);
+    }
+    let (o, out) = run(&proxy(), &t, &udp_input(INVITE.as_bytes()));
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 503 Service Unavailable");
+    assert!(out.contains("\r\nRetry-After: 5\r\n"));
+}
+
+struct DenyAll;
+impl crate::auth::Authenticator for DenyAll {
+    fn check(&self, _req: &Request<'_>, _ctx: &AuthContext) -> Verdict {
+        Verdict::FORBIDDEN
+    }
+    fn name(&self) -> &'static str {
+        "deny-all"
+    }
+}
+
+#[test]
+fn authenticator_is_consulted() {
+    let p = proxy_with(|c| c.auth = Arc::new(DenyAll));
+    let (o, out) = run(&p, &one_upstream(), &udp_input(INVITE.as_bytes()));
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 403 Forbidden");
+}
