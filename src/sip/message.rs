@@ -409,41 +409,8 @@ impl<'a> HeaderName<'a> {
     /// The canonical long name (the name as received for `Other`).
     pub fn as_bytes(&self) -> &'a [u8] {
         match self {
-            HeaderName::Via => b"Via",
-            HeaderName::From => b"From",
-            HeaderName::To => b"To",
-            HeaderName::CallId => b"Call-ID",
-            HeaderName::CSeq => b"CSeq",
-            HeaderName::MaxForwards => b"Max-Forwards",
-            HeaderName::Route => b"Route",
-            HeaderName::RecordRoute => b"Record-Route",
-            HeaderName::Contact => b"Contact",
-            HeaderName::ContentLength => b"Content-Length",
-            HeaderName::ContentType => b"Content-Type",
-            HeaderName::ContentEncoding => b"Content-Encoding",
-            HeaderName::Require => b"Require",
-            HeaderName::ProxyRequire => b"Proxy-Require",
-            HeaderName::Supported => b"Supported",
-            HeaderName::Unsupported => b"Unsupported",
-            HeaderName::Allow => b"Allow",
-            HeaderName::Authorization => b"Authorization",
-            HeaderName::ProxyAuthorization => b"Proxy-Authorization",
-            HeaderName::WwwAuthenticate => b"WWW-Authenticate",
-            HeaderName::ProxyAuthenticate => b"Proxy-Authenticate",
-            HeaderName::Expires => b"Expires",
-            HeaderName::UserAgent => b"User-Agent",
-            HeaderName::Server => b"Server",
-            HeaderName::Subject => b"Subject",
-            HeaderName::Event => b"Event",
-            HeaderName::ReferTo => b"Refer-To",
-            HeaderName::ReferredBy => b"Referred-By",
-            HeaderName::SessionExpires => b"Session-Expires",
-            HeaderName::AcceptContact => b"Accept-Contact",
-            HeaderName::RejectContact => b"Reject-Contact",
-            HeaderName::RequestDisposition => b"Request-Disposition",
-            HeaderName::Identity => b"Identity",
-            HeaderName::AllowEvents => b"Allow-Events",
             HeaderName::Other(s) => s,
+            known => known.static_bytes(),
         }
     }
 
@@ -460,7 +427,6 @@ impl<'a> HeaderName<'a> {
     fn static_bytes(&self) -> &'static [u8] {
         match self {
             HeaderName::Other(_) => b"Header",
-            // Re-borrow of a known name: these are 'static literals.
             HeaderName::Via => b"Via",
             HeaderName::From => b"From",
             HeaderName::To => b"To",
