@@ -30,7 +30,8 @@ pub enum Latency {
     InviteAnswer,
     /// BYE to 200 OK.
     Bye,
-    /// REGISTER to 200 OK (the challenged REGISTER when digest applies).
+    /// REGISTER to 200 OK (from the REGISTER carrying credentials when a
+    /// digest challenge was answered).
     Register,
     /// OPTIONS to 200 OK.
     Options,

@@ -1,0 +1,635 @@
+//! The UAC side of `branchline bench`: places calls (INVITE → 1xx → 200 →
+//! ACK → hold → BYE → 200), registrations (answering one digest challenge
+//! through a [`DigestSigner`]), OPTIONS probes and MESSAGEs, and measures
+//! them into [`Stats`]. No I/O.
+//!
+//! Per call the UAC keeps one slot: its state, the running transaction's
+//! [`Retransmit`] schedule and the dialog's To tag, remote target and route
+//! set in buffers reused from call to call. Requests are rebuilt from that
+//! state when retransmitted, so no copy of them is kept.
+
+use core::time::Duration;
+
+use super::{msg_kind, parse_hex_fields, Id, Outbox};
+use crate::bench::stats::{Failure, Latency, MsgKind, Stats};
+use crate::bench::timer::{Fire, Retransmit, TimerConfig, TimerId, Timers, TxnKind};
+use crate::bench::Nanos;
+use crate::sip::build::{Party, RequestSpec, ViaSpec};
+use crate::sip::credentials::Challenge;
+use crate::sip::name_addr::Contact;
+use crate::sip::{self, HeaderName, Message, Method, Response, Transport};
+
+/// What one UAC "call" is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// INVITE → 1xx → 200 → ACK → hold → BYE → 200.
+    Call,
+    /// REGISTER → (401/407 → REGISTER with credentials) → 200.
+    Register,
+    /// OPTIONS → 200.
+    Options,
+    /// MESSAGE → 200.
+    Message,
+}
+
+impl Scenario {
+    /// The latency shown on the progress line for this scenario.
+    pub fn headline(self) -> Latency {
+        match self {
+            Scenario::Call => Latency::InviteAnswer,
+            Scenario::Register => Latency::Register,
+            Scenario::Options => Latency::Options,
+            Scenario::Message => Latency::Message,
+        }
+    }
+
+    fn method(self) -> Method<'static> {
+        match self {
+            Scenario::Call => Method::Invite,
+            Scenario::Register => Method::Register,
+            Scenario::Options => Method::Options,
+            Scenario::Message => Method::Message,
+        }
+    }
+}
+
+/// Answers a digest challenge (RFC 3261 §22.4, RFC 2617). The MD5 (or
+/// SHA-256) computation lives outside the harness; the UAC only asks for
+/// the header value.
+pub trait DigestSigner: Send {
+    /// Writes into `out` (cleared first) the value of the Authorization
+    /// or Proxy-Authorization header that answers `challenge` for a
+    /// request `method` to `uri`. False when it cannot (unknown algorithm
+    /// or realm): the call then fails with the challenge's status.
+    fn sign(&self, challenge: &Challenge<'_>, method: &[u8], uri: &[u8], out: &mut Vec<u8>)
+        -> bool;
+}
+
+/// How the UAC builds its requests.
+#[derive(Debug, Clone)]
+pub struct UacConfig {
+    /// What a call is.
+    pub scenario: Scenario,
+    /// The Request-URI of out-of-dialog requests, e.g. `sip:bench@10.0.0.1:5060`.
+    pub request_uri: String,
+    /// The From URI (REGISTER: the address of record).
+    pub from_uri: String,
+    /// The To URI (REGISTER: the same address of record).
+    pub to_uri: String,
+    /// The Contact URI, e.g. `sip:bench@10.0.0.2:5070`.
+    pub contact_uri: String,
+    /// Via sent-by host.
+    pub via_host: String,
+    /// Via sent-by port.
+    pub via_port: Option<u16>,
+    /// The transport named in the Via; TCP turns retransmissions off.
+    pub transport: Transport,
+    /// Time between the ACK and the BYE (`--hold`).
+    pub hold: Duration,
+    /// A transaction fails when its final response has not come this long
+    /// after its first transmission (`--timeout`).
+    pub timeout: Duration,
+    /// RFC 3261 timer values.
+    pub timers: TimerConfig,
+    /// Expires of REGISTER requests, in seconds.
+    pub register_expires: u32,
+    /// Distinguishes this run and worker in Call-IDs and branches (the shell
+    /// derives it from the time and the worker number).
+    pub seed: u64,
+}
+
+/// The UAC state machine of one worker. See the module docs.
+pub struct Uac {
+    cfg: UacConfig,
+    signer: Option<Box<dyn DigestSigner>>,
+    calls: Vec<Call>,
+    free: Vec<u32>,
+    open: u32,
+    timers: Timers,
+    stats: Stats,
+}
+
+impl core::fmt::Debug for Uac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Uac")
+            .field("cfg", &self.cfg)
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Free,
+    /// INVITE sent, no final response yet.
+    Inviting,
+    /// ACK sent; BYE at `hold_until`.
+    Holding,
+    /// BYE sent.
+    Byeing,
+    /// REGISTER, OPTIONS or MESSAGE sent.
+    Single,
+}
+
+#[derive(Debug)]
+struct Call {
+    generation: u32,
+    state: State,
+    /// CSeq number of the running transaction.
+    cseq: u32,
+    /// First transmission of the running transaction.
+    sent_at: Nanos,
+    retx: Retransmit,
+    /// `--timeout` of the running transaction.
+    deadline: Option<Nanos>,
+    hold_until: Option<Nanos>,
+    got_response: bool,
+    got_ringing: bool,
+    /// The dialog: To tag, remote target (Contact) and route set.
+    to_tag: Vec<u8>,
+    target: Vec<u8>,
+    route: Vec<u8>,
+    auth: Vec<u8>,
+    auth_header: &'static [u8],
+}
+
+/// Which request of a call to (re)build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Req {
+    /// The scenario's initial request.
+    Initial,
+    /// ACK for a 2xx (its own transaction).
+    Ack2xx,
+    /// ACK for a non-2xx final response (part of the INVITE transaction).
+    AckError,
+    /// BYE.
+    Bye,
+}
+
+const SDP: &[u8] = b"v=0\r\no=bench 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n\
+t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n";
+const MESSAGE_BODY: &[u8] = b"branchline bench";
+
+impl Uac {
+    /// A UAC with no open calls. `signer` answers digest challenges to
+    /// REGISTER; without one a 401/407 fails the registration.
+    pub fn new(cfg: UacConfig, signer: Option<Box<dyn DigestSigner>>) -> Uac {
+        Uac {
+            cfg,
+            signer,
+            calls: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            timers: Timers::new(),
+            stats: Stats::new(),
+        }
+    }
+
+    /// Calls in progress.
+    pub fn open(&self) -> u32 {
+        self.open
+    }
+
+    /// What was measured so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// What was measured so far, for the shell to add transport errors or
+    /// to swap out once a second.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// When [`Uac::on_timer`] wants to run next.
+    pub fn next_timer(&mut self) -> Option<Nanos> {
+        self.timers.next_deadline()
+    }
+
+    /// Starts one call at `now`: its first request goes into `out`.
+    /// Returns the call's slot.
+    pub fn start(&mut self, now: Nanos, out: &mut Outbox) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.calls.push(Call {
+                    generation: 0,
+                    state: State::Free,
+                    cseq: 0,
+                    sent_at: now,
+                    retx: Retransmit::start(TxnKind::NonInvite, now, &self.cfg.timers, true),
+                    deadline: None,
+                    hold_until: None,
+                    got_response: false,
+                    got_ringing: false,
+                    to_tag: Vec::new(),
+                    target: Vec::new(),
+                    route: Vec::new(),
+                    auth: Vec::new(),
+                    auth_header: b"Authorization",
+                });
+                (self.calls.len() - 1) as u32
+            }
+        };
+        let call = &mut self.calls[slot as usize];
+        call.state = match self.cfg.scenario {
+            Scenario::Call => State::Inviting,
+            _ => State::Single,
+        };
+        call.cseq = 1;
+        call.hold_until = None;
+        call.got_response = false;
+        call.got_ringing = false;
+        call.to_tag.clear();
+        call.target.clear();
+        call.route.clear();
+        call.auth.clear();
+        self.open += 1;
+        self.stats.call_started();
+        self.begin(slot, Req::Initial, now, out);
+        slot
+    }
+
+    /// Handles one received datagram.
+    pub fn handle(&mut self, datagram: &[u8], now: Nanos, out: &mut Outbox) {
+        match sip::parse(datagram) {
+            Ok(Message::Response(resp)) => self.on_response(&resp, now, out),
+            // The UAC answers no requests.
+            Ok(Message::Request(_)) => self.stats.stray(),
+            Err(_) => self.stats.malformed(),
+        }
+    }
+
+    /// Runs every timer due at `now`: retransmissions, timeouts, BYEs
+    /// after the hold time.
+    pub fn on_timer(&mut self, now: Nanos, out: &mut Outbox) {
+        while let Some(TimerId(slot)) = self.timers.poll(now) {
+            let call = &mut self.calls[slot as usize];
+            if call.deadline.is_some_and(|d| d <= now) {
+                self.fail(slot, Failure::Timeout);
+                continue;
+            }
+            if call.state == State::Holding && call.hold_until.is_some_and(|t| t <= now) {
+                call.cseq += 1;
+                call.state = State::Byeing;
+                call.hold_until = None;
+                self.begin(slot, Req::Bye, now, out);
+                continue;
+            }
+            match call.retx.on_timer(now) {
+                Fire::Retransmit => {
+                    let req = if call.state == State::Byeing {
+                        Req::Bye
+                    } else {
+                        Req::Initial
+                    };
+                    self.write(slot, req, out);
+                    self.stats.retransmitted(self.kind_of(req));
+                }
+                Fire::Timeout => {
+                    self.fail(slot, Failure::Timeout);
+                    continue;
+                }
+                Fire::Idle => {}
+            }
+            self.arm(slot);
+        }
+    }
+
+    /// Ends every open call as [`Failure::Aborted`] (the run is over).
+    pub fn abort_all(&mut self) {
+        for slot in 0..self.calls.len() as u32 {
+            if self.calls[slot as usize].state != State::Free {
+                self.fail(slot, Failure::Aborted);
+            }
+        }
+    }
+
+    fn on_response(&mut self, resp: &Response<'_>, now: Nanos, out: &mut Outbox) {
+        let (Some(slot), Ok(cseq)) = (self.find(resp), resp.headers.cseq()) else {
+            self.stats.stray();
+            return;
+        };
+        let call = &mut self.calls[slot as usize];
+        let code = resp.code;
+        match (call.state, cseq.method) {
+            (State::Inviting, Method::Invite) if cseq.seq == call.cseq => {
+                if !call.got_response {
+                    call.got_response = true;
+                    self.stats
+                        .record_span(Latency::InviteFirstResponse, call.sent_at, now);
+                }
+                if code == 180 && !call.got_ringing {
+                    call.got_ringing = true;
+                    self.stats
+                        .record_span(Latency::InviteRinging, call.sent_at, now);
+                }
+                if code < 200 {
+                    call.retx.on_provisional();
+                    self.arm(slot);
+                    return;
+                }
+                call.retx.stop();
+                set_to_tag(call, resp);
+                if code >= 300 {
+                    self.write(slot, Req::AckError, out);
+                    self.stats.sent(MsgKind::Ack);
+                    self.fail(slot, Failure::Status(code));
+                    return;
+                }
+                self.stats
+                    .record_span(Latency::InviteAnswer, call.sent_at, now);
+                if call.to_tag.is_empty() {
+                    self.fail(slot, Failure::Protocol);
+                    return;
+                }
+                set_dialog(call, resp);
+                self.write(slot, Req::Ack2xx, out);
+                self.stats.sent(MsgKind::Ack);
+                let call = &mut self.calls[slot as usize];
+                call.deadline = None;
+                if self.cfg.hold.is_zero() {
+                    call.cseq += 1;
+                    call.state = State::Byeing;
+                    self.begin(slot, Req::Bye, now, out);
+                } else {
+                    call.state = State::Holding;
+                    call.hold_until = Some(now + self.cfg.hold);
+                    self.arm(slot);
+                }
+            }
+            // A retransmitted 2xx: our ACK was lost; send it again.
+            (State::Holding | State::Byeing, Method::Invite)
+                if (200..300).contains(&code) && cseq.seq == 1 =>
+            {
+                self.write(slot, Req::Ack2xx, out);
+                self.stats.retransmitted(MsgKind::Ack);
+            }
+            (State::Byeing, Method::Bye) if cseq.seq == call.cseq => {
+                if code < 200 {
+                    call.retx.on_provisional();
+                    self.arm(slot);
+                } else if code < 300 {
+                    self.stats.record_span(Latency::Bye, call.sent_at, now);
+                    self.succeed(slot);
+                } else {
+                    self.fail(slot, Failure::Status(code));
+                }
+            }
+            (State::Single, m) if m == self.cfg.scenario.method() && cseq.seq == call.cseq => {
+                if code < 200 {
+                    call.retx.on_provisional();
+                    self.arm(slot);
+                } else if code < 300 {
+                    let kind = self.cfg.scenario.headline();
+                    self.stats.record_span(kind, call.sent_at, now);
+                    self.succeed(slot);
+                } else if (code == 401 || code == 407)
+                    && self.cfg.scenario == Scenario::Register
+                    && call.auth.is_empty()
+                    && self.sign(slot, resp)
+                {
+                    let call = &mut self.calls[slot as usize];
+                    call.cseq += 1;
+                    self.begin(slot, Req::Initial, now, out);
+                } else {
+                    self.fail(slot, Failure::Status(code));
+                }
+            }
+            _ => self.stats.stray(),
+        }
+    }
+
+    /// The open call a response belongs to, from its Call-ID.
+    fn find(&self, resp: &Response<'_>) -> Option<u32> {
+        let call_id = resp.headers.call_id().ok()?;
+        let local = call_id.strip_suffix(b"@bl")?;
+        let [seed, slot, generation] = parse_hex_fields::<3>(local)?;
+        let call = self.calls.get(usize::try_from(slot).ok()?)?;
+        (seed == self.cfg.seed
+            && u64::from(call.generation) == generation
+            && call.state != State::Free)
+            .then_some(slot as u32)
+    }
+
+    /// Answers the challenge in `resp` into the call's auth buffer.
+    fn sign(&mut self, slot: u32, resp: &Response<'_>) -> bool {
+        let Some(signer) = &self.signer else {
+            return false;
+        };
+        let (challenge_name, auth_header): (_, &'static [u8]) = if resp.code == 407 {
+            (HeaderName::ProxyAuthenticate, b"Proxy-Authorization")
+        } else {
+            (HeaderName::WwwAuthenticate, b"Authorization")
+        };
+        let call = &mut self.calls[slot as usize];
+        let signed = resp
+            .headers
+            .all(challenge_name)
+            .filter_map(|h| Challenge::parse(h.value).ok())
+            .find(|c| c.is_digest())
+            .is_some_and(|c| {
+                signer.sign(
+                    &c,
+                    b"REGISTER",
+                    self.cfg.request_uri.as_bytes(),
+                    &mut call.auth,
+                )
+            });
+        call.auth_header = auth_header;
+        signed && !call.auth.is_empty()
+    }
+
+    /// Sends the first transmission of a new transaction and arms its
+    /// timers.
+    fn begin(&mut self, slot: u32, req: Req, now: Nanos, out: &mut Outbox) {
+        let kind = if req == Req::Initial && self.cfg.scenario == Scenario::Call {
+            TxnKind::Invite
+        } else {
+            TxnKind::NonInvite
+        };
+        let reliable = self.cfg.transport.is_stream();
+        let call = &mut self.calls[slot as usize];
+        call.sent_at = now;
+        call.retx = Retransmit::start(kind, now, &self.cfg.timers, reliable);
+        call.deadline = Some(now + self.cfg.timeout);
+        self.write(slot, req, out);
+        self.stats.sent(self.kind_of(req));
+        self.arm(slot);
+    }
+
+    fn kind_of(&self, req: Req) -> MsgKind {
+        match req {
+            Req::Initial => msg_kind(self.cfg.scenario.method()).unwrap_or(MsgKind::Invite),
+            Req::Ack2xx | Req::AckError => MsgKind::Ack,
+            Req::Bye => MsgKind::Bye,
+        }
+    }
+
+    fn arm(&mut self, slot: u32) {
+        let call = &self.calls[slot as usize];
+        let at = [call.retx.deadline(), call.deadline, call.hold_until]
+            .into_iter()
+            .flatten()
+            .min();
+        self.timers.set_opt(TimerId(slot), at);
+    }
+
+    fn succeed(&mut self, slot: u32) {
+        self.stats.call_succeeded();
+        self.release(slot);
+    }
+
+    fn fail(&mut self, slot: u32, why: Failure) {
+        self.stats.call_failed(why);
+        self.release(slot);
+    }
+
+    fn release(&mut self, slot: u32) {
+        let call = &mut self.calls[slot as usize];
+        call.state = State::Free;
+        call.generation = call.generation.wrapping_add(1);
+        call.retx.stop();
+        call.deadline = None;
+        self.timers.cancel(TimerId(slot));
+        self.free.push(slot);
+        self.open -= 1;
+    }
+
+    /// Builds request `req` of call `slot` into a new datagram of `out`.
+    fn write(&self, slot: u32, req: Req, out: &mut Outbox) {
+        let cfg = &self.cfg;
+        let call = &self.calls[slot as usize];
+        let generation = u64::from(call.generation);
+        let mut call_id = Id::new(b"");
+        call_id
+            .hex(cfg.seed, false)
+            .hex(u64::from(slot), true)
+            .hex(generation, true)
+            .push(b"@bl");
+        let mut from_tag = Id::new(b"f");
+        from_tag.hex(u64::from(slot), false).hex(generation, true);
+        // ACK for a 2xx is a transaction of its own; ACK for an error
+        // reuses the INVITE's branch.
+        let mut branch = Id::new(b"z9hG4bK");
+        branch
+            .hex(cfg.seed, false)
+            .hex(u64::from(slot), true)
+            .hex(generation, true)
+            .hex(u64::from(call.cseq), true);
+        if req == Req::Ack2xx {
+            branch.push(b".a");
+        }
+        let (method, cseq) = match req {
+            Req::Initial => (cfg.scenario.method(), call.cseq),
+            Req::Ack2xx | Req::AckError => (Method::Ack, 1),
+            Req::Bye => (Method::Bye, call.cseq),
+        };
+        let in_dialog = matches!(req, Req::Ack2xx | Req::Bye);
+        let uri = if in_dialog && !call.target.is_empty() {
+            &call.target[..]
+        } else {
+            cfg.request_uri.as_bytes()
+        };
+        let to_tag = (!call.to_tag.is_empty() && req != Req::Initial).then_some(&call.to_tag[..]);
+        let mut spec = RequestSpec::new(
+            method,
+            uri,
+            ViaSpec {
+                transport: cfg.transport,
+                host: cfg.via_host.as_bytes(),
+                port: cfg.via_port,
+                branch: branch.as_bytes(),
+                rport: true,
+            },
+            Party {
+                display: None,
+                uri: cfg.from_uri.as_bytes(),
+                tag: Some(from_tag.as_bytes()),
+            },
+            Party {
+                display: None,
+                uri: cfg.to_uri.as_bytes(),
+                tag: to_tag,
+            },
+            call_id.as_bytes(),
+            cseq,
+        );
+        let mut expires = Id::new(b"");
+        let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
+        let mut n = 0;
+        if in_dialog && !call.route.is_empty() {
+            extra[n] = (b"Route", &call.route);
+            n += 1;
+        }
+        match (req, cfg.scenario) {
+            (Req::Initial, Scenario::Call) => {
+                spec.contact = Some(cfg.contact_uri.as_bytes());
+                spec.content_type = Some(b"application/sdp");
+                spec.body = SDP;
+            }
+            (Req::Initial, Scenario::Register) => {
+                spec.contact = Some(cfg.contact_uri.as_bytes());
+                if !call.auth.is_empty() {
+                    extra[n] = (call.auth_header, &call.auth);
+                    n += 1;
+                }
+                expires.push(u64_dec(u64::from(cfg.register_expires)).as_bytes());
+                extra[n] = (b"Expires", expires.as_bytes());
+                n += 1;
+            }
+            (Req::Initial, Scenario::Message) => {
+                spec.content_type = Some(b"text/plain");
+                spec.body = MESSAGE_BODY;
+            }
+            _ => {}
+        }
+        spec.extra = &extra[..n];
+        spec.write(out.next(None, slot));
+    }
+}
+
+/// Stores the To tag of a final response.
+fn set_to_tag(call: &mut Call, resp: &Response<'_>) {
+    call.to_tag.clear();
+    if let Some(tag) = resp.headers.to().ok().and_then(|to| to.tag) {
+        call.to_tag.extend_from_slice(tag);
+    }
+}
+
+/// Stores the remote target (Contact) and route set (Record-Route,
+/// reversed, RFC 3261 §12.1.2) of a 2xx.
+fn set_dialog(call: &mut Call, resp: &Response<'_>) {
+    call.target.clear();
+    if let Some(Ok(Contact::Addr(a))) = resp.headers.contacts().next() {
+        call.target.extend_from_slice(a.uri_raw);
+    }
+    call.route.clear();
+    let n = resp.headers.values(HeaderName::RecordRoute).count();
+    for i in (0..n).rev() {
+        if let Some(v) = resp.headers.values(HeaderName::RecordRoute).nth(i) {
+            if !call.route.is_empty() {
+                call.route.extend_from_slice(b", ");
+            }
+            call.route.extend_from_slice(v);
+        }
+    }
+}
+
+/// `n` in decimal, on the stack.
+fn u64_dec(n: u64) -> Id {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut id = Id::new(b"");
+    id.push(&tmp[i..]);
+    id
+}
