@@ -528,16 +528,21 @@ fn strays_and_garbage_are_counted() {
 }
 
 #[test]
-fn abort_all_ends_open_calls() {
+fn transport_errors_and_abort_end_open_calls() {
     let mut uac = Uac::new(uac_config(Scenario::Call), None);
     let mut out = Outbox::new();
     uac.start(Nanos::ZERO, &mut out);
     uac.start(Nanos::ZERO, &mut out);
     assert_eq!(out.len(), 2);
     assert_eq!(out.iter().map(|t| t.slot).collect::<Vec<_>>(), [0, 1]);
+    uac.transport_error(1);
+    uac.transport_error(1);
+    uac.transport_error(9);
+    assert_eq!(uac.open(), 1);
     uac.abort_all();
     assert_eq!(uac.open(), 0);
-    assert_eq!(uac.stats().failures_of(Failure::Aborted), 2);
+    assert_eq!(uac.stats().failures_of(Failure::Transport), 1);
+    assert_eq!(uac.stats().failures_of(Failure::Aborted), 1);
     assert_eq!(uac.next_timer(), None);
     // Slots are reused with a new generation: old responses are strays.
     let old = respond(out.iter().next().unwrap().bytes, 200);

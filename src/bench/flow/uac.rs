@@ -296,6 +296,18 @@ impl Uac {
         }
     }
 
+    /// The shell could not send a datagram of call `slot` (or its TCP
+    /// connection failed): the call fails with [`Failure::Transport`].
+    pub fn transport_error(&mut self, slot: u32) {
+        if self
+            .calls
+            .get(slot as usize)
+            .is_some_and(|c| c.state != State::Free)
+        {
+            self.fail(slot, Failure::Transport);
+        }
+    }
+
     /// Ends every open call as [`Failure::Aborted`] (the run is over).
     pub fn abort_all(&mut self) {
         for slot in 0..self.calls.len() as u32 {
