@@ -469,32 +469,45 @@ impl Editor {
             let Some(line) = self.line(raw, h) else {
                 break;
             };
-            let mut on_line = 0;
-            let mut line_first = None;
-            let mut cut = None;
-            for v in h.values() {
-                if removed + on_line == n {
-                    // `v` is the first value that stays.
-                    cut = Some(v);
-                    break;
-                }
-                if on_line == 0 {
-                    line_first = Some(v);
-                }
-                on_line += 1;
-            }
-            let Some(v0) = line_first else {
+            // Scan the value as `split_values` splits it (commas outside
+            // quotes and `<>`, LWS trimmed, empty elements skipped), but
+            // jumping with memchr instead of visiting every byte.
+            let v = h.value;
+            let list = h.name.is_list();
+            let Some(first_start) = (if list {
+                next_value_start(v, 0)
+            } else {
+                (!charset::trim(v).is_empty()).then_some(0)
+            }) else {
                 continue;
             };
-            first = first.or(Some(v0));
-            removed += on_line;
+            let mut start = first_start;
+            let mut cut = None;
+            loop {
+                let end = if list {
+                    list_value_end(v, start)
+                } else {
+                    v.len()
+                };
+                if first.is_none() {
+                    first = v.get(start..end).map(charset::trim);
+                }
+                removed += 1;
+                let next = if list { next_value_start(v, end) } else { None };
+                match next {
+                    None => break,
+                    Some(next) if removed == n => {
+                        cut = Some(next);
+                        break;
+                    }
+                    Some(next) => start = next,
+                }
+            }
             match cut {
                 None => self.remove(line),
-                Some(keep) => match (offset_in(raw, v0), offset_in(raw, keep)) {
-                    (Some(from), Some(to))
-                        if line.start <= from && from <= to && to <= line.end =>
-                    {
-                        self.remove(from..to);
+                Some(to) => match offset_in(raw, v) {
+                    Some(base) if line.start <= base && base + to <= line.end => {
+                        self.remove(base + first_start..base + to);
                     }
                     _ => self.fail(EditError::Detached),
                 },
@@ -617,6 +630,60 @@ impl Editor {
     }
 }
 
+/// Where the next non-empty value of a list starts at or after `i`: the
+/// first byte that is neither LWS nor a separating comma.
+fn next_value_start(v: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(&b) = v.get(i) {
+        if b != b',' && !charset::lws(b) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The first comma at or after `i` outside quoted strings and `<...>` (the
+/// same rule as [`split_values`](super::split_values)), or `v.len()`.
+fn list_value_end(v: &[u8], mut i: usize) -> usize {
+    loop {
+        let Some(j) = v
+            .get(i..)
+            .and_then(|rest| memchr::memchr3(b',', b'"', b'<', rest))
+        else {
+            return v.len();
+        };
+        i += j;
+        match v.get(i) {
+            Some(b',') => return i,
+            Some(b'"') => {
+                // A quoted string: up to the closing quote, escapes skipped.
+                i += 1;
+                loop {
+                    let Some(k) = v
+                        .get(i..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    else {
+                        return v.len();
+                    };
+                    i += k;
+                    if v.get(i) == Some(&b'"') {
+                        i += 1;
+                        break;
+                    }
+                    i += 2;
+                }
+            }
+            _ => {
+                // `<`: up to the closing `>`; quotes and commas inside are data.
+                let Some(k) = v.get(i..).and_then(|rest| memchr::memchr(b'>', rest)) else {
+                    return v.len();
+                };
+                i += k + 1;
+            }
+        }
+    }
+}
+
 /// Appends bytes and decimal numbers to a `Vec<u8>` without formatting
 /// machinery or allocation beyond the vector's own growth. Methods chain:
 /// `w.bytes(b"SIP/2.0/UDP ").ipv4(ip).byte(b':').u16(port)`.
@@ -662,6 +729,21 @@ impl<'b> Writer<'b> {
 
     /// Appends `n` in decimal.
     pub fn u32(&mut self, mut n: u32) -> &mut Self {
+        // Short numbers (octets, Max-Forwards, ports' digits) are the common
+        // case: write them without the loop and without a variable-length copy.
+        if n < 10 {
+            return self.byte(b'0' + n as u8);
+        }
+        if n < 100 {
+            return self.bytes(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        }
+        if n < 1000 {
+            return self.bytes(&[
+                b'0' + (n / 100) as u8,
+                b'0' + (n / 10 % 10) as u8,
+                b'0' + (n % 10) as u8,
+            ]);
+        }
         let mut tmp = [0u8; 10];
         let mut i = tmp.len();
         loop {
@@ -1111,6 +1193,54 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
         assert_eq!(ed.apply(msg.raw(), &mut out), Err(EditError::Detached));
     }
 
+    /// The values the editor's scanner finds, as `split_values` reports them.
+    fn scanned(v: &[u8]) -> Vec<&[u8]> {
+        let mut found = Vec::new();
+        let mut at = next_value_start(v, 0);
+        while let Some(start) = at {
+            let end = list_value_end(v, start);
+            found.push(charset::trim(&v[start..end]));
+            at = next_value_start(v, end);
+        }
+        found
+    }
+
+    #[test]
+    fn scanner_agrees_with_split_values() {
+        const ALPHABET: &[u8] = b",\"<>\\ \r\na;";
+        let check = |v: &[u8]| {
+            let split: Vec<&[u8]> = crate::sip::split_values(v).collect();
+            assert_eq!(scanned(v), split, "{:?}", String::from_utf8_lossy(v));
+        };
+        // Every string of up to 5 bytes over the interesting alphabet...
+        let mut buf = Vec::new();
+        for len in 0..=5u32 {
+            for mut code in 0..ALPHABET.len().pow(len) {
+                buf.clear();
+                for _ in 0..len {
+                    buf.push(ALPHABET[code % ALPHABET.len()]);
+                    code /= ALPHABET.len();
+                }
+                check(&buf);
+            }
+        }
+        // ...and longer pseudo-random ones.
+        let mut x: u32 = 0x9e37_79b9;
+        for _ in 0..20_000 {
+            buf.clear();
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            for _ in 0..(x % 32) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                buf.push(ALPHABET[x as usize % ALPHABET.len()]);
+            }
+            check(&buf);
+        }
+    }
+
     #[test]
     fn writer_numbers_and_addresses() {
         let mut buf = Vec::new();
@@ -1126,9 +1256,12 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
         w.ip("::1".parse().unwrap());
         fmt::Write::write_fmt(&mut w, format_args!(" {}", 7)).unwrap();
         assert!(!w.is_empty());
+        for n in [9, 10, 99, 100, 999, 1000, 12345] {
+            w.byte(b' ').u32(n);
+        }
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            "0 65535 4294967295 18446744073709551615 4294967296 10.0.0.255 [::1] 7"
+            "0 65535 4294967295 18446744073709551615 4294967296 10.0.0.255 [::1] 7 9 10 99 100 999 1000 12345"
         );
     }
 }
