@@ -4,6 +4,7 @@
 
 use std::net::Ipv4Addr;
 
+use branchline::sip::build;
 use branchline::sip::edit::Editor;
 use branchline::sip::{frame_stream, parse, HeaderName, Message};
 
@@ -307,4 +308,75 @@ fn rfc4475_valid_messages_survive_forwarding() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} VALID messages checked");
+}
+
+#[test]
+fn rfc4475_every_parsable_message_edits_cleanly() {
+    let Some(index) = rfc4475("INDEX.tsv") else {
+        return;
+    };
+    let index = String::from_utf8(index).unwrap();
+    let mut ed = Editor::new();
+    let mut out = Vec::new();
+    for row in index.lines().filter(|l| !l.starts_with('#')) {
+        let Some(file) = row.split('\t').next().filter(|f| f.ends_with(".dat")) else {
+            continue;
+        };
+        let raw = rfc4475(file).unwrap();
+        let Ok(before) = parse(&raw) else {
+            continue;
+        };
+        if before.is_request() {
+            forward(&mut ed, &before, &mut out);
+        } else {
+            ed.remove_first_value(&before, HeaderName::Via);
+            ed.apply(before.raw(), &mut out).unwrap();
+        }
+        let after = parse(&out).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(after.body(), before.body(), "{file}");
+    }
+}
+
+/// Mutated messages that still parse are edited and answered without a
+/// panic, and the edits always apply.
+#[test]
+fn mutated_messages_never_panic() {
+    const BYTES: &[u8] = b",;:<>\"\\ \t\r\nav0=@";
+    let mut ed = Editor::new();
+    let mut out = Vec::new();
+    let mut reply = Vec::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut parsed = 0;
+    for _ in 0..20_000 {
+        let mut m = INVITE.to_vec();
+        for _ in 0..1 + rand() % 4 {
+            let at = (rand() as usize) % m.len();
+            let b = BYTES[(rand() as usize) % BYTES.len()];
+            match rand() % 3 {
+                0 => m[at] = b,
+                1 => m.insert(at, b),
+                _ => {
+                    m.remove(at);
+                }
+            }
+        }
+        let Ok(msg) = parse(&m) else {
+            continue;
+        };
+        parsed += 1;
+        if let Message::Request(req) = &msg {
+            build::response(req, 400, "Bad Request", "x", Some(b"t"), &[], &mut reply);
+            assert!(reply.ends_with(b"Content-Length: 0\r\n\r\n"));
+            ed.replace_request_uri(req, b"sip:x@192.0.2.1");
+        }
+        ed.remove_first_values(&msg, HeaderName::Via, 1);
+        forward(&mut ed, &msg, &mut out);
+    }
+    assert!(parsed > 1000, "only {parsed} mutants parsed");
 }
