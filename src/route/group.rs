@@ -192,36 +192,42 @@ impl Group {
 
     /// Equal weights: `w / -ln(u)` orders like `u`, which orders like the hash.
     fn pick_equal(&self, call: CallHash) -> Option<&Destination> {
-        let mut best: Option<(&Destination, u64)> = None;
-        for d in self.dests.iter().filter(|d| d.is_healthy()) {
+        let mut best = usize::MAX;
+        let mut best_h = 0u64;
+        for (i, d) in self.dests.iter().enumerate() {
+            if !d.is_healthy() {
+                continue;
+            }
             let h = score_hash(call, d.key);
-            let better = match best {
-                None => true,
-                Some((_, bh)) => h > bh,
-            };
-            if better {
-                best = Some((d, h));
+            if best == usize::MAX || h > best_h {
+                best = i;
+                best_h = h;
             }
         }
-        best.map(|(d, _)| d)
+        self.dests.get(best)
     }
 
-    /// The general case. Ties in score (all but impossible) go to the larger
-    /// hash, which makes this agree with `pick_equal` on equal weights.
+    /// The general case. The score `w / L` (with `L = -ln u > 0`) is
+    /// compared as `w_a * L_b > w_b * L_a`, which needs no division. Ties
+    /// (all but impossible) go to the larger hash, which makes this agree
+    /// with `pick_equal` on equal weights.
     fn pick_weighted(&self, call: CallHash) -> Option<&Destination> {
-        let mut best: Option<(&Destination, f64, u64)> = None;
-        for d in self.dests.iter().filter(|d| d.is_healthy()) {
+        let mut best = usize::MAX;
+        let (mut best_w, mut best_l, mut best_h) = (0.0f64, 1.0f64, 0u64);
+        for (i, d) in self.dests.iter().enumerate() {
+            if !d.is_healthy() {
+                continue;
+            }
             let h = score_hash(call, d.key);
-            let score = f64::from(d.weight) / neg_ln_unit(h);
-            let better = match best {
-                None => true,
-                Some((_, bs, bh)) => score > bs || (score == bs && h > bh),
-            };
-            if better {
-                best = Some((d, score, h));
+            let w = f64::from(d.weight);
+            let l = neg_ln_unit(h);
+            let (lhs, rhs) = (w * best_l, best_w * l);
+            if lhs > rhs || (lhs == rhs && h > best_h) {
+                best = i;
+                (best_w, best_l, best_h) = (w, l, h);
             }
         }
-        best.map(|(d, _, _)| d)
+        self.dests.get(best)
     }
 }
 
