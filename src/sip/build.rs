@@ -50,6 +50,38 @@ pub fn response_to_headers(
     extra: &[(&[u8], &[u8])],
     out: &mut Vec<u8>,
 ) {
+    write_response(headers, code, reason, detail, to_tag, extra, None, out);
+}
+
+/// [`response`] with a body: `Content-Type: <content_type>` and the body's
+/// Content-Length end the header section, then the body follows (e.g. the
+/// SDP answer in a UAS's 200 to an INVITE).
+#[allow(clippy::too_many_arguments)]
+pub fn response_with_body(
+    req: &Request<'_>,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&[u8]>,
+    extra: &[(&[u8], &[u8])],
+    content_type: &[u8],
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let body = Some((content_type, body));
+    write_response(&req.headers, code, reason, "", to_tag, extra, body, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_response(
+    headers: &Headers<'_>,
+    code: u16,
+    reason: &str,
+    detail: &str,
+    to_tag: Option<&[u8]>,
+    extra: &[(&[u8], &[u8])],
+    body: Option<(&[u8], &[u8])>,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     let mut w = Writer::new(out);
     w.bytes(b"SIP/2.0 ").u16(code).byte(b' ');
@@ -86,7 +118,19 @@ pub fn response_to_headers(
         text(&mut w, value);
         w.bytes(b"\r\n");
     }
-    w.bytes(b"Content-Length: 0\r\n\r\n");
+    match body {
+        None => {
+            w.bytes(b"Content-Length: 0\r\n\r\n");
+        }
+        Some((content_type, body)) => {
+            w.bytes(b"Content-Type: ");
+            text(&mut w, content_type);
+            w.bytes(b"\r\nContent-Length: ")
+                .u64(body.len() as u64)
+                .bytes(b"\r\n\r\n")
+                .bytes(body);
+        }
+    }
 }
 
 /// Writes the response a [`Reaction`] asks for (see [`response`]) and
@@ -399,6 +443,34 @@ mod tests {
             body: b"",
             raw: b"",
         }
+    }
+
+    #[test]
+    fn response_with_body_ends_with_type_length_and_body() {
+        let raw = b"Via: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=9\r\n\
+To: <sip:b@h>\r\nCall-ID: id1\r\nCSeq: 1 INVITE\r\n";
+        let r = req(headers(raw));
+        let mut out = Vec::new();
+        response_with_body(
+            &r,
+            200,
+            "OK",
+            Some(b"t1"),
+            &[(b"Contact", b"<sip:b@1.2.3.4>")],
+            b"application/sdp",
+            b"v=0\r\n",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+From: <sip:a@h>;tag=9\r\nTo: <sip:b@h>;tag=t1\r\nCall-ID: id1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:b@1.2.3.4>\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n"
+        );
+        match crate::sip::parse(&out) {
+            Ok(crate::sip::Message::Response(resp)) => assert_eq!(resp.body, b"v=0\r\n"),
+            other => panic!("{other:?}"),
+        };
     }
 
     #[test]

@@ -85,7 +85,6 @@ struct Dialog {
 
 const SDP: &[u8] = b"v=0\r\no=bench 2 2 IN IP4 192.0.2.2\r\ns=-\r\nc=IN IP4 192.0.2.2\r\n\
 t=0 0\r\nm=audio 4002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-const EMPTY_BODY_TAIL: &[u8] = b"Content-Length: 0\r\n\r\n";
 
 impl Uas {
     /// A UAS with no dialogs.
@@ -329,26 +328,27 @@ impl Uas {
         let Ok(Message::Request(invite)) = sip::parse(&d.invite) else {
             return;
         };
-        let answered = (200..300).contains(&code);
-        let with_contact: [(&[u8], &[u8]); 1] = [(b"Contact", &self.contact)];
-        let extra: &[(&[u8], &[u8])] = if answered { &with_contact } else { &[] };
-        build::response(
-            &invite,
-            code,
-            reason(code),
-            "",
-            Some(tag.as_bytes()),
-            extra,
-            &mut d.response,
-        );
-        if answered && d.response.ends_with(EMPTY_BODY_TAIL) {
-            let len = d.response.len() - EMPTY_BODY_TAIL.len();
-            d.response.truncate(len);
-            let mut w = sip::edit::Writer::new(&mut d.response);
-            w.bytes(b"Content-Type: application/sdp\r\nContent-Length: ")
-                .u64(SDP.len() as u64)
-                .bytes(b"\r\n\r\n")
-                .bytes(SDP);
+        if (200..300).contains(&code) {
+            build::response_with_body(
+                &invite,
+                code,
+                reason(code),
+                Some(tag.as_bytes()),
+                &[(b"Contact", &self.contact)],
+                b"application/sdp",
+                SDP,
+                &mut d.response,
+            );
+        } else {
+            build::response(
+                &invite,
+                code,
+                reason(code),
+                "",
+                Some(tag.as_bytes()),
+                &[],
+                &mut d.response,
+            );
         }
         out.next(Some(d.peer), slot).extend_from_slice(&d.response);
         self.stats.sent(MsgKind::Response);
