@@ -11,6 +11,7 @@
 use core::ops::Add;
 use core::time::Duration;
 
+pub mod digest;
 pub mod flow;
 pub mod pace;
 pub mod report;
