@@ -10,6 +10,9 @@
 
 pub mod auth;
 pub mod bench;
+pub mod cli;
+pub mod metrics;
+pub mod net;
 pub mod proxy;
 pub mod route;
 pub mod sip;

@@ -1,0 +1,520 @@
+//! The command line: clap definitions, their validation into typed
+//! configuration, and start-up of the proxy (`branchline proxy`). Errors
+//! are printed as `branchline: <cause>: <cause>` with a documented exit
+//! status: 0 after a stop signal, 1 when the proxy could not run (a socket
+//! could not be bound, a worker failed), 2 for wrong usage or
+//! configuration.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::net::control::Control;
+use crate::net::log::{self, Level};
+use crate::net::{
+    self, Bound, ListenAddr, NetConfig, NetError, TcpLimits, DEFAULT_UDP_BATCH, MAX_BATCH,
+};
+use crate::proxy::{self, ConfigError, Key, Listener, Proxy};
+use crate::route::{LiveTable, RouteError, Table, UpstreamSpec, DEFAULT_GROUP};
+
+/// `0.1.0 (git 0123456789ab)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("BRANCHLINE_GIT_COMMIT"),
+    ")"
+);
+
+const AFTER_HELP: &str = "\
+Exit status: 0 after SIGINT or SIGTERM, 1 when the proxy could not run \
+(e.g. an address already in use), 2 for wrong usage or configuration.";
+
+/// branchline: a stateless, high-throughput SIP forwarding proxy.
+#[derive(Debug, Parser)]
+#[command(name = "branchline", version = VERSION, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the stateless SIP proxy until SIGINT or SIGTERM (SIGHUP reloads
+    /// the routing table).
+    Proxy(ProxyArgs),
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// Flags of `branchline proxy`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ProxyArgs {
+    /// Where to listen: udp:ADDR:PORT or tcp:ADDR:PORT, IPv6 in brackets
+    /// (tcp:[::1]:5060). Repeat for several.
+    #[arg(
+        long,
+        value_name = "TRANSPORT:ADDR:PORT",
+        default_values = ["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"]
+    )]
+    pub listen: Vec<ListenAddr>,
+
+    /// An upstream of the destination group that out-of-dialog requests are
+    /// balanced across (by Call-ID, so every request of a call goes to the
+    /// same one). Repeat for several.
+    #[arg(long, value_name = "HOST:PORT[;transport=tcp][;weight=N]")]
+    pub upstream: Vec<UpstreamSpec>,
+
+    /// Worker threads, each with its own sockets [default: the number of
+    /// cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+
+    /// Pin worker i to core i (the default).
+    #[arg(long, overrides_with = "no_pin")]
+    pub pin: bool,
+
+    /// Let the scheduler move workers between cores.
+    #[arg(long, overrides_with = "pin")]
+    pub no_pin: bool,
+
+    /// What goes into Via and Record-Route instead of the bound address,
+    /// e.g. the public address behind NAT. Without it, a listener bound to
+    /// 0.0.0.0 or [::] advertises this host's primary address (the source
+    /// address of its default route, else the loopback address).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub advertise: Option<String>,
+
+    /// Add Record-Route to dialog-creating requests (INVITE, SUBSCRIBE,
+    /// REFER), so in-dialog requests pass through this proxy.
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    pub record_route: OnOff,
+
+    /// Secret of the branch and To-tag hashes. Give every node of a cluster
+    /// the same one [default: random at each start].
+    #[arg(long, value_name = "SECRET", conflicts_with = "branch_secret_file")]
+    pub branch_secret: Option<String>,
+
+    /// Read the branch secret from a file (its bytes, surrounding white
+    /// space trimmed); keeps the secret out of the process list.
+    #[arg(long, value_name = "FILE")]
+    pub branch_secret_file: Option<PathBuf>,
+
+    /// The routing file (arrives with a later issue; use --upstream).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Largest SIP message accepted, in bytes; larger requests are
+    /// answered 513, larger TCP frames close the connection.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = proxy::DEFAULT_MAX_MESSAGE_SIZE,
+        value_parser = parse_size
+    )]
+    pub max_message_size: usize,
+
+    /// error, warn, info or debug.
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_level)]
+    pub log_level: Level,
+
+    /// Close a TCP connection after this many seconds without traffic.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = net::DEFAULT_TCP_IDLE.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub tcp_idle_timeout: u64,
+
+    /// Most accepted TCP connections, all workers together.
+    #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_CONNECTIONS)]
+    pub tcp_max_connections: usize,
+
+    /// Most accepted TCP connections from one IP address.
+    #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_PER_IP)]
+    pub tcp_max_per_ip: usize,
+
+    /// Datagrams per recvmmsg/sendmmsg call (1: plain recvfrom/sendto).
+    #[arg(
+        long,
+        value_name = "N",
+        hide = true,
+        default_value_t = DEFAULT_UDP_BATCH,
+        value_parser = parse_batch
+    )]
+    pub udp_batch: usize,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (512..=65_535).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of bytes from 512 to 65535".into()),
+    }
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse()
+}
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number from 1 to {MAX_BATCH}")),
+    }
+}
+
+/// Why `branchline` could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A flag combination that cannot work.
+    #[error("{0}")]
+    Usage(String),
+    /// An upstream that does not resolve, or a table that cannot be built.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// A proxy configuration the core refuses.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The branch secret file could not be read.
+    #[error("cannot read --branch-secret-file {path}: {source}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// The system's answer.
+        source: std::io::Error,
+    },
+    /// The runtime failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+}
+
+impl CliError {
+    /// The exit status documented in `--help`.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Net(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Parses the process arguments, runs, and maps the outcome to an exit
+/// status. This is all `main` does.
+pub fn main() -> ExitCode {
+    run_args(std::env::args_os())
+}
+
+/// [`main`] with explicit arguments.
+pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let cli = Cli::parse_from(args);
+    let result = match cli.command {
+        Command::Proxy(args) => run_proxy(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("branchline: {}", error_chain(&e));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `cause: cause: ...`, leaving out a cause already quoted by the one above.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// `branchline proxy`: validate, bind, start the workers, serve signals.
+pub fn run_proxy(args: ProxyArgs) -> Result<(), CliError> {
+    log::set_level(args.log_level);
+    if args.config.is_some() {
+        return Err(CliError::Usage(
+            "--config: routing files arrive with a later issue; give the destinations with --upstream"
+                .into(),
+        ));
+    }
+    if args.upstream.is_empty() {
+        return Err(CliError::Usage(
+            "no upstream: give at least one --upstream HOST:PORT[;transport=tcp][;weight=N]".into(),
+        ));
+    }
+    let key = branch_key(&args)?;
+    let table = build_table(&args.upstream, None)?;
+    let workers = args.workers.unwrap_or_else(default_workers);
+
+    let control = Control::install()?;
+    let bound = Bound::bind(NetConfig {
+        listen: args.listen.clone(),
+        workers,
+        pin: !args.no_pin,
+        udp_batch: args.udp_batch,
+        max_message_size: args.max_message_size,
+        tcp: TcpLimits {
+            idle_timeout: std::time::Duration::from_secs(args.tcp_idle_timeout),
+            max_connections: args.tcp_max_connections,
+            max_per_ip: args.tcp_max_per_ip,
+        },
+    })?;
+    let listeners = listeners(bound.addrs(), args.advertise.as_deref());
+    let mut config = proxy::Config::new(listeners.clone(), key);
+    config.record_route = args.record_route == OnOff::On;
+    config.max_message_size = args.max_message_size;
+    let proxy = Arc::new(Proxy::new(config)?);
+
+    let live = Arc::new(LiveTable::new(table));
+    let runtime = bound.spawn(proxy, Arc::clone(&live))?;
+    for l in &listeners {
+        let adv = l
+            .advertise
+            .as_deref()
+            .map_or(String::new(), |a| format!(" (advertised as {a})"));
+        log::info!("listening on {}:{}{adv}", l.transport.as_param(), l.addr);
+    }
+    let ups: Vec<String> = args.upstream.iter().map(|u| u.to_string()).collect();
+    log::info!(
+        "{workers} worker(s){}, forwarding to {}; version {VERSION}",
+        if args.no_pin { "" } else { ", pinned" },
+        ups.join(", ")
+    );
+
+    let specs = args.upstream.clone();
+    let counters = control.serve(runtime, move |old| {
+        build_table(&specs, Some(old)).map_err(|e| e.to_string())
+    })?;
+    log::info!("stopped: {counters}");
+    Ok(())
+}
+
+fn default_workers() -> u16 {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 1024) as u16
+}
+
+/// Resolves the upstreams (DNS for names) into a one-group table, keeping
+/// the health flags of `old` on reload.
+fn build_table(specs: &[UpstreamSpec], old: Option<&Table>) -> Result<Table, RouteError> {
+    let ups = specs
+        .iter()
+        .map(UpstreamSpec::resolve)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut b = Table::builder().group(DEFAULT_GROUP, ups);
+    if let Some(old) = old {
+        b = b.inherit_health(old);
+    }
+    b.build()
+}
+
+/// The proxy's listeners: every bound address, advertised as `--advertise`
+/// when given, and as the host's primary address when bound to a wildcard.
+fn listeners(addrs: &[ListenAddr], advertise: Option<&str>) -> Vec<Listener> {
+    addrs
+        .iter()
+        .map(|l| Listener {
+            transport: l.transport,
+            addr: l.addr,
+            advertise: advertise
+                .map(str::to_string)
+                .or_else(|| wildcard_advertise(l.addr)),
+        })
+        .collect()
+}
+
+fn wildcard_advertise(addr: SocketAddr) -> Option<String> {
+    if !addr.ip().is_unspecified() {
+        return None;
+    }
+    Some(match net::primary_address(addr.is_ipv6()) {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    })
+}
+
+/// The branch key: from `--branch-secret`, `--branch-secret-file`, or 128
+/// random bits (fine for one node; a cluster needs a shared secret).
+fn branch_key(args: &ProxyArgs) -> Result<Key, CliError> {
+    if let Some(s) = &args.branch_secret {
+        if s.is_empty() {
+            return Err(CliError::Usage(
+                "--branch-secret is empty; give a secret of some length".into(),
+            ));
+        }
+        return Ok(Key::from_secret(s.as_bytes()));
+    }
+    if let Some(path) = &args.branch_secret_file {
+        let bytes = std::fs::read(path).map_err(|source| CliError::SecretFile {
+            path: path.clone(),
+            source,
+        })?;
+        let trimmed = bytes.trim_ascii();
+        if trimmed.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--branch-secret-file {}: the file is empty; put a secret in it",
+                path.display()
+            )));
+        }
+        return Ok(Key::from_secret(trimmed));
+    }
+    log::info!(
+        "branch secret: random for this run; set --branch-secret-file on every node of a cluster"
+    );
+    Ok(Key::from_secret(&random_bytes()))
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok();
+    if !ok {
+        // No /dev/urandom: std's randomly keyed hasher over time and pid.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in b.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            h.write_u32(std::process::id());
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<ProxyArgs, clap::Error> {
+        let mut v = vec!["branchline", "proxy"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).map(|c| match c.command {
+            Command::Proxy(p) => p,
+        })
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let p = parse(&["--upstream", "127.0.0.1:5070"]).unwrap();
+        assert_eq!(p.listen.len(), 2);
+        assert_eq!(p.listen[0].to_string(), "udp:0.0.0.0:5060");
+        assert_eq!(p.listen[1].to_string(), "tcp:0.0.0.0:5060");
+        assert!(!p.no_pin);
+        assert_eq!(p.record_route, OnOff::On);
+        assert_eq!(p.max_message_size, 8192);
+        assert_eq!(p.udp_batch, DEFAULT_UDP_BATCH);
+    }
+
+    #[test]
+    fn flags() {
+        let p = parse(&[
+            "--listen",
+            "udp:[::1]:5070",
+            "--upstream",
+            "[::1]:5080;transport=tcp;weight=3",
+            "--upstream",
+            "10.0.0.1:5060",
+            "--workers",
+            "3",
+            "--pin",
+            "--no-pin",
+            "--record-route",
+            "off",
+            "--log-level",
+            "debug",
+            "--advertise",
+            "203.0.113.7",
+        ])
+        .unwrap();
+        assert_eq!(p.listen.len(), 1);
+        assert_eq!(p.upstream.len(), 2);
+        assert_eq!(p.upstream[0].weight, 3);
+        assert_eq!(p.workers, Some(3));
+        assert!(p.no_pin && !p.pin);
+        assert_eq!(p.record_route, OnOff::Off);
+        assert_eq!(p.log_level, Level::Debug);
+    }
+
+    #[test]
+    fn wrong_flags_say_what_is_right() {
+        let e = parse(&["--listen", "sctp:1.2.3.4:5060"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("use udp or tcp"), "{e}");
+        let e = parse(&["--upstream", "10.0.0.1"]).unwrap_err().to_string();
+        assert!(e.contains("missing port") && e.contains("HOST:PORT"), "{e}");
+        let e = parse(&["--workers", "0"]).unwrap_err().to_string();
+        assert!(e.contains("1..=1024") || e.contains("1024"), "{e}");
+        let e = parse(&["--record-route", "maybe"]).unwrap_err().to_string();
+        assert!(e.contains("on") && e.contains("off"), "{e}");
+        let e = parse(&["--branch-secret", "a", "--branch-secret-file", "f"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot be used with"), "{e}");
+        let e = parse(&["--max-message-size", "10"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("512 to 65535"), "{e}");
+    }
+
+    #[test]
+    fn wildcard_listeners_get_an_advertised_address() {
+        let addrs = [
+            "udp:0.0.0.0:5060".parse().unwrap(),
+            "tcp:127.0.0.1:5060".parse().unwrap(),
+        ];
+        let l = listeners(&addrs, None);
+        assert!(l[0].advertise.is_some());
+        assert_eq!(l[1].advertise, None);
+        let l = listeners(&addrs, Some("sip.example.com"));
+        assert_eq!(l[1].advertise.as_deref(), Some("sip.example.com"));
+    }
+
+    #[test]
+    fn secrets() {
+        let p = parse(&["--branch-secret", "s3cret"]).unwrap();
+        let a = branch_key(&p).unwrap();
+        assert!(a == Key::from_secret(b"s3cret"));
+        let dir = std::env::temp_dir().join(format!("bl-secret-{}", std::process::id()));
+        std::fs::write(&dir, b"  s3cret\n").unwrap();
+        let p = parse(&["--branch-secret-file", dir.to_str().unwrap()]).unwrap();
+        let b = branch_key(&p).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(a == b);
+        assert_ne!(random_bytes(), random_bytes());
+    }
+}

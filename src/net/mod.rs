@@ -1,0 +1,590 @@
+//! The I/O shell around the sans-IO [`crate::proxy`]: per-core worker
+//! threads (pinned when asked), each with its own mio `Poll`, its own UDP
+//! socket per UDP listen address and its own TCP listener per TCP listen
+//! address (all bound with `SO_REUSEPORT`, so the kernel spreads datagrams
+//! and connections across workers), TCP framing and connection limits, the
+//! hand-off of a message to the worker that owns its TCP connection
+//! (crossbeam channel plus `mio::Waker`), and the control thread that
+//! handles signals and reloads ([`control`]).
+//!
+//! Start-up is two steps so that the proxy can be configured with the
+//! addresses actually bound (port 0 picks one): [`Bound::bind`] opens every
+//! socket, then [`Bound::spawn`] starts the workers.
+//!
+//! This module makes no protocol decisions: every message goes through
+//! [`Proxy::handle`](crate::proxy::Proxy::handle), and the runtime only
+//! carries out the [`Output`](crate::proxy::Output). The only `unsafe` of the
+//! crate is in `sys` (batched `recvmmsg`/`sendmmsg`).
+
+pub mod control;
+pub mod log;
+mod sys;
+mod tcp;
+mod worker;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::metrics::Counters;
+use crate::proxy::{ConnRef, Proxy};
+use crate::route::LiveTable;
+use crate::sip::Transport;
+
+pub use sys::MAX_BATCH;
+
+/// Default datagrams per `recvmmsg`/`sendmmsg` call.
+pub const DEFAULT_UDP_BATCH: usize = 32;
+/// Default idle time after which a TCP connection is closed.
+pub const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(300);
+/// Default most TCP connections (accepted ones, all workers together).
+pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 8192;
+/// Default most accepted TCP connections from one source IP address.
+pub const DEFAULT_TCP_MAX_PER_IP: usize = 256;
+/// Requested socket buffer size (`SO_RCVBUF`/`SO_SNDBUF`) for UDP sockets;
+/// the kernel caps it at `net.core.rmem_max`/`wmem_max`.
+pub const UDP_BUFFER_BYTES: usize = 8 << 20;
+/// Messages that may wait in one worker's hand-off queue.
+const HANDOFF_QUEUE: usize = 4096;
+
+/// One address to listen on: `udp:ADDR:PORT` or `tcp:ADDR:PORT` (IPv6 in
+/// brackets: `udp:[::1]:5060`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenAddr {
+    /// `Udp` or `Tcp`.
+    pub transport: Transport,
+    /// The address to bind (port 0: the system picks one).
+    pub addr: SocketAddr,
+}
+
+/// The syntax of a [`ListenAddr`], quoted in its errors.
+pub const LISTEN_SYNTAX: &str =
+    "udp:ADDR:PORT or tcp:ADDR:PORT (e.g. udp:0.0.0.0:5060, tcp:[::1]:5060)";
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ListenAddr, String> {
+        let (t, rest) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' names no transport; expected {LISTEN_SYNTAX}"))?;
+        let transport = match t.to_ascii_lowercase().as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            _ => {
+                return Err(format!(
+                    "transport '{t}' in '{s}' is not supported (use udp or tcp); expected {LISTEN_SYNTAX}"
+                ))
+            }
+        };
+        let addr = rest.parse::<SocketAddr>().map_err(|_| {
+            if rest.matches(':').count() > 1 && !rest.starts_with('[') {
+                format!("'{rest}' in '{s}': an IPv6 address needs brackets, as in {t}:[::1]:5060")
+            } else {
+                format!("'{rest}' in '{s}' is not an IP address and port; expected {LISTEN_SYNTAX}")
+            }
+        })?;
+        Ok(ListenAddr { transport, addr })
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.transport.as_param(), self.addr)
+    }
+}
+
+/// TCP limits.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// Close a connection with no traffic for this long.
+    pub idle_timeout: Duration,
+    /// Most accepted connections, all workers together.
+    pub max_connections: usize,
+    /// Most accepted connections from one source IP.
+    pub max_per_ip: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> TcpLimits {
+        TcpLimits {
+            idle_timeout: DEFAULT_TCP_IDLE,
+            max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+            max_per_ip: DEFAULT_TCP_MAX_PER_IP,
+        }
+    }
+}
+
+/// What the runtime needs (the proxy's own settings are in
+/// [`crate::proxy::Config`]).
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<ListenAddr>,
+    /// Worker threads (1 or more).
+    pub workers: u16,
+    /// Pin worker `i` to core `i` (modulo the cores available).
+    pub pin: bool,
+    /// Datagrams per batched syscall; 1 uses plain `recvfrom`/`sendto`.
+    pub udp_batch: usize,
+    /// Largest message accepted (TCP frames above it close the connection).
+    pub max_message_size: usize,
+    /// TCP limits.
+    pub tcp: TcpLimits,
+}
+
+/// Why the runtime could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// A socket could not be opened or bound.
+    #[error("cannot listen on {listen}: {source}")]
+    Bind {
+        /// The address.
+        listen: ListenAddr,
+        /// The system's answer.
+        source: io::Error,
+    },
+    /// Poll, waker or thread creation failed.
+    #[error("cannot start worker {worker}: {source}")]
+    Worker {
+        /// The worker index.
+        worker: u16,
+        /// The system's answer.
+        source: io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(io::Error),
+    /// A worker thread ended on its own (a bug: it panicked).
+    #[error("worker {0} stopped unexpectedly")]
+    WorkerDied(u16),
+}
+
+/// Sockets of one worker, bound but not yet polled.
+struct WorkerSockets {
+    udp: Vec<(mio::net::UdpSocket, SocketAddr)>,
+    tcp: Vec<(mio::net::TcpListener, SocketAddr)>,
+}
+
+/// Every socket bound, workers not yet started.
+pub struct Bound {
+    config: NetConfig,
+    addrs: Vec<ListenAddr>,
+    sockets: Vec<WorkerSockets>,
+}
+
+impl fmt::Debug for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bound")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bound {
+    /// Binds one socket per listen address per worker (`SO_REUSEPORT`).
+    /// A port 0 is resolved by the first bind and reused for the others.
+    pub fn bind(config: NetConfig) -> Result<Bound, NetError> {
+        let workers = config.workers.max(1) as usize;
+        let mut sockets: Vec<WorkerSockets> = (0..workers)
+            .map(|_| WorkerSockets {
+                udp: Vec::new(),
+                tcp: Vec::new(),
+            })
+            .collect();
+        let mut addrs = Vec::with_capacity(config.listen.len());
+        for l in &config.listen {
+            let mut addr = l.addr;
+            for ws in sockets.iter_mut() {
+                let err = |source| NetError::Bind { listen: *l, source };
+                let sock = bind_socket(l.transport, addr).map_err(err)?;
+                addr = sock.local_addr().and_then(sockaddr_std).map_err(err)?;
+                match l.transport {
+                    Transport::Tcp => {
+                        let lis = mio::net::TcpListener::from_std(sock.into());
+                        ws.tcp.push((lis, addr));
+                    }
+                    _ => {
+                        let udp = mio::net::UdpSocket::from_std(sock.into());
+                        ws.udp.push((udp, addr));
+                    }
+                }
+            }
+            addrs.push(ListenAddr {
+                transport: l.transport,
+                addr,
+            });
+        }
+        Ok(Bound {
+            config,
+            addrs,
+            sockets,
+        })
+    }
+
+    /// The addresses actually bound, in `--listen` order.
+    pub fn addrs(&self) -> &[ListenAddr] {
+        &self.addrs
+    }
+
+    /// Starts the workers. The proxy must have been configured with
+    /// [`Bound::addrs`].
+    pub fn spawn(self, proxy: Arc<Proxy>, live: Arc<LiveTable>) -> Result<Runtime, NetError> {
+        let n = self.sockets.len();
+        let mut polls = Vec::with_capacity(n);
+        let mut wakers = Vec::with_capacity(n);
+        let mut senders = Vec::with_capacity(n);
+        let mut receivers = Vec::with_capacity(n);
+        for i in 0..n {
+            let err = |source| NetError::Worker {
+                worker: i as u16,
+                source,
+            };
+            let poll = mio::Poll::new().map_err(err)?;
+            let waker = mio::Waker::new(poll.registry(), worker::WAKER).map_err(err)?;
+            let (tx, rx) = crossbeam_channel::bounded(HANDOFF_QUEUE);
+            polls.push(poll);
+            wakers.push(waker);
+            senders.push(tx);
+            receivers.push(rx);
+        }
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            wakers,
+            handoff: senders,
+            limits: ConnLimits::new(self.config.tcp),
+        });
+        let cores = if self.config.pin {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut threads = Vec::with_capacity(n);
+        let exited: Arc<Mutex<Option<Box<dyn Fn() + Send>>>> = Arc::new(Mutex::new(None));
+        for (i, ((poll, rx), socks)) in polls
+            .into_iter()
+            .zip(receivers)
+            .zip(self.sockets)
+            .enumerate()
+        {
+            let id = i as u16;
+            let ctx = worker::Ctx {
+                id,
+                proxy: Arc::clone(&proxy),
+                live: Arc::clone(&live),
+                shared: Arc::clone(&shared),
+                batch: self.config.udp_batch.clamp(1, MAX_BATCH),
+                max_message_size: self.config.max_message_size,
+                idle_secs: self.config.tcp.idle_timeout.as_secs().max(1),
+            };
+            let core = cores.get(i % cores.len().max(1)).copied();
+            let exited = Arc::clone(&exited);
+            let w = worker::Worker::new(ctx, poll, rx, socks.udp, socks.tcp)
+                .map_err(|source| NetError::Worker { worker: id, source })?;
+            let t = std::thread::Builder::new()
+                .name(format!("branchline-w{i}"))
+                .spawn(move || {
+                    let _notify = ExitNotice(exited);
+                    if let Some(c) = core {
+                        if !core_affinity::set_for_current(c) {
+                            log::warning!("worker {id}: could not pin to core {}", c.id);
+                        }
+                    }
+                    w.run()
+                })
+                .map_err(|source| NetError::Worker { worker: id, source })?;
+            threads.push(t);
+        }
+        Ok(Runtime {
+            shared,
+            threads,
+            live,
+            exited,
+        })
+    }
+}
+
+/// Calls the registered exit callback when a worker thread ends, normally
+/// or by panic, so the control thread stops waiting for signals.
+struct ExitNotice(Arc<Mutex<Option<Box<dyn Fn() + Send>>>>);
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        if let Ok(g) = self.0.lock() {
+            if let Some(f) = g.as_ref() {
+                f();
+            }
+        }
+    }
+}
+
+/// Running workers.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<Counters>>,
+    live: Arc<LiveTable>,
+    exited: Arc<Mutex<Option<Box<dyn Fn() + Send>>>>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.threads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// The live routing table the workers read.
+    pub fn live_table(&self) -> &Arc<LiveTable> {
+        &self.live
+    }
+
+    /// Registers `f` to be called when any worker thread ends.
+    pub fn on_worker_exit(&self, f: Box<dyn Fn() + Send>) {
+        if let Ok(mut g) = self.exited.lock() {
+            *g = Some(f);
+        }
+    }
+
+    /// The index of a worker that has ended, if any.
+    pub fn finished_worker(&self) -> Option<u16> {
+        self.threads
+            .iter()
+            .position(|t| t.is_finished())
+            .map(|i| i as u16)
+    }
+
+    /// Asks every worker to stop reading, flush what it has queued and
+    /// exit; waits up to `deadline` and returns the merged counters of the
+    /// workers that finished in time.
+    pub fn stop(self, deadline: Duration) -> Counters {
+        self.shared.stop.store(true, Ordering::Release);
+        for w in &self.shared.wakers {
+            let _ = w.wake();
+        }
+        let until = Instant::now() + deadline;
+        let mut total = Counters::default();
+        for (i, t) in self.threads.into_iter().enumerate() {
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if !t.is_finished() {
+                log::warning!("worker {i} did not stop in time");
+                continue;
+            }
+            match t.join() {
+                Ok(c) => total.merge(&c),
+                Err(_) => log::error!("worker {i} panicked"),
+            }
+        }
+        total
+    }
+}
+
+/// State shared by all workers; touched only off the per-message path
+/// (hand-offs, accepts, stop).
+pub(crate) struct Shared {
+    pub stop: AtomicBool,
+    pub wakers: Vec<mio::Waker>,
+    pub handoff: Vec<Sender<Handoff>>,
+    pub limits: ConnLimits,
+}
+
+/// A message for a TCP connection owned by another worker.
+pub(crate) struct Handoff {
+    pub conn: ConnRef,
+    /// Where to connect if the connection is gone.
+    pub dest: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// Limits on accepted TCP connections, shared by all workers (checked on
+/// accept and close only).
+pub(crate) struct ConnLimits {
+    total: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    limits: TcpLimits,
+}
+
+impl ConnLimits {
+    fn new(limits: TcpLimits) -> ConnLimits {
+        ConnLimits {
+            total: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+            limits,
+        }
+    }
+
+    /// Takes a slot for a connection from `ip`; false when a limit is hit.
+    pub fn acquire(&self, ip: IpAddr) -> bool {
+        if self.total.fetch_add(1, Ordering::AcqRel) >= self.limits.max_connections {
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.limits.max_per_ip {
+            drop(map);
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Gives back the slot of a closed connection from `ip`.
+    pub fn release(&self, ip: IpAddr) {
+        self.total.fetch_sub(1, Ordering::AcqRel);
+        let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+}
+
+fn bind_socket(transport: Transport, addr: SocketAddr) -> io::Result<Socket> {
+    let domain = Domain::for_address(addr);
+    let sock = match transport {
+        Transport::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?,
+        _ => Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?,
+    };
+    if addr.is_ipv6() {
+        // `[::]` means IPv6 only; listen on 0.0.0.0 as well for IPv4.
+        sock.set_only_v6(true)?;
+    }
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.set_nonblocking(true)?;
+    if transport != Transport::Tcp {
+        // Best effort: the kernel caps these at its configured maximum.
+        let _ = sock.set_recv_buffer_size(UDP_BUFFER_BYTES);
+        let _ = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
+    }
+    sock.bind(&addr.into())?;
+    if transport == Transport::Tcp {
+        sock.listen(1024)?;
+    }
+    Ok(sock)
+}
+
+fn sockaddr_std(a: socket2::SockAddr) -> io::Result<SocketAddr> {
+    a.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
+}
+
+/// The address this host would use to reach the outside, for a listener
+/// bound to a wildcard: found by `connect()`ing an unbound UDP socket to a
+/// documentation address (TEST-NET-1 / 2001:db8::) and reading its local
+/// address; connecting a UDP socket sends no packet. Falls back to the
+/// loopback address when there is no route.
+pub fn primary_address(ipv6: bool) -> IpAddr {
+    use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+    let (bind, probe, fallback): (SocketAddr, SocketAddr, IpAddr) = if ipv6 {
+        (
+            (Ipv6Addr::UNSPECIFIED, 0).into(),
+            (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9).into(),
+            Ipv6Addr::LOCALHOST.into(),
+        )
+    } else {
+        (
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (Ipv4Addr::new(192, 0, 2, 1), 9).into(),
+            Ipv4Addr::LOCALHOST.into(),
+        )
+    };
+    UdpSocket::bind(bind)
+        .and_then(|s| {
+            s.connect(probe)?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addr_syntax() {
+        let l: ListenAddr = "udp:127.0.0.1:5060".parse().unwrap();
+        assert_eq!(l.transport, Transport::Udp);
+        assert_eq!(l.to_string(), "udp:127.0.0.1:5060");
+        let l: ListenAddr = "TCP:[::1]:5070".parse().unwrap();
+        assert_eq!(l.addr, "[::1]:5070".parse().unwrap());
+        assert!("127.0.0.1:5060"
+            .parse::<ListenAddr>()
+            .unwrap_err()
+            .contains("transport"));
+        assert!("tls:1.2.3.4:5061"
+            .parse::<ListenAddr>()
+            .unwrap_err()
+            .contains("use udp or tcp"));
+        assert!("udp:::1:5060"
+            .parse::<ListenAddr>()
+            .unwrap_err()
+            .contains("brackets"));
+        assert!("udp:1.2.3.4"
+            .parse::<ListenAddr>()
+            .unwrap_err()
+            .contains("udp:ADDR:PORT"));
+    }
+
+    #[test]
+    fn limits_total_and_per_ip() {
+        let l = ConnLimits::new(TcpLimits {
+            max_connections: 3,
+            max_per_ip: 2,
+            ..TcpLimits::default()
+        });
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(l.acquire(a) && l.acquire(a));
+        assert!(!l.acquire(a));
+        assert!(l.acquire(b));
+        assert!(!l.acquire(b), "total limit");
+        l.release(a);
+        assert!(l.acquire(b));
+    }
+
+    #[test]
+    fn port_zero_is_shared_by_all_workers() {
+        let b = Bound::bind(NetConfig {
+            listen: vec![
+                "udp:127.0.0.1:0".parse().unwrap(),
+                "tcp:127.0.0.1:0".parse().unwrap(),
+            ],
+            workers: 2,
+            pin: false,
+            udp_batch: 8,
+            max_message_size: 8192,
+            tcp: TcpLimits::default(),
+        })
+        .unwrap();
+        assert_ne!(b.addrs()[0].addr.port(), 0);
+        for ws in &b.sockets {
+            assert_eq!(ws.udp[0].1, b.addrs()[0].addr);
+            assert_eq!(ws.tcp[0].1, b.addrs()[1].addr);
+        }
+    }
+
+    #[test]
+    fn primary_address_is_concrete() {
+        assert!(!primary_address(false).is_unspecified());
+    }
+}

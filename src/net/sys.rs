@@ -1,0 +1,295 @@
+//! Batched datagram syscalls (`recvmmsg`, `sendmmsg`): the one module of the
+//! crate that uses `unsafe`. Everything else in `net` goes through mio and
+//! socket2.
+//!
+//! The buffers are owned by safe Rust ([`RecvBatch`], [`SendBatch`]); the
+//! kernel's `mmsghdr` arrays pointing into them are built on the stack for
+//! the duration of one call, so no raw pointer outlives the borrow it came
+//! from and both types stay `Send`.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+use socket2::SockAddr;
+
+/// Most datagrams one call moves.
+pub const MAX_BATCH: usize = 64;
+
+/// Buffers for up to `n` received datagrams of up to `slot` bytes each.
+#[derive(Debug)]
+pub struct RecvBatch {
+    data: Vec<u8>,
+    slot: usize,
+    n: usize,
+    lens: [usize; MAX_BATCH],
+    srcs: [Option<SocketAddr>; MAX_BATCH],
+}
+
+impl RecvBatch {
+    /// Room for `n` (1..=[`MAX_BATCH`]) datagrams of `slot` bytes.
+    pub fn new(n: usize, slot: usize) -> RecvBatch {
+        let n = n.clamp(1, MAX_BATCH);
+        RecvBatch {
+            data: vec![0; n * slot],
+            slot,
+            n,
+            lens: [0; MAX_BATCH],
+            srcs: [None; MAX_BATCH],
+        }
+    }
+
+    /// How many datagrams one [`RecvBatch::recv`] may return.
+    pub fn capacity(&self) -> usize {
+        self.n
+    }
+
+    /// Receives up to [`RecvBatch::capacity`] datagrams without blocking
+    /// (`recvmmsg` with `MSG_DONTWAIT`). Returns how many; `WouldBlock` when
+    /// none was queued. Fewer than the capacity means the queue was empty
+    /// when the call returned.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        // SAFETY: all-zero bytes are a valid value of these plain C structs.
+        let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        let base = self.data.as_mut_ptr();
+        for i in 0..self.n {
+            // `add` stays inside `data`, whose length is `n * slot`.
+            iovs[i].iov_base = base.wrapping_add(i * self.slot).cast();
+            iovs[i].iov_len = self.slot;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        }
+        // SAFETY: `msgs[..n]` point at `iovs`, `names` and disjoint `slot`-byte
+        // regions of `self.data`, all alive and exclusively borrowed for this
+        // call; the lengths given match the buffers, so the kernel writes only
+        // inside them. `fd` is a socket the caller owns.
+        let got = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr(),
+                self.n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let got = got as usize;
+        for i in 0..got {
+            self.lens[i] = (msgs[i].msg_len as usize).min(self.slot);
+            self.srcs[i] = sockaddr_to_std(&names[i]);
+        }
+        Ok(got)
+    }
+
+    /// Receives one datagram into the first slot with `f` (plain
+    /// `recvfrom`, for a batch of 1). Returns 1, or `f`'s error.
+    pub fn recv_with(
+        &mut self,
+        f: impl FnOnce(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
+    ) -> io::Result<usize> {
+        let (n, src) = f(&mut self.data[..self.slot])?;
+        self.lens[0] = n.min(self.slot);
+        self.srcs[0] = Some(src);
+        Ok(1)
+    }
+
+    /// Datagram `i` of the last [`RecvBatch::recv`] and its source (`None`
+    /// for an address family other than IPv4/IPv6).
+    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        let start = i * self.slot;
+        (&self.data[start..start + self.lens[i]], self.srcs[i])
+    }
+}
+
+/// Outgoing datagrams collected for one `sendmmsg`. Each slot is a reused
+/// `Vec<u8>` that the proxy writes into directly.
+#[derive(Debug)]
+pub struct SendBatch {
+    bufs: Vec<Vec<u8>>,
+    dests: Vec<SockAddr>,
+    len: usize,
+}
+
+impl SendBatch {
+    /// Room for `n` (1..=[`MAX_BATCH`]) datagrams.
+    pub fn new(n: usize) -> SendBatch {
+        let n = n.clamp(1, MAX_BATCH);
+        SendBatch {
+            bufs: (0..n).map(|_| Vec::with_capacity(2048)).collect(),
+            dests: Vec::with_capacity(n),
+            len: 0,
+        }
+    }
+
+    /// No datagram queued.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// No room left: flush before the next [`SendBatch::next_buf`].
+    pub fn is_full(&self) -> bool {
+        self.len == self.bufs.len()
+    }
+
+    /// The buffer the next datagram is written into (call
+    /// [`SendBatch::commit`] to queue it). Panics when full.
+    pub fn next_buf(&mut self) -> &mut Vec<u8> {
+        &mut self.bufs[self.len]
+    }
+
+    /// Queues the datagram written into [`SendBatch::next_buf`] for `dest`.
+    pub fn commit(&mut self, dest: SocketAddr) {
+        self.dests.push(SockAddr::from(dest));
+        self.len += 1;
+    }
+
+    /// Sends everything queued on `fd` (`sendmmsg`, `MSG_DONTWAIT`) and
+    /// empties the batch. Returns (sent, failed): a datagram the kernel
+    /// refuses is skipped and counted as failed.
+    pub fn flush(&mut self, fd: RawFd) -> (usize, usize) {
+        let (mut sent, mut failed) = (0, 0);
+        while sent + failed < self.len {
+            let from = sent + failed;
+            match self.send_from(fd, from) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => failed += 1,
+            }
+        }
+        self.len = 0;
+        self.dests.clear();
+        (sent, failed)
+    }
+
+    /// Sends everything queued one datagram at a time with `f` (plain
+    /// `sendto`, for a batch of 1) and empties the batch. Returns how many
+    /// failed.
+    pub fn flush_with(
+        &mut self,
+        mut f: impl FnMut(&[u8], SocketAddr) -> io::Result<usize>,
+    ) -> usize {
+        let mut failed = 0;
+        for i in 0..self.len {
+            if let Some(dest) = self.dests[i].as_socket() {
+                if f(&self.bufs[i], dest).is_err() {
+                    failed += 1;
+                }
+            }
+        }
+        self.len = 0;
+        self.dests.clear();
+        failed
+    }
+
+    fn send_from(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
+        let n = self.len - from;
+        // SAFETY: all-zero bytes are a valid value of these plain C structs.
+        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        for i in 0..n {
+            let buf = &self.bufs[from + i];
+            let dest = &self.dests[from + i];
+            iovs[i].iov_base = buf.as_ptr() as *mut libc::c_void;
+            iovs[i].iov_len = buf.len();
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
+            msgs[i].msg_hdr.msg_namelen = dest.len();
+        }
+        // SAFETY: `msgs[..n]` point at `iovs` and at buffers and addresses
+        // in `self`, alive and unchanged for the call; the kernel only reads
+        // through `msg_iov` and `msg_name` (lengths match the buffers) and
+        // writes `msg_len` in `msgs`. `fd` is a socket the caller owns.
+        let r =
+            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok((r as usize).max(1).min(n))
+        }
+    }
+}
+
+fn sockaddr_to_std(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match st.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a `sockaddr_in`,
+            // which is smaller than `sockaddr_storage` and no more aligned.
+            let a = unsafe { &*(st as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a `sockaddr_in6`,
+            // which is smaller than `sockaddr_storage` and no more aligned.
+            let a = unsafe { &*(st as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                u32::from_be(a.sin6_flowinfo),
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn batch_round_trip_on_loopback() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_nonblocking(true).unwrap();
+        let mut out = SendBatch::new(4);
+        for i in 0..3u8 {
+            let buf = out.next_buf();
+            buf.clear();
+            buf.extend_from_slice(&[i; 10]);
+            out.commit(b.local_addr().unwrap());
+        }
+        assert_eq!(out.flush(a.as_raw_fd()), (3, 0));
+        assert!(out.is_empty());
+        let mut inb = RecvBatch::new(8, 64);
+        let mut seen = 0;
+        for _ in 0..100 {
+            match inb.recv(b.as_raw_fd()) {
+                Ok(n) => {
+                    for i in 0..n {
+                        let (d, src) = inb.get(i);
+                        assert_eq!(d, &[seen as u8; 10]);
+                        assert_eq!(src, Some(a.local_addr().unwrap()));
+                        seen += 1;
+                    }
+                }
+                Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock),
+            }
+            if seen == 3 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(seen, 3);
+        assert_eq!(
+            inb.recv(b.as_raw_fd()).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+}

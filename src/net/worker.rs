@@ -1,0 +1,740 @@
+//! One worker: a mio event loop over its own UDP sockets, TCP listeners and
+//! TCP connections. Per poll iteration it reads the clock once and loads the
+//! routing table once (lock-free); per message it calls
+//! [`Proxy::handle`] and carries out the [`Output`].
+//!
+//! UDP: a ready socket is drained with batched receives (`recvmmsg`, or one
+//! `recvfrom` at a time when the batch is 1); the proxy writes each answer
+//! straight into a slot of the send batch, which goes out with one
+//! `sendmmsg` per batch. A socket that still has data after a fair share
+//! of batches is revisited before the next blocking poll.
+//!
+//! TCP: messages are framed by Content-Length (`sip::frame_stream`) under
+//! the size cap; a response for a connection owned by another worker is
+//! handed to it; requests to an upstream use one connection per (worker,
+//! upstream), opened on first use.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, TrySendError};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+
+use super::log;
+use super::sys::{RecvBatch, SendBatch};
+use super::tcp::{Conn, Conns, WriteError};
+use super::{Handoff, Shared};
+use crate::metrics::{Counters, NetDrop};
+use crate::proxy::{ConnRef, Input, Output, Proxy, Scratch, Transmit};
+use crate::route::{LiveTable, Table};
+use crate::sip::{self, Transport};
+
+/// Token of the worker's waker (hand-offs and stop).
+pub(crate) const WAKER: Token = Token(0);
+const UDP_BASE: usize = 1;
+const TCP_BASE: usize = 1 << 16;
+const CONN_BASE: usize = 1 << 24;
+/// Batches read from one socket per readiness event before others get a turn.
+const FAIR_BATCHES: usize = 8;
+/// Receive slot size: the largest UDP payload.
+const DATAGRAM_MAX: usize = 65_535;
+/// How long a stopping worker keeps flushing TCP output.
+const STOP_FLUSH: Duration = Duration::from_millis(1200);
+
+/// What a worker reads but never changes.
+pub(crate) struct Ctx {
+    pub id: u16,
+    pub proxy: Arc<Proxy>,
+    pub live: Arc<LiveTable>,
+    pub shared: Arc<Shared>,
+    pub batch: usize,
+    pub max_message_size: usize,
+    pub idle_secs: u64,
+}
+
+/// The worker: its context and its mutable state, kept apart so the state
+/// can be borrowed mutably while the context and the table are read.
+pub(crate) struct Worker {
+    ctx: Ctx,
+    poll: Poll,
+    io: Io,
+}
+
+struct UdpSock {
+    sock: UdpSocket,
+    local: SocketAddr,
+}
+
+struct Io {
+    rx: Receiver<Handoff>,
+    udp: Vec<UdpSock>,
+    listeners: Vec<(TcpListener, SocketAddr)>,
+    conns: Conns,
+    /// Outbound connection per upstream address.
+    pool: HashMap<SocketAddr, u32>,
+    recv: RecvBatch,
+    send: SendBatch,
+    /// The UDP socket the queued send batch goes out on.
+    send_sock: usize,
+    /// Reused output buffer for everything but batched UDP.
+    out: Vec<u8>,
+    scratch: Scratch,
+    counters: Counters,
+    /// Wall clock, seconds since the epoch, read once per poll iteration.
+    now: u64,
+    /// UDP sockets with data left after their fair share.
+    again: Vec<usize>,
+    registry: mio::Registry,
+}
+
+impl Worker {
+    pub fn new(
+        ctx: Ctx,
+        poll: Poll,
+        rx: Receiver<Handoff>,
+        udp: Vec<(UdpSocket, SocketAddr)>,
+        tcp: Vec<(TcpListener, SocketAddr)>,
+    ) -> io::Result<Worker> {
+        let mut udp: Vec<UdpSock> = udp
+            .into_iter()
+            .map(|(sock, local)| UdpSock { sock, local })
+            .collect();
+        let mut listeners = tcp;
+        for (i, u) in udp.iter_mut().enumerate() {
+            poll.registry()
+                .register(&mut u.sock, Token(UDP_BASE + i), Interest::READABLE)?;
+        }
+        for (i, (l, _)) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l, Token(TCP_BASE + i), Interest::READABLE)?;
+        }
+        let registry = poll.registry().try_clone()?;
+        let batch = ctx.batch;
+        Ok(Worker {
+            ctx,
+            poll,
+            io: Io {
+                rx,
+                udp,
+                listeners,
+                conns: Conns::default(),
+                pool: HashMap::new(),
+                recv: RecvBatch::new(batch, DATAGRAM_MAX),
+                send: SendBatch::new(batch),
+                send_sock: 0,
+                out: Vec::with_capacity(4096),
+                scratch: Scratch::new(),
+                counters: Counters::default(),
+                now: unix_now(),
+                again: Vec::new(),
+                registry,
+            },
+        })
+    }
+
+    /// Runs until asked to stop; returns the worker's counters.
+    pub fn run(self) -> Counters {
+        let Worker {
+            ctx,
+            mut poll,
+            mut io,
+        } = self;
+        let mut events = Events::with_capacity(256);
+        let mut last_tick = Instant::now();
+        let mut reported = Counters::default();
+        loop {
+            let timeout = if io.again.is_empty() {
+                Some(Duration::from_secs(1))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("worker {}: poll failed: {e}", ctx.id);
+                    break;
+                }
+            }
+            if ctx.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            io.now = unix_now();
+            let table = ctx.live.load();
+            let again = std::mem::take(&mut io.again);
+            for s in again {
+                io.udp_ready(&ctx, &table, s);
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => io.handoffs(&ctx),
+                    Token(t) if t >= CONN_BASE => io.conn_event(&ctx, &table, t - CONN_BASE, ev),
+                    Token(t) if t >= TCP_BASE => io.accept(&ctx, t - TCP_BASE),
+                    Token(t) => io.udp_ready(&ctx, &table, t - UDP_BASE),
+                }
+            }
+            drop(table);
+            if last_tick.elapsed() >= Duration::from_secs(1) {
+                last_tick = Instant::now();
+                io.close_idle(&ctx);
+                report_drops(&ctx, &io.counters, &mut reported);
+            }
+        }
+        io.drain_on_stop(&ctx, &mut poll, &mut events);
+        io.counters
+    }
+}
+
+impl Io {
+    /// Reads a ready UDP socket until it is empty or its fair share is used.
+    fn udp_ready(&mut self, ctx: &Ctx, table: &Table, s: usize) {
+        if s >= self.udp.len() {
+            return;
+        }
+        for _ in 0..FAIR_BATCHES {
+            let fd = self.udp[s].sock.as_raw_fd();
+            let got = if ctx.batch > 1 {
+                self.recv.recv(fd)
+            } else {
+                let sock = &self.udp[s].sock;
+                self.recv.recv_with(|buf| sock.recv_from(buf))
+            };
+            let got = match got {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors queued on the socket and the like: skip.
+                    log::debug!("worker {}: udp receive: {e}", ctx.id);
+                    continue;
+                }
+            };
+            let local = self.udp[s].local;
+            for i in 0..got {
+                let (data, source) = self.recv.get(i);
+                let Some(source) = source else { continue };
+                self.counters.received += 1;
+                let input = Input {
+                    data,
+                    source,
+                    local,
+                    transport: Transport::Udp,
+                    conn: None,
+                    now: self.now,
+                };
+                // Never full here: each datagram queues at most one, and a
+                // full batch is flushed as soon as it fills.
+                let buf = self.send.next_buf();
+                let out = ctx.proxy.handle(&input, table, &mut self.scratch, buf);
+                self.dispatch_batched(ctx, out);
+            }
+            self.flush_udp(ctx);
+            if got < self.recv.capacity() {
+                // The queue was empty when the call returned; a datagram
+                // arriving since then raises a new readiness event.
+                return;
+            }
+        }
+        self.again.push(s);
+    }
+
+    /// Carries out an output whose bytes are in the send batch's next slot.
+    fn dispatch_batched(&mut self, ctx: &Ctx, out: Output) {
+        let tx = match out {
+            Output::Drop(reason) => {
+                self.counters.proxy_drop(&reason);
+                return;
+            }
+            Output::Forward(tx) => {
+                self.counters.forwarded += 1;
+                tx
+            }
+            Output::Reply(tx) => {
+                self.counters.replied += 1;
+                tx
+            }
+        };
+        if tx.transport == Transport::Udp {
+            match self.udp_socket_for(&tx) {
+                Some(s) => {
+                    if s != self.send_sock && !self.send.is_empty() {
+                        self.flush_udp(ctx);
+                    }
+                    self.send_sock = s;
+                    self.send.commit(tx.dest);
+                    if self.send.is_full() {
+                        self.flush_udp(ctx);
+                    }
+                }
+                None => self.counters.net_drop(NetDrop::NoUdpSocket),
+            }
+            return;
+        }
+        // Not a datagram: move the bytes out of the batch slot.
+        std::mem::swap(self.send.next_buf(), &mut self.out);
+        let data = std::mem::take(&mut self.out);
+        self.transmit_stream(ctx, &tx, &data);
+        self.out = data;
+    }
+
+    /// Carries out an output whose bytes are in `data` (TCP paths).
+    fn dispatch(&mut self, ctx: &Ctx, out: Output, data: &[u8]) {
+        let tx = match out {
+            Output::Drop(reason) => {
+                self.counters.proxy_drop(&reason);
+                return;
+            }
+            Output::Forward(tx) => {
+                self.counters.forwarded += 1;
+                tx
+            }
+            Output::Reply(tx) => {
+                self.counters.replied += 1;
+                tx
+            }
+        };
+        if tx.transport == Transport::Udp {
+            match self.udp_socket_for(&tx) {
+                Some(s) => {
+                    if s != self.send_sock && !self.send.is_empty() {
+                        self.flush_udp(ctx);
+                    }
+                    self.send_sock = s;
+                    let buf = self.send.next_buf();
+                    buf.clear();
+                    buf.extend_from_slice(data);
+                    self.send.commit(tx.dest);
+                    if self.send.is_full() {
+                        self.flush_udp(ctx);
+                    }
+                }
+                None => self.counters.net_drop(NetDrop::NoUdpSocket),
+            }
+        } else {
+            self.transmit_stream(ctx, &tx, data);
+        }
+    }
+
+    /// The UDP socket to send from: the one bound where our Via says we
+    /// are, else the first of the destination's address family.
+    fn udp_socket_for(&self, tx: &Transmit) -> Option<usize> {
+        if let Some(from) = tx.from {
+            if let Some(i) = self.udp.iter().position(|u| u.local == from) {
+                return Some(i);
+            }
+        }
+        self.udp
+            .iter()
+            .position(|u| u.local.is_ipv4() == tx.dest.is_ipv4())
+    }
+
+    fn flush_udp(&mut self, ctx: &Ctx) {
+        if self.send.is_empty() {
+            return;
+        }
+        let Some(u) = self.udp.get(self.send_sock) else {
+            return;
+        };
+        let failed = if ctx.batch > 1 {
+            self.send.flush(u.sock.as_raw_fd()).1
+        } else {
+            let sock = &u.sock;
+            self.send.flush_with(|buf, dest| sock.send_to(buf, dest))
+        };
+        for _ in 0..failed {
+            self.counters.net_drop(NetDrop::SendError);
+        }
+    }
+
+    /// Sends on a TCP connection: the one named in the transmit (ours, or
+    /// another worker's through a hand-off), else the pooled connection to
+    /// the destination.
+    fn transmit_stream(&mut self, ctx: &Ctx, tx: &Transmit, data: &[u8]) {
+        if tx.transport != Transport::Tcp {
+            self.counters.net_drop(NetDrop::UnsupportedTransport);
+            return;
+        }
+        if let Some(c) = tx.conn {
+            if c.worker != ctx.id {
+                self.hand_off(ctx, c, tx.dest, data);
+                return;
+            }
+            if self.conns.get_mut(c.id).is_some() {
+                self.write_conn(ctx, c.id, data);
+                return;
+            }
+            // The connection is gone: open a new one (RFC 3261 §18.2.2).
+        }
+        self.send_pooled(ctx, tx.dest, data);
+    }
+
+    fn hand_off(&mut self, ctx: &Ctx, c: ConnRef, dest: SocketAddr, data: &[u8]) {
+        let shared = &ctx.shared;
+        let (Some(q), Some(w)) = (
+            shared.handoff.get(c.worker as usize),
+            shared.wakers.get(c.worker as usize),
+        ) else {
+            self.counters.net_drop(NetDrop::NoSuchWorker);
+            return;
+        };
+        let h = Handoff {
+            conn: c,
+            dest,
+            data: data.to_vec(),
+        };
+        match q.try_send(h) {
+            Ok(()) => {
+                self.counters.handed_off += 1;
+                let _ = w.wake();
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.net_drop(NetDrop::HandoffFull)
+            }
+        }
+    }
+
+    /// Messages other workers handed to us.
+    fn handoffs(&mut self, ctx: &Ctx) {
+        while let Ok(h) = self.rx.try_recv() {
+            if self.conns.get_mut(h.conn.id).is_some() {
+                self.write_conn(ctx, h.conn.id, &h.data);
+            } else {
+                self.send_pooled(ctx, h.dest, &h.data);
+            }
+        }
+    }
+
+    fn send_pooled(&mut self, ctx: &Ctx, dest: SocketAddr, data: &[u8]) {
+        let id = match self.pool.get(&dest) {
+            Some(&id) => id,
+            None => match self.connect(ctx, dest) {
+                Some(id) => id,
+                None => {
+                    self.counters.net_drop(NetDrop::ConnectFailed);
+                    return;
+                }
+            },
+        };
+        self.write_conn(ctx, id, data);
+    }
+
+    fn connect(&mut self, ctx: &Ctx, dest: SocketAddr) -> Option<u32> {
+        let stream = match TcpStream::connect(dest) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("worker {}: connect to {dest}: {e}", ctx.id);
+                return None;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(dest);
+        let conn = Conn::new(stream, dest, local, rbuf_size(ctx), false, self.now);
+        let id = self.register(conn)?;
+        self.pool.insert(dest, id);
+        log::debug!("worker {}: connecting to {dest} (conn {id})", ctx.id);
+        Some(id)
+    }
+
+    fn register(&mut self, conn: Conn) -> Option<u32> {
+        let id = self.conns.insert(conn).ok()?;
+        let slot = Conns::slot_of(id);
+        let c = self.conns.get_mut(id)?;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .registry
+            .register(&mut c.stream, Token(CONN_BASE + slot), interest)
+            .is_err()
+        {
+            self.conns.remove(id);
+            return None;
+        }
+        Some(id)
+    }
+
+    fn write_conn(&mut self, ctx: &Ctx, id: u32, data: &[u8]) {
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        c.last_active = now;
+        match c.write(data) {
+            Ok(()) => {}
+            Err(WriteError::Backlog) => {
+                self.counters.net_drop(NetDrop::TcpBacklog);
+                self.close(ctx, id, "too many unsent bytes");
+            }
+            Err(WriteError::Io) => {
+                self.counters.net_drop(NetDrop::SendError);
+                self.close(ctx, id, "write failed");
+            }
+        }
+    }
+
+    fn accept(&mut self, ctx: &Ctx, l: usize) {
+        loop {
+            let Some((lis, local)) = self.listeners.get(l) else {
+                return;
+            };
+            let local = *local;
+            let (stream, peer) = match lis.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors and the like: try again on the next event.
+                    log::warning!("worker {}: accept on {local}: {e}", ctx.id);
+                    return;
+                }
+            };
+            if !ctx.shared.limits.acquire(peer.ip()) {
+                self.counters.net_drop(NetDrop::TcpLimit);
+                log::debug!("worker {}: refused connection from {peer}: limit", ctx.id);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let mut conn = Conn::new(stream, peer, local, rbuf_size(ctx), true, self.now);
+            conn.limited = Some(peer.ip());
+            match self.register(conn) {
+                Some(id) => {
+                    self.counters.tcp_accepted += 1;
+                    log::debug!("worker {}: accepted {peer} (conn {id})", ctx.id);
+                }
+                None => {
+                    ctx.shared.limits.release(peer.ip());
+                    self.counters.net_drop(NetDrop::TcpLimit);
+                }
+            }
+        }
+    }
+
+    fn conn_event(&mut self, ctx: &Ctx, table: &Table, slot: usize, ev: &mio::event::Event) {
+        let Some(id) = self.conns.id_at(slot) else {
+            return;
+        };
+        if ev.is_writable() {
+            let Some(c) = self.conns.get_mut(id) else {
+                return;
+            };
+            if !c.connected {
+                match c.check_connected() {
+                    Ok(true) => {
+                        self.counters.tcp_connected += 1;
+                        log::debug!("worker {}: connected to {} (conn {id})", ctx.id, c.peer);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.counters.net_drop(NetDrop::ConnectFailed);
+                        let msg = format!("connect failed: {e}");
+                        self.close(ctx, id, &msg);
+                        return;
+                    }
+                }
+            }
+            let Some(c) = self.conns.get_mut(id) else {
+                return;
+            };
+            if c.flush().is_err() {
+                self.counters.net_drop(NetDrop::SendError);
+                self.close(ctx, id, "write failed");
+                return;
+            }
+        }
+        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            self.conn_read(ctx, table, id);
+        }
+    }
+
+    /// Reads a connection dry, handling every whole message.
+    fn conn_read(&mut self, ctx: &Ctx, table: &Table, id: u32) {
+        let now = self.now;
+        loop {
+            let Some(c) = self.conns.get_mut(id) else {
+                return;
+            };
+            if !c.connected {
+                return;
+            }
+            if c.rlen == c.rbuf.len() {
+                // Full without a whole message (frame_stream caps the head
+                // and body, so only keep-alive noise gets here).
+                self.counters.net_drop(NetDrop::TcpFraming);
+                self.close(ctx, id, "message too large");
+                return;
+            }
+            match c.read_some() {
+                Ok(0) => {
+                    self.close(ctx, id, "closed by peer");
+                    return;
+                }
+                Ok(_) => c.last_active = now,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let msg = format!("read failed: {e}");
+                    self.close(ctx, id, &msg);
+                    return;
+                }
+            }
+            if !self.frame(ctx, table, id) {
+                return;
+            }
+        }
+    }
+
+    /// Handles every whole message buffered on a connection; false when
+    /// the connection was closed.
+    fn frame(&mut self, ctx: &Ctx, table: &Table, id: u32) -> bool {
+        let Some(c) = self.conns.get_mut(id) else {
+            return false;
+        };
+        let mut rbuf = std::mem::take(&mut c.rbuf);
+        let rlen = c.rlen;
+        let (peer, local) = (c.peer, c.local);
+        let mut start = 0;
+        let mut pong = false;
+        let mut ok = true;
+        loop {
+            // CR LF keep-alives (RFC 5626 §4.4.1): a double CRLF ping gets a
+            // single CRLF pong.
+            let mut crlf = 0;
+            while rlen - start >= 2 && &rbuf[start..start + 2] == b"\r\n" {
+                start += 2;
+                crlf += 1;
+            }
+            pong |= crlf >= 2;
+            if start == rlen {
+                break;
+            }
+            match sip::frame_stream(&rbuf[start..rlen], ctx.max_message_size) {
+                Ok(Some(n)) => {
+                    let data = &rbuf[start..start + n];
+                    start += n;
+                    self.counters.received += 1;
+                    let input = Input {
+                        data,
+                        source: peer,
+                        local,
+                        transport: Transport::Tcp,
+                        conn: Some(ConnRef { worker: ctx.id, id }),
+                        now: self.now,
+                    };
+                    let mut out = std::mem::take(&mut self.out);
+                    let o = ctx.proxy.handle(&input, table, &mut self.scratch, &mut out);
+                    self.dispatch(ctx, o, &out);
+                    self.out = out;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.counters.net_drop(NetDrop::TcpFraming);
+                    log::debug!("worker {}: conn {id} from {peer}: {e}", ctx.id);
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        rbuf.copy_within(start..rlen, 0);
+        let Some(c) = self.conns.get_mut(id) else {
+            return false;
+        };
+        c.rbuf = rbuf;
+        c.rlen = rlen - start;
+        if !ok {
+            self.close(ctx, id, "unframeable stream");
+            return false;
+        }
+        if pong {
+            self.write_conn(ctx, id, b"\r\n");
+        }
+        self.conns.get_mut(id).is_some()
+    }
+
+    fn close(&mut self, ctx: &Ctx, id: u32, why: &str) {
+        let Some(mut c) = self.conns.remove(id) else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut c.stream);
+        if let Some(ip) = c.limited {
+            ctx.shared.limits.release(ip);
+        }
+        if c.outbound && self.pool.get(&c.peer) == Some(&id) {
+            self.pool.remove(&c.peer);
+        }
+        self.counters.tcp_closed += 1;
+        log::debug!("worker {}: conn {id} with {}: {why}", ctx.id, c.peer);
+    }
+
+    fn close_idle(&mut self, ctx: &Ctx) {
+        let now = self.now;
+        let idle: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now.saturating_sub(c.last_active) >= ctx.idle_secs)
+            .map(|(id, _)| id)
+            .collect();
+        for id in idle {
+            self.close(ctx, id, "idle");
+        }
+    }
+
+    /// Stop: read nothing more, deliver hand-offs already queued and flush
+    /// TCP output for a short while.
+    fn drain_on_stop(&mut self, ctx: &Ctx, poll: &mut Poll, events: &mut Events) {
+        self.flush_udp(ctx);
+        self.handoffs(ctx);
+        let until = Instant::now() + STOP_FLUSH;
+        loop {
+            let pending: Vec<u32> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.unsent() > 0)
+                .map(|(id, _)| id)
+                .collect();
+            if pending.is_empty() || Instant::now() >= until {
+                break;
+            }
+            for id in pending {
+                if let Some(c) = self.conns.get_mut(id) {
+                    if c.flush().is_err() {
+                        self.close(ctx, id, "write failed");
+                    }
+                }
+            }
+            let _ = poll.poll(events, Some(Duration::from_millis(20)));
+        }
+    }
+}
+
+fn rbuf_size(ctx: &Ctx) -> usize {
+    ctx.max_message_size + 1024
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Logs the drops since the last report (at most once a second per worker),
+/// leaving out keep-alives and absorbed ACKs, which are normal.
+fn report_drops(ctx: &Ctx, now: &Counters, reported: &mut Counters) {
+    if now.notable_drops() == reported.notable_drops() {
+        return;
+    }
+    if log::enabled(log::Level::Warn) {
+        let list: Vec<String> = now
+            .drops_since(reported)
+            .filter(|(name, _)| *name != "keepalive" && *name != "ack_absorbed")
+            .map(|(name, n)| format!("{name}={n}"))
+            .collect();
+        log::warning!(
+            "worker {}: dropped in the last second: {}",
+            ctx.id,
+            list.join(", ")
+        );
+    }
+    *reported = now.clone();
+}
