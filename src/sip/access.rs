@@ -6,27 +6,25 @@
 //! [`Error::Duplicate`] (RFC 4475 §3.3.8, multi01.dat).
 
 use super::{
+    charset,
     credentials::Credentials,
     name_addr::{Contact, NameAddr},
     uri::Uri,
+    values::span,
     values::{self, CSeq, Expires, MaxForwards, OptionTags},
     via::Via,
-    Error, HeaderName, Headers, Request,
+    Error, Header, HeaderName, Headers, Request,
 };
 
 impl<'a> Headers<'a> {
     /// Every Via value in order, across lines and comma-separated values.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, Error>> + '_ {
-        self.values(HeaderName::Via).map(Via::parse)
+        ListIter::new(self.all(HeaderName::Via), Via::parse_first)
     }
 
     /// The topmost Via value; `Missing("Via")` when there is none.
     pub fn top_via(&self) -> Result<Via<'a>, Error> {
-        let v = self
-            .values(HeaderName::Via)
-            .next()
-            .ok_or(Error::Missing("Via"))?;
-        Via::parse(v)
+        self.vias().next().unwrap_or(Err(Error::Missing("Via")))
     }
 
     /// The Call-ID, validated (`word ["@" word]`).
@@ -53,6 +51,20 @@ impl<'a> Headers<'a> {
         NameAddr::parse(v.ok_or(Error::Missing("To"))?, "To")
     }
 
+    /// The From tag alone (see [`NameAddr::parse_tag`]): `Ok(None)` when
+    /// the From has no tag, `Missing("From")` without a From header.
+    pub fn from_tag(&self) -> Result<Option<&'a [u8]>, Error> {
+        let v = self.single(HeaderName::From, "From")?;
+        NameAddr::parse_tag(v.ok_or(Error::Missing("From"))?, "From")
+    }
+
+    /// The To tag alone (see [`NameAddr::parse_tag`]): `Ok(None)` for an
+    /// initial request, `Missing("To")` without a To header.
+    pub fn to_tag(&self) -> Result<Option<&'a [u8]>, Error> {
+        let v = self.single(HeaderName::To, "To")?;
+        NameAddr::parse_tag(v.ok_or(Error::Missing("To"))?, "To")
+    }
+
     /// Max-Forwards, `None` when absent.
     pub fn max_forwards(&self) -> Result<Option<MaxForwards>, Error> {
         self.single(HeaderName::MaxForwards, "Max-Forwards")?
@@ -62,14 +74,16 @@ impl<'a> Headers<'a> {
 
     /// Route values in order (name-addr form only).
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, Error>> + '_ {
-        self.values(HeaderName::Route)
-            .map(|v| NameAddr::parse_name_addr(v, "Route"))
+        ListIter::new(self.all(HeaderName::Route), |v| {
+            NameAddr::parse_first_name_addr(v, "Route")
+        })
     }
 
     /// Record-Route values in order (name-addr form only).
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, Error>> + '_ {
-        self.values(HeaderName::RecordRoute)
-            .map(|v| NameAddr::parse_name_addr(v, "Record-Route"))
+        ListIter::new(self.all(HeaderName::RecordRoute), |v| {
+            NameAddr::parse_first_name_addr(v, "Record-Route")
+        })
     }
 
     /// Contact values in order.
@@ -147,6 +161,75 @@ impl<'a> Headers<'a> {
             (Some(_), Some(_)) => Err(Error::Duplicate(label)),
         }
     }
+}
+
+/// Walks the comma-separated values of every line of one header, parsing
+/// each value in place with `parse`, which reports where its value ends: a
+/// line is scanned once instead of being split first. After a value that
+/// fails to parse, the walk resumes at the next comma outside quotes and
+/// `<...>`, as [`split_values`](super::split_values) would split.
+struct ListIter<'a, I, F> {
+    lines: I,
+    rest: &'a [u8],
+    parse: F,
+}
+
+impl<'a, I, F> ListIter<'a, I, F> {
+    fn new(lines: I, parse: F) -> Self {
+        ListIter {
+            lines,
+            rest: &[],
+            parse,
+        }
+    }
+}
+
+impl<'h, 'a: 'h, T, I, F> Iterator for ListIter<'a, I, F>
+where
+    I: Iterator<Item = &'h Header<'a>>,
+    F: FnMut(&'a [u8]) -> Result<(T, usize), Error>,
+{
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Result<T, Error>> {
+        loop {
+            let start = span(self.rest, 0, |b| b == b',' || charset::lws(b));
+            let rest = self.rest.get(start..).unwrap_or_default();
+            if rest.is_empty() {
+                self.rest = self.lines.next()?.value;
+                continue;
+            }
+            return Some(match (self.parse)(rest) {
+                Ok((item, end)) => {
+                    self.rest = rest.get(end..).unwrap_or_default();
+                    Ok(item)
+                }
+                Err(e) => {
+                    self.rest = rest.get(value_end(rest)..).unwrap_or_default();
+                    Err(e)
+                }
+            });
+        }
+    }
+}
+
+/// Index of the first comma outside quotes and `<...>`, or `s.len()`.
+fn value_end(s: &[u8]) -> usize {
+    let mut quoted = false;
+    let mut angle = false;
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'\\' if quoted => i += 1,
+            b'"' if !angle => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    s.len()
 }
 
 impl<'a> Request<'a> {
@@ -373,6 +456,13 @@ Content-Length: 0\r\n\r\n",
             let _ = (a.params.iter().count(), a.uri.scheme());
         }
         let _ = NameAddr::parse_name_addr(v, "Route");
+        let _ = (
+            NameAddr::parse_tag(v, "To"),
+            NameAddr::parse_first_name_addr(v, "Route"),
+        );
+        if let Ok((_, end)) = Via::parse_first(v) {
+            assert!(end <= v.len());
+        }
         let _ = (CSeq::parse(v), MaxForwards::parse(v), Expires::parse(v));
         let _ = (values::parse_content_length(v), values::call_id(v));
         let _ = OptionTags::new(v).count();
@@ -414,5 +504,51 @@ Content-Length: 0\r\n\r\n",
                 }
             }
         }
+    }
+
+    #[test]
+    fn list_walk_and_recovery() {
+        let r = request(
+            b"INVITE sip:u@h SIP/2.0\r\n\
+Route: <sip:a.example;lr>, <sip:bad example>, \"x,y\" <sip:c.example;lr>\r\n\
+Route: ,<sip:d.example>\r\n\
+Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa, bogus, SIP/2.0/TCP 10.0.0.2\r\n\
+Via: SIP/2.0/UDP [2001:db8::10]:5070;rport=5071\r\n\
+From: <sip:a@b>;tag=ft\r\nTo: sip:c@d\r\n\
+l: 0\r\n\r\n",
+        );
+        let h = &r.headers;
+        let routes: Vec<Result<&[u8], Error>> = h.routes().map(|r| r.map(|a| a.uri_raw)).collect();
+        assert_eq!(
+            routes,
+            vec![
+                Ok(&b"sip:a.example;lr"[..]),
+                Err(Error::Invalid("Route")),
+                Ok(b"sip:c.example;lr"),
+                Ok(b"sip:d.example"),
+            ]
+        );
+        type Row<'a> = Result<(&'a [u8], Option<u16>, Rport), Error>;
+        let vias: Vec<Row<'_>> = h
+            .vias()
+            .map(|v| v.map(|v| (v.host_raw, v.port, v.rport)))
+            .collect();
+        assert_eq!(
+            vias,
+            vec![
+                Ok((&b"10.0.0.1"[..], None, Rport::Absent)),
+                Err(Error::Invalid("Via")),
+                Ok((b"10.0.0.2", None, Rport::Absent)),
+                Ok((b"[2001:db8::10]", Some(5070), Rport::Value(5071))),
+            ]
+        );
+        assert_eq!(h.top_via().unwrap().branch, Some(&b"z9hG4bKa"[..]));
+        assert_eq!(h.from_tag(), Ok(Some(&b"ft"[..])));
+        assert_eq!(h.to_tag(), Ok(None));
+        let r = request(b"OPTIONS sip:u@h SIP/2.0\r\nVia: ,\r\nVia: SIP/2.0/UDP h\r\nl: 0\r\n\r\n");
+        assert_eq!(r.headers.top_via().unwrap().host_raw, b"h");
+        let r = request(b"OPTIONS sip:u@h SIP/2.0\r\nl: 0\r\n\r\n");
+        assert_eq!(r.headers.from_tag(), Err(Error::Missing("From")));
+        assert_eq!(r.headers.to_tag(), Err(Error::Missing("To")));
     }
 }

@@ -2,12 +2,15 @@
 //! Record-Route; RFC 3261 §20.10, §20.20, §20.39, §25.1) as zero-copy views.
 //! No I/O.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 use super::{
     charset,
     uri::{Params, Uri},
-    values::{parse_delta_seconds, quoted_len, scan_header_params, skip_lws, span},
+    values::{
+        parse_delta_seconds, quoted_len, scan_header_params, scan_header_params_list, skip_lws,
+        span,
+    },
     Error,
 };
 
@@ -45,13 +48,61 @@ impl<'a> NameAddr<'a> {
     /// `,` or `?`. Unquoted display names must be tokens; no white space is
     /// allowed inside `<...>`. Every fault is `Error::Invalid(header)`.
     pub fn parse(value: &'a [u8], header: &'static str) -> Result<NameAddr<'a>, Error> {
-        parse(value, header, false)
+        let mode = Mode {
+            brackets_only: false,
+            list: false,
+        };
+        parse(value, header, mode).map(|(addr, _)| addr)
     }
 
     /// Like [`NameAddr::parse`], but only the `<uri>` form is accepted, as
     /// Route and Record-Route require (RFC 3261 §20.30, §20.34).
     pub fn parse_name_addr(value: &'a [u8], header: &'static str) -> Result<NameAddr<'a>, Error> {
-        parse(value, header, true)
+        let mode = Mode {
+            brackets_only: true,
+            list: false,
+        };
+        parse(value, header, mode).map(|(addr, _)| addr)
+    }
+
+    /// Parses the first `<uri>` address of a comma-separated list (Route,
+    /// Record-Route) without splitting it first: returns the address and
+    /// the index of the `,` that ends it (or `value.len()`).
+    pub fn parse_first_name_addr(
+        value: &'a [u8],
+        header: &'static str,
+    ) -> Result<(NameAddr<'a>, usize), Error> {
+        let mode = Mode {
+            brackets_only: true,
+            list: true,
+        };
+        parse(value, header, mode)
+    }
+
+    /// Only the `tag` header parameter of a From/To value, without parsing
+    /// the display name or the URI (the proxy hot path needs nothing else
+    /// from them). The header parameters are validated as in
+    /// [`NameAddr::parse`]; a value that has no `<` and no `;` has no tag.
+    /// Use [`NameAddr::parse`] where the URI matters.
+    pub fn parse_tag(value: &'a [u8], header: &'static str) -> Result<Option<&'a [u8]>, Error> {
+        let bad = Error::Invalid(header);
+        let s = value.get(skip_lws(value, 0)..).unwrap_or_default();
+        let rest = match s.first() {
+            Some(b'"') => s.get(quoted_len(s).ok_or(bad)?..).unwrap_or_default(),
+            _ => s,
+        };
+        let params = match memchr2(b'<', b';', rest) {
+            None => return Ok(None),
+            Some(i) if rest.get(i) == Some(&b';') => rest.get(i..).unwrap_or_default(),
+            Some(i) => {
+                let after = rest.get(i..).unwrap_or_default();
+                let close = memchr(b'>', after).ok_or(bad)?;
+                after.get(close + 1..).unwrap_or_default()
+            }
+        };
+        let mut tag = None;
+        scan_header_params(params, |name, value| tag_param(&mut tag, name, value)).ok_or(bad)?;
+        Ok(tag)
     }
 
     /// The SIP URI, when the address is one.
@@ -103,13 +154,26 @@ impl<'a> Contact<'a> {
     }
 }
 
+/// Which forms [`parse`] accepts and where it stops.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Only `<uri>` (Route, Record-Route).
+    brackets_only: bool,
+    /// Stop at a `,` that ends the value (list headers, unsplit).
+    list: bool,
+}
+
+/// Parses the address at the start of `value`; returns it and the index
+/// where it ends (`value.len()`, or a `,` in list mode).
+#[inline]
 fn parse<'a>(
     value: &'a [u8],
     header: &'static str,
-    brackets_only: bool,
-) -> Result<NameAddr<'a>, Error> {
+    mode: Mode,
+) -> Result<(NameAddr<'a>, usize), Error> {
     let bad = Error::Invalid(header);
-    let s = charset::trim(value);
+    let start = skip_lws(value, 0);
+    let s = value.get(start..).unwrap_or_default();
     let (display, laquot) = match s.first() {
         Some(b'<') => (None, 0),
         Some(b'"') => {
@@ -126,58 +190,86 @@ fn parse<'a>(
             let end = span(s, 0, |b| charset::token(b) || charset::lws(b));
             match s.get(end) {
                 Some(b'<') => (Some(charset::trim(s.get(..end).ok_or(bad)?)), end),
-                Some(b':') if !brackets_only && !s.iter().take(end).any(|&b| charset::lws(b)) => {
-                    return bare(s, bad)
+                Some(b':')
+                    if !mode.brackets_only && !s.iter().take(end).any(|&b| charset::lws(b)) =>
+                {
+                    return bare(s, bad, mode.list).map(|(a, end)| (a, start + end));
                 }
                 _ => return Err(bad),
             }
         }
     };
-    let inner = s.get(laquot + 1..).ok_or(bad)?;
-    let close = memchr(b'>', inner).ok_or(bad)?;
-    let (uri_raw, after) = inner.split_at(close);
+    let u = laquot + 1;
+    let close = u + memchr(b'>', s.get(u..).unwrap_or_default()).ok_or(bad)?;
+    if s.get(close) != Some(&b'>') {
+        return Err(bad);
+    }
+    let uri_raw = s.get(u..close).ok_or(bad)?;
     let uri = Uri::parse(uri_raw).map_err(|_| bad)?;
-    let params = after.get(1..).unwrap_or_default();
-    finish(display, uri, uri_raw, params, bad)
+    let params = s.get(close + 1..).unwrap_or_default();
+    let (addr, end) = finish(display, uri, uri_raw, params, bad, mode.list)?;
+    Ok((addr, start + close + 1 + end))
 }
 
-/// The addr-spec form: the URI ends at the first `;` or LWS.
-fn bare<'a>(s: &'a [u8], bad: Error) -> Result<NameAddr<'a>, Error> {
-    let end = span(s, 0, |b| b != b';' && !charset::lws(b));
+/// The addr-spec form: the URI ends at the first `;` or LWS (or `,` in
+/// list mode).
+fn bare(s: &[u8], bad: Error, list: bool) -> Result<(NameAddr<'_>, usize), Error> {
+    let end = span(s, 0, |b| {
+        b != b';' && !charset::lws(b) && !(list && b == b',')
+    });
     let (uri_raw, params) = s.split_at(end.min(s.len()));
     if memchr(b',', uri_raw).is_some() || memchr(b'?', uri_raw).is_some() {
         return Err(bad);
     }
     let uri = Uri::parse(uri_raw).map_err(|_| bad)?;
-    finish(None, uri, uri_raw, params, bad)
+    let (addr, p_end) = finish(None, uri, uri_raw, params, bad, list)?;
+    Ok((addr, end + p_end))
 }
 
+/// Records the first `tag` parameter; false when its value is missing or
+/// quoted (a token is expected; `:`, `[`, `]` are tolerated, so the value
+/// needs no second pass).
+#[inline]
+fn tag_param<'a>(tag: &mut Option<&'a [u8]>, name: &'a [u8], value: Option<&'a [u8]>) -> bool {
+    if name.len() == 3 && name.eq_ignore_ascii_case(b"tag") && tag.is_none() {
+        match value {
+            Some(v) if v.first() != Some(&b'"') => *tag = Some(v),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Scans the header params after the URI; returns the address and the
+/// index in `params` where it ends.
+#[inline]
 fn finish<'a>(
     display: Option<&'a [u8]>,
     uri: Uri<'a>,
     uri_raw: &'a [u8],
     params: &'a [u8],
     bad: Error,
-) -> Result<NameAddr<'a>, Error> {
-    let params = params.get(skip_lws(params, 0)..).unwrap_or_default();
+    list: bool,
+) -> Result<(NameAddr<'a>, usize), Error> {
     let mut tag = None;
-    scan_header_params(params, |name, value| {
-        if name.eq_ignore_ascii_case(b"tag") && tag.is_none() {
-            match value {
-                Some(v) if charset::is_token(v) => tag = Some(v),
-                _ => return false,
-            }
-        }
-        true
-    })
+    let take = |name, value| tag_param(&mut tag, name, value);
+    let end = if list {
+        scan_header_params_list(params, take)
+    } else {
+        scan_header_params(params, take).map(|()| params.len())
+    }
     .ok_or(bad)?;
-    Ok(NameAddr {
-        display,
-        uri,
-        uri_raw,
-        params: Params::from_raw(params),
-        tag,
-    })
+    let raw = charset::trim(params.get(..end).unwrap_or_default());
+    Ok((
+        NameAddr {
+            display,
+            uri,
+            uri_raw,
+            params: Params::from_raw(raw),
+            tag,
+        },
+        end,
+    ))
 }
 
 #[cfg(test)]
@@ -353,5 +445,44 @@ mod tests {
         let c = Contact::parse(b"<sip:a@b>;expires=soon").unwrap();
         assert_eq!(c.expires(), None);
         assert_eq!(Contact::parse(b"<sip:a@b"), Err(Error::Invalid("Contact")));
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn tag_only() {
+        type Row<'a> = (&'a [u8], Result<Option<&'a [u8]>, Error>);
+        let rows: Vec<Row<'_>> = vec![
+            (b"\"A <b>; c\" <sip:a@b;tag=no>;tag=yes", Ok(Some(b"yes"))),
+            (b"Alice <sip:a@b>;x=1;TAG=t1", Ok(Some(b"t1"))),
+            (b"<sip:a@b>", Ok(None)),
+            (b"sip:a@b", Ok(None)),
+            (b"sip:a@b ;\r\n tag = 1918181833n", Ok(Some(b"1918181833n"))),
+            (b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8", Ok(Some(b"98asjd8"))),
+            (b"<sip:a@b>;tag=1;tag=2", Ok(Some(b"1"))),
+            (b"<sip:a@b>;tag", Err(Error::Invalid("From"))),
+            (b"<sip:a@b>;tag=\"x\"", Err(Error::Invalid("From"))),
+            (b"<sip:a@b;tag=x", Err(Error::Invalid("From"))),
+            (b"\"open <sip:a@b>", Err(Error::Invalid("From"))),
+            (b"<sip:a@b> junk", Err(Error::Invalid("From"))),
+        ];
+        for (input, expected) in rows {
+            assert_eq!(NameAddr::parse_tag(input, "From"), expected, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn first_of_a_list() {
+        let line: &[u8] = b"<sip:p1.example.com;lr>;x=\"a,b\" ,<sip:p2.example.com;lr>";
+        let (a, end) = NameAddr::parse_first_name_addr(line, "Route").unwrap();
+        assert_eq!(a.uri_raw, b"sip:p1.example.com;lr");
+        assert_eq!(a.params.raw(), b";x=\"a,b\"");
+        assert_eq!(end, 32);
+        assert_eq!(line.get(end), Some(&b','));
+        let (b, end) = NameAddr::parse_first_name_addr(&line[33..], "Route").unwrap();
+        assert_eq!((b.uri_raw, end), (&b"sip:p2.example.com;lr"[..], 23));
+        assert_eq!(
+            NameAddr::parse_first_name_addr(b"sip:p1;lr, <sip:p2>", "Route"),
+            Err(Error::Invalid("Route"))
+        );
     }
 }

@@ -108,6 +108,7 @@ impl<'a> Uri<'a> {
     /// other schemes are kept opaque. Any white space, or bytes outside the
     /// URI grammar, is [`Error::RequestUri`]; callers parsing a header map it
     /// to their own error.
+    #[inline]
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, Error> {
         let colon = scheme_len(s).ok_or(Error::RequestUri)?;
         let (scheme, rest) = s.split_at(colon);
@@ -156,53 +157,29 @@ impl<'a> SipUri<'a> {
     }
 
     /// Parses what follows `sip:`. The userinfo ends at the `@` (an
-    /// unescaped `@` can appear nowhere else in a SIP URI).
+    /// unescaped `@` can appear nowhere else in a SIP URI). Each part is
+    /// validated in one forward pass.
+    #[inline]
     fn parse_rest(s: &'a [u8], secure: bool) -> Option<SipUri<'a>> {
         let (user, password, hostport) = match memchr(b'@', s) {
             Some(at) => {
                 let (userinfo, rest) = s.split_at(at);
-                let (user, password) = match memchr(b':', userinfo) {
-                    Some(c) => {
-                        let (u, p) = userinfo.split_at(c);
-                        (u, p.get(1..))
-                    }
-                    None => (userinfo, None),
-                };
-                if user.is_empty() || !escaped_all(user, charset::user) {
-                    return None;
-                }
-                if let Some(p) = password {
-                    if !escaped_all(p, charset::password) {
-                        return None;
-                    }
-                }
+                let (user, password) = split_userinfo(userinfo)?;
                 (Some(user), password, rest.get(1..).unwrap_or_default())
             }
             None => (None, None, s),
         };
-        let (host, rest) = split_host(hostport)?;
-        let host = Host::parse(host).ok()?;
-        let (port, rest) = match rest.split_first() {
-            Some((&b':', r)) => {
-                let end = r
-                    .iter()
-                    .position(|&b| b == b';' || b == b'?')
-                    .unwrap_or(r.len());
-                let (p, r) = r.split_at(end);
-                (Some(parse_port(p)?), r)
-            }
-            _ => (None, rest),
-        };
-        let (params, headers) = match memchr(b'?', rest) {
-            Some(q) => {
-                let (p, h) = rest.split_at(q);
-                (p, h.get(1..))
-            }
-            None => (rest, None),
-        };
-        if !uri_params_valid(params) {
-            return None;
+        let (host, mut i) = scan_host(hostport)?;
+        let mut port = None;
+        if hostport.get(i) == Some(&b':') {
+            let end = span(hostport, i + 1, |b| b.is_ascii_digit());
+            port = Some(parse_port(hostport.get(i + 1..end)?)?);
+            i = end;
         }
+        let rest = hostport.get(i..)?;
+        let q = scan_uri_params(rest)?;
+        let (params, headers) = rest.split_at(q);
+        let headers = headers.get(1..);
         if let Some(h) = headers {
             if !uri_headers_valid(h) {
                 return None;
@@ -271,7 +248,7 @@ impl<'a> TelUri<'a> {
             let hexish = |b: u8| b.is_ascii_hexdigit() || b == b'*' || b == b'#';
             number.iter().all(|&b| hexish(b) || visual(b)) && number.iter().any(|&b| hexish(b))
         };
-        if !ok || !uri_params_valid(params) {
+        if !ok || scan_uri_params(params) != Some(params.len()) {
             return None;
         }
         Some(TelUri {
@@ -287,26 +264,12 @@ impl<'a> Host<'a> {
     /// in a Via `received=`), an IPv4 address, or a domain name. Anything
     /// else is `Error::Invalid("Host")`; callers map it to their own error.
     pub fn parse(s: &'a [u8]) -> Result<Host<'a>, Error> {
-        const BAD: Error = Error::Invalid("Host");
-        match s.first() {
-            None => Err(BAD),
-            Some(b'[') => match s.split_last() {
-                Some((b']', inner)) => parse_ipv6(inner.get(1..).unwrap_or_default())
-                    .map(Host::V6)
-                    .ok_or(BAD),
-                _ => Err(BAD),
-            },
-            Some(_) if memchr(b':', s).is_some() => parse_ipv6(s).map(Host::V6).ok_or(BAD),
-            Some(_) if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') => {
-                parse_ipv4(s).map(Host::V4).ok_or(BAD)
+        match scan_host(s) {
+            Some((host, end)) if end == s.len() => Ok(host),
+            _ if s.first() != Some(&b'[') && s.contains(&b':') => {
+                parse_ipv6(s).map(Host::V6).ok_or(Error::Invalid("Host"))
             }
-            Some(&first) => {
-                if first.is_ascii_alphanumeric() && s.iter().all(|&b| charset::host(b)) {
-                    Ok(Host::Name(s))
-                } else {
-                    Err(BAD)
-                }
-            }
+            _ => Err(Error::Invalid("Host")),
         }
     }
 
@@ -470,64 +433,98 @@ fn visual(b: u8) -> bool {
     matches!(b, b'-' | b'.' | b'(' | b')')
 }
 
-/// Splits `host` from what follows (`:port`, `;params`, `?headers`).
-fn split_host(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let end = if s.first() == Some(&b'[') {
-        memchr(b']', s)? + 1
-    } else {
-        span(s, 0, charset::host)
-    };
-    if end == 0 || end > s.len() {
+/// Scans the host at the start of `s` (an IPv6 reference, an IPv4 address
+/// or a domain name) and returns it with the index just after it. What
+/// follows is not looked at.
+#[inline]
+pub(crate) fn scan_host(s: &[u8]) -> Option<(Host<'_>, usize)> {
+    let first = *s.first()?;
+    if first == b'[' {
+        let close = span(s, 1, |b| b != b']');
+        let v6 = parse_ipv6(s.get(1..close)?)?;
+        return (s.get(close) == Some(&b']')).then_some((Host::V6(v6), close + 1));
+    }
+    if first.is_ascii_digit() {
+        // One pass for the common IPv4 case; a name that starts with a
+        // digit (`1and1.example`) falls through to the name scan.
+        if let Some((a, end)) = scan_ipv4(s) {
+            if !s.get(end).is_some_and(|&b| charset::host(b)) {
+                return Some((Host::V4(a), end));
+            }
+        }
+    } else if !first.is_ascii_alphabetic() {
         return None;
     }
-    Some(s.split_at(end))
+    let end = span(s, 1, charset::host);
+    let h = s.get(..end)?;
+    // All digits and dots is a bad IPv4 address, not a name.
+    if h.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    Some((Host::Name(h), end))
+}
+
+/// The user and optional password of a userinfo (without the `@`).
+fn split_userinfo(s: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let end = escaped_span(s, 0, charset::user)?;
+    let user = s.get(..end).filter(|u| !u.is_empty())?;
+    match s.get(end) {
+        None => Some((user, None)),
+        Some(b':') => {
+            let p = s.get(end + 1..)?;
+            (escaped_span(p, 0, charset::password)? == p.len()).then_some((user, Some(p)))
+        }
+        Some(_) => None,
+    }
+}
+
+/// First index at or after `i` whose byte is not in `class`, where `%`
+/// must start a `%HH` escape (`None` on a bad escape).
+fn escaped_span(s: &[u8], mut i: usize, class: fn(u8) -> bool) -> Option<usize> {
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return None;
+            }
+            i += 3;
+        } else if class(b) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    Some(i)
 }
 
 /// Every byte in `class`, and every `%` followed by two hex digits.
 fn escaped_all(s: &[u8], class: fn(u8) -> bool) -> bool {
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if !class(b) {
-            return false;
-        }
-        if b == b'%' {
-            let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
-            if !(hex(i + 1) && hex(i + 2)) {
-                return false;
-            }
-            i += 2;
-        }
-        i += 1;
-    }
-    true
+    escaped_span(s, 0, class) == Some(s.len())
 }
 
-/// `*( ";" pname [ "=" pvalue ] )` with paramchar names and values.
-fn uri_params_valid(s: &[u8]) -> bool {
-    if s.is_empty() {
-        return true;
+/// Validates `*( ";" pname [ "=" pvalue ] )` (paramchar names and values)
+/// at the start of `s`; returns where it ends: a `?` or the end of `s`.
+fn scan_uri_params(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        match s.get(i) {
+            None | Some(b'?') => return Some(i),
+            Some(b';') => {}
+            Some(_) => return None,
+        }
+        let n = escaped_span(s, i + 1, charset::param)?;
+        if n == i + 1 {
+            return None;
+        }
+        i = n;
+        if s.get(i) == Some(&b'=') {
+            let v = escaped_span(s, i + 1, charset::param)?;
+            if v == i + 1 {
+                return None;
+            }
+            i = v;
+        }
     }
-    if s.first() != Some(&b';') {
-        return false;
-    }
-    s.get(1..)
-        .unwrap_or_default()
-        .split(|&b| b == b';')
-        .all(|p| {
-            let (name, value) = match memchr(b'=', p) {
-                Some(eq) => {
-                    let (n, v) = p.split_at(eq);
-                    (n, Some(v.get(1..).unwrap_or_default()))
-                }
-                None => (p, None),
-            };
-            !name.is_empty()
-                && escaped_all(name, charset::param)
-                && match value {
-                    Some(v) => !v.is_empty() && escaped_all(v, charset::param),
-                    None => true,
-                }
-        })
 }
 
 /// `hname "=" hvalue *( "&" hname "=" hvalue )`.
@@ -542,25 +539,33 @@ fn uri_headers_valid(s: &[u8]) -> bool {
     })
 }
 
-/// Dotted-quad IPv4 (1 to 3 digits per part, leading zeros read as decimal).
-fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+/// Dotted-quad IPv4 at the start of `s` (1 to 3 digits per part, leading
+/// zeros read as decimal): the address and the index after it.
+fn scan_ipv4(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 {
-            return None;
-        }
-        let mut n: u16 = 0;
-        for &b in p {
-            if !b.is_ascii_digit() {
+    let mut i = 0;
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if s.get(i) != Some(&b'.') {
                 return None;
             }
+            i += 1;
+        }
+        let mut n: u16 = 0;
+        let start = i;
+        while let Some(&b) = s.get(i) {
+            if !b.is_ascii_digit() || i - start == 3 {
+                break;
+            }
             n = n * 10 + u16::from(b - b'0');
+            i += 1;
+        }
+        if i == start {
+            return None;
         }
         *o = u8::try_from(n).ok()?;
     }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+    Some((Ipv4Addr::from(octets), i))
 }
 
 /// IPv6 text (no brackets), without allocating.
@@ -792,6 +797,12 @@ mod tests {
             (b"1.2.3.4.5", Err(Error::Invalid("Host"))),
             (b"1..3.4", Err(Error::Invalid("Host"))),
             (b"h_x", Err(Error::Invalid("Host"))),
+            (b"1and1.example", Ok(Host::Name(b"1and1.example"))),
+            (b"1.2.3.4a", Ok(Host::Name(b"1.2.3.4a"))),
+            (b"1234.1.1.1", Err(Error::Invalid("Host"))),
+            (b"1.2.3.", Err(Error::Invalid("Host"))),
+            (b"fe80::1", Ok(Host::V6("fe80::1".parse().unwrap()))),
+            (b"[::1]x", Err(Error::Invalid("Host"))),
             (b".h", Err(Error::Invalid("Host"))),
         ];
         for (input, expected) in rows {

@@ -167,12 +167,32 @@ fn parse_decimal(s: &[u8]) -> Option<u64> {
 /// stops with `None`. `s` must hold nothing else besides LWS.
 pub(crate) fn scan_header_params<'a>(
     s: &'a [u8],
-    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
+    each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
 ) -> Option<()> {
+    scan_params(s, false, each).map(|_| ())
+}
+
+/// Like [`scan_header_params`], but a `,` where the next `;` could be ends
+/// the list value: returns the index of that comma, or `s.len()`.
+pub(crate) fn scan_header_params_list<'a>(
+    s: &'a [u8],
+    each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
+) -> Option<usize> {
+    scan_params(s, true, each)
+}
+
+#[inline(always)]
+fn scan_params<'a>(
+    s: &'a [u8],
+    list: bool,
+    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
+) -> Option<usize> {
     let mut i = skip_lws(s, 0);
-    while i < s.len() {
-        if s.get(i) != Some(&b';') {
-            return None;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b';' => {}
+            b',' if list => return Some(i),
+            _ => return None,
         }
         let start = skip_lws(s, i + 1);
         let end = span(s, start, charset::token);
@@ -201,7 +221,7 @@ pub(crate) fn scan_header_params<'a>(
             return None;
         }
     }
-    Some(())
+    Some(i)
 }
 
 /// Length of the quoted-string at the start of `s` (both quotes included),

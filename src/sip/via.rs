@@ -3,8 +3,8 @@
 
 use super::{
     charset,
-    uri::{Host, Params},
-    values::{parse_port, scan_header_params, skip_lws, span},
+    uri::{scan_host, Host, Params},
+    values::{parse_port, scan_header_params, scan_header_params_list, skip_lws, span},
     Error, Transport,
 };
 
@@ -58,61 +58,15 @@ impl<'a> Via<'a> {
     /// folded line breaks included, is allowed around `/`, `:`, `;` and `=`.
     /// The protocol must be `SIP/2.0`; any fault is `Error::Invalid("Via")`.
     pub fn parse(value: &'a [u8]) -> Result<Via<'a>, Error> {
-        let s = value;
-        let start = skip_lws(s, 0);
-        let name_end = span(s, start, charset::token);
-        let name = s.get(start..name_end).ok_or(BAD)?;
-        if !name.eq_ignore_ascii_case(b"SIP") {
-            return Err(BAD);
-        }
-        let v = slash(s, name_end)?;
-        let v_end = span(s, v, charset::token);
-        if s.get(v..v_end) != Some(b"2.0") {
-            return Err(BAD);
-        }
-        let protocol = s.get(start..v_end).ok_or(BAD)?;
-        let t = slash(s, v_end)?;
-        let t_end = span(s, t, charset::token);
-        let transport = s.get(t..t_end).filter(|t| !t.is_empty()).ok_or(BAD)?;
-        let transport = Transport::from_bytes(transport);
+        parse(value, false).map(|(via, _)| via)
+    }
 
-        let h = skip_lws(s, t_end);
-        if h == t_end {
-            return Err(BAD);
-        }
-        let h_end = if s.get(h) == Some(&b'[') {
-            span(s, h, |b| b != b']') + 1
-        } else {
-            span(s, h, charset::host)
-        };
-        let host_raw = s.get(h..h_end).ok_or(BAD)?;
-        let host = Host::parse(host_raw).map_err(|_| BAD)?;
-
-        let mut i = skip_lws(s, h_end);
-        let mut port = None;
-        if s.get(i) == Some(&b':') {
-            let p = skip_lws(s, i + 1);
-            let p_end = span(s, p, |b| b.is_ascii_digit());
-            port = Some(s.get(p..p_end).and_then(parse_port).ok_or(BAD)?);
-            i = skip_lws(s, p_end);
-        }
-
-        let params = s.get(i..).unwrap_or_default();
-        let mut via = Via {
-            protocol,
-            transport,
-            host,
-            host_raw,
-            port,
-            params: Params::from_raw(params),
-            branch: None,
-            received: None,
-            rport: Rport::Absent,
-            maddr: None,
-            ttl: None,
-        };
-        scan_header_params(params, |name, value| via.take_param(name, value)).ok_or(BAD)?;
-        Ok(via)
+    /// Parses the first via-parm of a comma-separated list without
+    /// splitting it first: returns the Via and the index of the `,` that
+    /// ends it (or `value.len()`). Saves a pass over the line on the hot
+    /// path (top Via).
+    pub fn parse_first(value: &'a [u8]) -> Result<(Via<'a>, usize), Error> {
+        parse(value, true)
     }
 
     /// Records a well-known parameter (the first occurrence wins); false
@@ -121,7 +75,7 @@ impl<'a> Via<'a> {
         let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
         match name.len() {
             6 if is(b"branch") && self.branch.is_none() => match value {
-                Some(v) if charset::is_token(v) => self.branch = Some(v),
+                Some(v) if v.first() != Some(&b'"') => self.branch = Some(v),
                 _ => return false,
             },
             5 if is(b"rport") && self.rport == Rport::Absent => {
@@ -172,6 +126,69 @@ impl<'a> Via<'a> {
         self.branch
             .is_some_and(|b| b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE))
     }
+}
+
+#[inline]
+fn parse(s: &[u8], list: bool) -> Result<(Via<'_>, usize), Error> {
+    let start = skip_lws(s, 0);
+    let name_end = span(s, start, charset::token);
+    let name = s.get(start..name_end).ok_or(BAD)?;
+    if !name.eq_ignore_ascii_case(b"SIP") {
+        return Err(BAD);
+    }
+    let v = slash(s, name_end)?;
+    let v_end = span(s, v, charset::token);
+    if s.get(v..v_end) != Some(b"2.0") {
+        return Err(BAD);
+    }
+    let protocol = s.get(start..v_end).ok_or(BAD)?;
+    let t = slash(s, v_end)?;
+    let t_end = span(s, t, charset::token);
+    let transport = s.get(t..t_end).filter(|t| !t.is_empty()).ok_or(BAD)?;
+    let transport = Transport::from_bytes(transport);
+
+    let h = skip_lws(s, t_end);
+    if h == t_end {
+        return Err(BAD);
+    }
+    let sent_by = s.get(h..).unwrap_or_default();
+    let (host, h_len) = scan_host(sent_by).ok_or(BAD)?;
+    let host_raw = sent_by.get(..h_len).ok_or(BAD)?;
+
+    let mut i = skip_lws(s, h + h_len);
+    let mut port = None;
+    if s.get(i) == Some(&b':') {
+        let p = skip_lws(s, i + 1);
+        let p_end = span(s, p, |b| b.is_ascii_digit());
+        port = Some(s.get(p..p_end).and_then(parse_port).ok_or(BAD)?);
+        i = skip_lws(s, p_end);
+    }
+
+    let params = s.get(i..).unwrap_or_default();
+    let mut via = Via {
+        protocol,
+        transport,
+        host,
+        host_raw,
+        port,
+        params: Params::EMPTY,
+        branch: None,
+        received: None,
+        rport: Rport::Absent,
+        maddr: None,
+        ttl: None,
+    };
+    let take = |name, value| via.take_param(name, value);
+    let end = if list {
+        scan_header_params_list(params, take)
+    } else {
+        scan_header_params(params, take).map(|()| params.len())
+    }
+    .ok_or(BAD)?;
+    let params = params.get(..end).unwrap_or_default();
+    // A list item may end in LWS before its comma.
+    via.params = Params::from_raw(if list { charset::trim(params) } else { params });
+    Ok((via, i + end))
 }
 
 /// After `i`: SWS "/" SWS; returns the index after it.
@@ -343,5 +360,39 @@ mod tests {
             .unwrap()
             .has_magic_cookie());
         assert_eq!(v.params.get(b"BRANCH"), Some(Some(&b"z9hG4bK"[..])));
+    }
+
+    #[test]
+    fn parse_first_stops_at_the_comma() {
+        let line: &[u8] = b"SIP/2.0/UDP a.example;branch=z9hG4bK1 ;x=\"q,r\" , SIP/2.0/TCP b";
+        let (v, end) = Via::parse_first(line).unwrap();
+        assert_eq!(v.host, Host::Name(b"a.example"));
+        assert_eq!(v.params.raw(), b";branch=z9hG4bK1 ;x=\"q,r\"");
+        assert_eq!(line.get(end), Some(&b','));
+        let (v, end) = Via::parse_first(&line[end + 2..]).unwrap();
+        assert_eq!(
+            (v.transport, v.host_raw, end),
+            (Transport::Tcp, &b"b"[..], 13)
+        );
+        assert_eq!(
+            Via::parse_first(b"SIP/2.0/UDP [::1]:5060,"),
+            Ok((
+                Via {
+                    port: Some(5060),
+                    ..via(
+                        b"SIP/2.0",
+                        Transport::Udp,
+                        b"[::1]",
+                        Host::V6(Ipv6Addr::LOCALHOST)
+                    )
+                },
+                22
+            ))
+        );
+        assert_eq!(
+            Via::parse_first(b"SIP/2.0/UDP h;branch=x y, SIP/2.0/UDP i"),
+            Err(Error::Invalid("Via"))
+        );
+        assert_eq!(Via::parse(b"SIP/2.0/UDP h ,"), Err(Error::Invalid("Via")));
     }
 }
