@@ -27,6 +27,23 @@ impl<'a> Headers<'a> {
         self.vias().next().unwrap_or(Err(Error::Missing("Via")))
     }
 
+    /// The topmost Via value, parsed, with its text as received (LWS
+    /// trimmed, up to the comma that ends it): one pass over the line, no
+    /// split. `Missing("Via")` when there is none.
+    pub fn top_via_with_raw(&self) -> Result<(Via<'a>, &'a [u8]), Error> {
+        for line in self.all(HeaderName::Via) {
+            let v = line.value;
+            let rest = v
+                .get(span(v, 0, |b| b == b',' || charset::lws(b))..)
+                .unwrap_or_default();
+            if !rest.is_empty() {
+                let (via, end) = Via::parse_first(rest)?;
+                return Ok((via, charset::trim(rest.get(..end).unwrap_or_default())));
+            }
+        }
+        Err(Error::Missing("Via"))
+    }
+
     /// The Call-ID, validated (`word ["@" word]`).
     pub fn call_id(&self) -> Result<&'a [u8], Error> {
         let v = self.single(HeaderName::CallId, "Call-ID")?;
@@ -362,6 +379,7 @@ Max-Forwards: 5\r\n\
         let r = request(b"INVITE sip:user@example.com SIP/2.0\r\nl: 0\r\n\r\n");
         let h = &r.headers;
         assert_eq!(h.top_via(), Err(Error::Missing("Via")));
+        assert_eq!(h.top_via_with_raw(), Err(Error::Missing("Via")));
         assert_eq!(h.call_id(), Err(Error::Missing("Call-ID")));
         assert_eq!(h.cseq(), Err(Error::Missing("CSeq")));
         assert_eq!(h.from(), Err(Error::Missing("From")));
@@ -543,10 +561,14 @@ l: 0\r\n\r\n",
             ]
         );
         assert_eq!(h.top_via().unwrap().branch, Some(&b"z9hG4bKa"[..]));
+        let (top, raw) = h.top_via_with_raw().unwrap();
+        assert_eq!(raw, b"SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa");
+        assert_eq!(top, h.top_via().unwrap());
         assert_eq!(h.from_tag(), Ok(Some(&b"ft"[..])));
         assert_eq!(h.to_tag(), Ok(None));
         let r = request(b"OPTIONS sip:u@h SIP/2.0\r\nVia: ,\r\nVia: SIP/2.0/UDP h\r\nl: 0\r\n\r\n");
         assert_eq!(r.headers.top_via().unwrap().host_raw, b"h");
+        assert_eq!(r.headers.top_via_with_raw().unwrap().1, b"SIP/2.0/UDP h");
         let r = request(b"OPTIONS sip:u@h SIP/2.0\r\nl: 0\r\n\r\n");
         assert_eq!(r.headers.from_tag(), Err(Error::Missing("From")));
         assert_eq!(r.headers.to_tag(), Err(Error::Missing("To")));
