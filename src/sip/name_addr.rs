@@ -363,6 +363,19 @@ mod tests {
                 Uri::Sip(SipUri { params: Params::from_raw(b";unknownparam"), ..*sip(b"+19725552222", b"gw1.example.net").as_sip().unwrap() }),
                 b"sip:+19725552222@gw1.example.net;unknownparam",
             ));
+            // regescrt.dat Contact: escaped headers inside the brackets.
+            b"<sip:user@example.com?Route=%3Csip:sip.example.com%3E>" => Ok(na(
+                None,
+                Uri::Sip(SipUri { headers: Some(b"Route=%3Csip:sip.example.com%3E"), ..*sip(b"user", b"example.com").as_sip().unwrap() }),
+                b"sip:user@example.com?Route=%3Csip:sip.example.com%3E",
+            ));
+            // escnull.dat
+            b"<sip:%00%00@host5.example.com>" => Ok(na(None, sip(b"%00%00", b"host5.example.com"), b"sip:%00%00@host5.example.com"));
+            b"sip:null-%00-null@example.com;tag=839923423" => Ok(NameAddr {
+                params: Params::from_raw(b";tag=839923423"),
+                tag: Some(b"839923423"),
+                ..na(None, sip(b"null-%00-null", b"example.com"), b"sip:null-%00-null@example.com")
+            });
             b"<urn:service:sos>" => Ok(na(None, Uri::Absolute { scheme: b"urn", rest: b"service:sos" }, b"urn:service:sos"));
             b"tel:+1-212-555-0101;tag=t" => Ok(NameAddr {
                 params: Params::from_raw(b";tag=t"),
