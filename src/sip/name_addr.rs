@@ -27,7 +27,8 @@ pub struct NameAddr<'a> {
     /// The header parameters after the URI (after `>`, or after a bare
     /// addr-spec), raw text starting at the first `;`.
     pub params: Params<'a>,
-    /// The `tag` parameter.
+    /// The `tag` parameter (first one; a quoted or missing value is an
+    /// error).
     pub tag: Option<&'a [u8]>,
 }
 

@@ -1,6 +1,7 @@
 //! Scalar header values: CSeq, Max-Forwards, Content-Length, Expires,
 //! option tags (Require, Proxy-Require, Supported) and Call-ID
-//! (RFC 3261 §20, §25.1). No I/O.
+//! (RFC 3261 §20, §25.1), and the lexical helpers the other value parsers
+//! share (LWS skipping, quoted-strings, header parameters). No I/O.
 
 use memchr::memchr;
 

@@ -27,7 +27,8 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// All via-params, raw text starting at the first `;`.
     pub params: Params<'a>,
-    /// The `branch` parameter.
+    /// The `branch` parameter (a token; `:`, `[`, `]` are tolerated so the
+    /// value is scanned once; a quoted or missing value is an error).
     pub branch: Option<&'a [u8]>,
     /// The `received` parameter, as written.
     pub received: Option<&'a [u8]>,
