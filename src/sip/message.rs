@@ -365,45 +365,54 @@ impl<'a> HeaderName<'a> {
                 _ => HeaderName::Other(name),
             };
         }
-        // Dispatch on length first so each name costs at most a few compares.
-        let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
-        match name.len() {
-            2 if eq(b"To") => HeaderName::To,
-            3 if eq(b"Via") => HeaderName::Via,
-            4 if eq(b"From") => HeaderName::From,
-            4 if eq(b"CSeq") => HeaderName::CSeq,
-            5 if eq(b"Allow") => HeaderName::Allow,
-            5 if eq(b"Route") => HeaderName::Route,
-            5 if eq(b"Event") => HeaderName::Event,
-            6 if eq(b"Server") => HeaderName::Server,
-            7 if eq(b"Call-ID") => HeaderName::CallId,
-            7 if eq(b"Contact") => HeaderName::Contact,
-            7 if eq(b"Require") => HeaderName::Require,
-            7 if eq(b"Expires") => HeaderName::Expires,
-            7 if eq(b"Subject") => HeaderName::Subject,
-            8 if eq(b"Refer-To") => HeaderName::ReferTo,
-            8 if eq(b"Identity") => HeaderName::Identity,
-            9 if eq(b"Supported") => HeaderName::Supported,
-            10 if eq(b"User-Agent") => HeaderName::UserAgent,
-            11 if eq(b"Unsupported") => HeaderName::Unsupported,
-            11 if eq(b"Referred-By") => HeaderName::ReferredBy,
-            12 if eq(b"Max-Forwards") => HeaderName::MaxForwards,
-            12 if eq(b"Record-Route") => HeaderName::RecordRoute,
-            12 if eq(b"Content-Type") => HeaderName::ContentType,
-            12 if eq(b"Allow-Events") => HeaderName::AllowEvents,
-            13 if eq(b"Proxy-Require") => HeaderName::ProxyRequire,
-            13 if eq(b"Authorization") => HeaderName::Authorization,
-            14 if eq(b"Content-Length") => HeaderName::ContentLength,
-            14 if eq(b"Reject-Contact") => HeaderName::RejectContact,
-            14 if eq(b"Accept-Contact") => HeaderName::AcceptContact,
-            15 if eq(b"Session-Expires") => HeaderName::SessionExpires,
-            16 if eq(b"WWW-Authenticate") => HeaderName::WwwAuthenticate,
-            16 if eq(b"Content-Encoding") => HeaderName::ContentEncoding,
-            18 if eq(b"Proxy-Authenticate") => HeaderName::ProxyAuthenticate,
-            19 if eq(b"Proxy-Authorization") => HeaderName::ProxyAuthorization,
-            19 if eq(b"Request-Disposition") => HeaderName::RequestDisposition,
-            _ => HeaderName::Other(name),
-        }
+        // Most senders write canonical names: an exact compare finds them
+        // cheaply; only other spellings pay for the case-insensitive pass.
+        Self::known(name, |a, b| a == b)
+            .or_else(|| Self::known(name, |a, b| a.eq_ignore_ascii_case(b)))
+            .unwrap_or(HeaderName::Other(name))
+    }
+
+    /// The known long name equal to `name` under `eq`, dispatching on the
+    /// length first so each name costs at most a few compares.
+    #[inline(always)]
+    fn known(name: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<HeaderName<'static>> {
+        Some(match name.len() {
+            2 if eq(name, b"To") => HeaderName::To,
+            3 if eq(name, b"Via") => HeaderName::Via,
+            4 if eq(name, b"From") => HeaderName::From,
+            4 if eq(name, b"CSeq") => HeaderName::CSeq,
+            5 if eq(name, b"Allow") => HeaderName::Allow,
+            5 if eq(name, b"Route") => HeaderName::Route,
+            5 if eq(name, b"Event") => HeaderName::Event,
+            6 if eq(name, b"Server") => HeaderName::Server,
+            7 if eq(name, b"Call-ID") => HeaderName::CallId,
+            7 if eq(name, b"Contact") => HeaderName::Contact,
+            7 if eq(name, b"Require") => HeaderName::Require,
+            7 if eq(name, b"Expires") => HeaderName::Expires,
+            7 if eq(name, b"Subject") => HeaderName::Subject,
+            8 if eq(name, b"Refer-To") => HeaderName::ReferTo,
+            8 if eq(name, b"Identity") => HeaderName::Identity,
+            9 if eq(name, b"Supported") => HeaderName::Supported,
+            10 if eq(name, b"User-Agent") => HeaderName::UserAgent,
+            11 if eq(name, b"Unsupported") => HeaderName::Unsupported,
+            11 if eq(name, b"Referred-By") => HeaderName::ReferredBy,
+            12 if eq(name, b"Max-Forwards") => HeaderName::MaxForwards,
+            12 if eq(name, b"Record-Route") => HeaderName::RecordRoute,
+            12 if eq(name, b"Content-Type") => HeaderName::ContentType,
+            12 if eq(name, b"Allow-Events") => HeaderName::AllowEvents,
+            13 if eq(name, b"Proxy-Require") => HeaderName::ProxyRequire,
+            13 if eq(name, b"Authorization") => HeaderName::Authorization,
+            14 if eq(name, b"Content-Length") => HeaderName::ContentLength,
+            14 if eq(name, b"Reject-Contact") => HeaderName::RejectContact,
+            14 if eq(name, b"Accept-Contact") => HeaderName::AcceptContact,
+            15 if eq(name, b"Session-Expires") => HeaderName::SessionExpires,
+            16 if eq(name, b"WWW-Authenticate") => HeaderName::WwwAuthenticate,
+            16 if eq(name, b"Content-Encoding") => HeaderName::ContentEncoding,
+            18 if eq(name, b"Proxy-Authenticate") => HeaderName::ProxyAuthenticate,
+            19 if eq(name, b"Proxy-Authorization") => HeaderName::ProxyAuthorization,
+            19 if eq(name, b"Request-Disposition") => HeaderName::RequestDisposition,
+            _ => return None,
+        })
     }
 
     /// The canonical long name (the name as received for `Other`).

@@ -33,9 +33,11 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
         skip += 2;
     }
     let msg = &input[skip..];
-    let line_end = memchr(b'\n', msg).ok_or(Error::Incomplete)?;
-    let line = strip_cr(&msg[..line_end]);
-    let after_start = line_end + 1;
+    let (line_len, after_start) = line_end(msg).map_err(|e| match e {
+        Error::HeaderLine => Error::StartLine("Start-Line"),
+        e => e,
+    })?;
+    let line = &msg[..line_len];
 
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         let (code, reason) = status_line(line)?;
@@ -306,24 +308,24 @@ fn head_and_body(msg: &[u8], mut pos: usize) -> Result<(Headers<'_>, &[u8], &[u8
     let mut content_length: Option<u32> = None;
     loop {
         let rest = msg.get(pos..).unwrap_or_default();
-        let nl = memchr(b'\n', rest).ok_or(Error::Incomplete)?;
-        let line = strip_cr(&rest[..nl]);
-        if line.is_empty() {
-            pos += nl + 1;
+        let (len, next) = line_end(rest)?;
+        if len == 0 {
+            pos += next;
             break;
         }
-        if matches!(line[0], b' ' | b'\t') {
+        if matches!(rest[0], b' ' | b'\t') {
             // A continuation line with no header to continue.
             return Err(Error::HeaderLine);
         }
         // Extend over folded continuation lines (RFC 3261 §7.3.1).
-        let mut end = pos + nl + 1;
+        let mut content_end = pos + len;
+        let mut end = pos + next;
         while matches!(msg.get(end), Some(b' ' | b'\t')) {
-            let more = memchr(b'\n', &msg[end..]).ok_or(Error::Incomplete)?;
-            end += more + 1;
+            let (len, next) = line_end(&msg[end..])?;
+            content_end = end + len;
+            end += next;
         }
-        let full = strip_cr(&msg[pos..end - 1]);
-        let header = header_line(full, pos, end)?;
+        let header = header_line(&msg[pos..content_end], pos, end)?;
         if header.name == HeaderName::ContentLength {
             let n = charset::parse_u32(header.value).ok_or(Error::Invalid("Content-Length"))?;
             match content_length {
@@ -333,12 +335,6 @@ fn head_and_body(msg: &[u8], mut pos: usize) -> Result<(Headers<'_>, &[u8], &[u8
         }
         headers.push(header)?;
         pos = end;
-    }
-    // A CR must always begin a CR LF: a bare CR could be read as a line end
-    // by the next hop and smuggle a header past us.
-    let head = &msg[..pos];
-    if memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')) {
-        return Err(Error::HeaderLine);
     }
     let available = msg.len() - pos;
     let body_len = match content_length {
@@ -350,15 +346,40 @@ fn head_and_body(msg: &[u8], mut pos: usize) -> Result<(Headers<'_>, &[u8], &[u8
     Ok((headers, &msg[pos..end], &msg[..end]))
 }
 
+/// The length of the line at the front of `s` and the offset just past its
+/// terminator (CR LF, or a lone LF, which we accept). A CR that does not
+/// begin a CR LF is [`Error::HeaderLine`]: the next hop could read it as a
+/// line end and so see a header we did not. One scan finds both.
+#[inline]
+fn line_end(s: &[u8]) -> Result<(usize, usize), Error> {
+    match memchr::memchr2(b'\r', b'\n', s) {
+        None => Err(Error::Incomplete),
+        Some(i) if s[i] == b'\n' => Ok((i, i + 1)),
+        Some(i) => match s.get(i + 1) {
+            Some(b'\n') => Ok((i, i + 2)),
+            None => Err(Error::Incomplete),
+            Some(_) => Err(Error::HeaderLine),
+        },
+    }
+}
+
 /// `header = field-name HCOLON field-value`, with optional white space
-/// before the colon (RFC 3261 §7.3.1) and folding inside the value.
+/// before the colon (RFC 3261 §7.3.1) and folding inside the value. The
+/// name is checked and delimited in one pass.
+#[inline]
 fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Error> {
-    let colon = memchr(b':', line).ok_or(Error::HeaderLine)?;
-    let name = trim_end_ws(&line[..colon]);
-    if !charset::is_token(name) {
+    let mut i = 0;
+    while i < line.len() && charset::token(line[i]) {
+        i += 1;
+    }
+    let name = &line[..i];
+    while i < line.len() && matches!(line[i], b' ' | b'\t') {
+        i += 1;
+    }
+    if name.is_empty() || line.get(i) != Some(&b':') {
         return Err(Error::HeaderLine);
     }
-    let value = charset::trim(&line[colon + 1..]);
+    let value = charset::trim(&line[i + 1..]);
     Ok(Header {
         name: HeaderName::from_bytes(name),
         value,
