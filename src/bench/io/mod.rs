@@ -1,0 +1,222 @@
+//! The I/O shell of `branchline bench`: worker threads that carry the
+//! sans-IO [`Uac`](super::flow::uac::Uac) and [`Uas`](super::flow::uas::Uas)
+//! over real sockets, and the supervisor that merges their [`Stats`] into
+//! the live progress line and the final report.
+//!
+//! Each worker owns a mio `Poll`, its sockets and its state machines; it
+//! reads the monotonic [`Clock`] once per loop iteration and passes that
+//! time to the pacer, the timers and every message handled in the
+//! iteration. Workers hand their counters to the supervisor through a
+//! per-worker `Mutex<Stats>` a few times a second; nothing is shared on the
+//! per-message path.
+//!
+//! UDP uses plain `send`/`recv` (one syscall per datagram). TCP frames
+//! messages with [`sip::frame_stream`](crate::sip::frame_stream).
+
+mod stream;
+pub mod uac;
+pub mod uas;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::report::{write_progress, Progress};
+use super::stats::{Latency, Stats};
+use super::Nanos;
+
+/// Largest SIP message accepted on a stream (and datagram buffer size).
+pub const MAX_MESSAGE: usize = 65_535;
+/// How often workers hand their counters to the supervisor.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// The longest a worker sleeps in `poll`, so it sees a stop request soon.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Requested socket buffer sizes (the kernel caps them).
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// The run's monotonic clock: [`Nanos`] since the `Instant` it was made.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    /// A clock whose epoch is now.
+    pub fn start() -> Clock {
+        Clock(Instant::now())
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Nanos {
+        Nanos(u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// The epoch.
+    pub fn epoch(&self) -> Instant {
+        self.0
+    }
+}
+
+/// A stop request shared by the supervisor, the workers and signal
+/// handlers.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// A flag not raised.
+    pub fn new() -> StopFlag {
+        StopFlag::default()
+    }
+
+    /// Raises the flag.
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once raised.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Raises the flag on SIGINT and SIGTERM.
+    pub fn on_signals(&self) -> io::Result<()> {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters a worker has measured and not yet handed over.
+pub(crate) type Mailbox = Arc<Mutex<Stats>>;
+
+/// Adds `stats` to the mailbox and clears it.
+pub(crate) fn publish(mailbox: &Mailbox, stats: &mut Stats) {
+    if let Ok(mut m) = mailbox.lock() {
+        m.merge(stats);
+    }
+    stats.clear();
+}
+
+/// Running workers and their mailboxes.
+pub(crate) struct Workers<T> {
+    pub threads: Vec<JoinHandle<io::Result<T>>>,
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// What the supervisor prints while workers run.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressOptions {
+    /// Print the progress line once a second on stderr.
+    pub enabled: bool,
+    /// The latency shown on it.
+    pub headline: Latency,
+}
+
+impl<T> Workers<T> {
+    /// Waits for every worker, printing the progress line once a second,
+    /// and returns everything measured and the workers' results. `stop` is
+    /// passed through: raising it makes the workers wind down.
+    pub fn supervise(self, clock: Clock, progress: ProgressOptions) -> (Stats, Vec<io::Result<T>>) {
+        let mut total = Stats::new();
+        let mut interval = Stats::new();
+        let mut last = clock.now();
+        let mut next_line = last + Duration::from_secs(1);
+        loop {
+            let done = self.threads.iter().all(|t| t.is_finished());
+            if done {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            let now = clock.now();
+            if now >= next_line {
+                self.collect(&mut interval);
+                total.merge(&interval);
+                if progress.enabled {
+                    let mut line = String::new();
+                    let _ = write_progress(
+                        &mut line,
+                        &Progress {
+                            elapsed: now.since(Nanos::ZERO),
+                            total: &total,
+                            interval: &interval,
+                            interval_len: now.since(last),
+                            headline: progress.headline,
+                        },
+                    );
+                    eprintln!("{line}");
+                }
+                interval.clear();
+                last = now;
+                next_line = next_line + Duration::from_secs(1);
+                if next_line <= now {
+                    next_line = now + Duration::from_secs(1);
+                }
+            }
+        }
+        let results = self
+            .threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a bench worker panicked")))
+            })
+            .collect();
+        let mut rest = Stats::new();
+        for m in &self.mailboxes {
+            if let Ok(mut m) = m.lock() {
+                rest.merge(&m);
+                m.clear();
+            }
+        }
+        total.merge(&rest);
+        (total, results)
+    }
+
+    fn collect(&self, into: &mut Stats) {
+        for m in &self.mailboxes {
+            if let Ok(mut m) = m.lock() {
+                into.merge(&m);
+                m.clear();
+            }
+        }
+    }
+}
+
+/// A non-blocking UDP socket bound to `local`, with large buffers;
+/// `SO_REUSEPORT` when `reuse_port`.
+pub(crate) fn udp_socket(local: SocketAddr, reuse_port: bool) -> io::Result<std::net::UdpSocket> {
+    let s = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    s.set_nonblocking(true)?;
+    s.bind(&local.into())?;
+    Ok(s.into())
+}
+
+/// How long to sleep from `now` until the earliest of `deadlines`, at most
+/// [`MAX_SLEEP`].
+pub(crate) fn sleep_until(
+    now: Nanos,
+    deadlines: impl IntoIterator<Item = Option<Nanos>>,
+) -> Duration {
+    deadlines
+        .into_iter()
+        .flatten()
+        .map(|d| d.since(now))
+        .fold(MAX_SLEEP, Duration::min)
+}
+
+/// Whether an I/O error only means "try again later".
+pub(crate) fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}

@@ -1,0 +1,452 @@
+//! The UAC workers: each paces its share of the calls, owns one [`Uac`] per
+//! local address (a "leg": a UDP socket connected to the target, or one
+//! TCP connection to it), and runs until its calls are placed and ended or
+//! the drain deadline passes.
+//!
+//! One `Uac` per leg means every request carries the Via and Contact of
+//! the socket it leaves from, so a proxy with `SO_REUSEPORT` sees one flow
+//! per leg and its responses come back to the same socket.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mio::net::{TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::stream::Conn;
+use super::{is_transient, publish, sleep_until, udp_socket, Clock, Mailbox, StopFlag, Workers};
+use super::{MAX_MESSAGE, PUBLISH_EVERY};
+use crate::bench::flow::uac::{DigestSigner, Scenario, Uac, UacConfig};
+use crate::bench::flow::Outbox;
+use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
+use crate::bench::stats::Stats;
+use crate::bench::timer::TimerConfig;
+use crate::bench::Nanos;
+use crate::sip::Transport;
+
+/// Everything a UAC run needs (the parsed `bench uac` flags).
+#[derive(Debug, Clone)]
+pub struct UacPlan {
+    /// Where requests go.
+    pub target: SocketAddr,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Local addresses, one leg each per worker (port 0: any; a fixed
+    /// port `P` becomes `P + worker` in worker `worker`).
+    pub locals: Vec<SocketAddr>,
+    /// Worker threads.
+    pub workers: u16,
+    /// Total call rate (split evenly across workers).
+    pub rate: Rate,
+    /// Total calls, if bounded by count.
+    pub calls: Option<u64>,
+    /// Schedule no call after this long.
+    pub duration: Option<Duration>,
+    /// Most open calls, all workers together.
+    pub concurrency: u32,
+    /// The pacing tick: the largest burst is one tick's worth of calls.
+    pub tick: Duration,
+    /// What a call is.
+    pub scenario: Scenario,
+    /// User part of the Request-URI and To of calls.
+    pub service: String,
+    /// Time between ACK and BYE.
+    pub hold: Duration,
+    /// Per-transaction timeout, and the length of the drain phase.
+    pub timeout: Duration,
+    /// RFC 3261 timers.
+    pub timers: TimerConfig,
+    /// REGISTER credentials.
+    pub credentials: Option<(String, String)>,
+}
+
+/// What a UAC run ended with.
+#[derive(Debug)]
+pub struct UacOutcome {
+    /// Everything measured, all workers merged.
+    pub stats: Stats,
+    /// From the first call to the end of the drain.
+    pub elapsed: Duration,
+    /// Pacing slots given up (the loop was late or `--concurrency` held
+    /// calls back).
+    pub missed: u64,
+}
+
+/// Runs the plan, printing progress as `progress` says; `stop` ends it
+/// early (open calls count as aborted).
+pub fn run(
+    plan: &UacPlan,
+    stop: &StopFlag,
+    progress: super::ProgressOptions,
+) -> io::Result<UacOutcome> {
+    let workers = plan.workers.max(1);
+    let clock = Clock::start();
+    let seed_base = (clock.epoch().elapsed().as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    // Bind every socket before starting anything, so a bad address fails
+    // the run up front.
+    let mut legs_per_worker = Vec::new();
+    for w in 0..workers {
+        let mut legs = Vec::new();
+        for (i, local) in plan.locals.iter().enumerate() {
+            let mut local = *local;
+            if local.port() != 0 {
+                local.set_port(local.port().checked_add(w).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "--local port + worker > 65535")
+                })?);
+            }
+            let seed = seed_base
+                .wrapping_add(u64::from(w) << 48)
+                .wrapping_add((i as u64) << 40)
+                & 0x00ff_ffff_ffff_ffff;
+            legs.push(Leg::open(plan, local, seed)?);
+        }
+        legs_per_worker.push(legs);
+    }
+    let mut threads = Vec::new();
+    let mut mailboxes = Vec::new();
+    for (w, legs) in legs_per_worker.into_iter().enumerate() {
+        let w = w as u16;
+        let mailbox: Mailbox = Arc::new(Mutex::new(Stats::new()));
+        mailboxes.push(Arc::clone(&mailbox));
+        let pace = share(plan, w, workers);
+        let plan = plan.clone();
+        let stop = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("bench-uac-{w}"))
+            .spawn(move || worker(&plan, pace, legs, clock, &stop, &mailbox))?;
+        threads.push(handle);
+    }
+    let (stats, results) = Workers { threads, mailboxes }.supervise(clock, progress);
+    let mut missed = 0;
+    for r in results {
+        missed += r?;
+    }
+    Ok(UacOutcome {
+        stats,
+        elapsed: clock.now().since(Nanos::ZERO),
+        missed,
+    })
+}
+
+/// Worker `w`'s part of the rate, calls and concurrency.
+fn share(plan: &UacPlan, w: u16, workers: u16) -> Option<PaceConfig> {
+    let n = u64::from(workers);
+    let w64 = u64::from(w);
+    let mcps = plan.rate.millicalls();
+    let rate = Rate::from_millicalls(mcps / n + u64::from(w64 < mcps % n))?;
+    let calls = plan.calls.map(|c| c / n + u64::from(w64 < c % n));
+    if calls == Some(0) {
+        return None;
+    }
+    let c = u64::from(plan.concurrency);
+    let concurrency = (c / n + u64::from(w64 < c % n)).max(1) as u32;
+    Some(PaceConfig {
+        rate,
+        tick: plan.tick,
+        calls,
+        duration: plan.duration,
+        concurrency,
+    })
+}
+
+/// One local address of a worker: its socket or connection and its UAC.
+struct Leg {
+    uac: Uac,
+    io: LegIo,
+    /// The highest call slot seen, to fail open calls when TCP breaks.
+    max_slot: u32,
+}
+
+enum LegIo {
+    Udp(UdpSocket),
+    Tcp(Option<Conn>),
+}
+
+impl Leg {
+    fn open(plan: &UacPlan, local: SocketAddr, seed: u64) -> io::Result<Leg> {
+        let (io, bound) = match plan.transport {
+            Transport::Tcp => {
+                let s = Socket::new(
+                    Domain::for_address(local),
+                    Type::STREAM,
+                    Some(Protocol::TCP),
+                )?;
+                s.set_reuse_address(true)?;
+                s.bind(&local.into())?;
+                s.connect_timeout(&plan.target.into(), Duration::from_secs(3))
+                    .map_err(|e| with_context(e, "connect", plan.target))?;
+                s.set_nodelay(true)?;
+                s.set_nonblocking(true)?;
+                let std: std::net::TcpStream = s.into();
+                let bound = std.local_addr()?;
+                let stream = TcpStream::from_std(std);
+                (LegIo::Tcp(Some(Conn::new(stream, plan.target))), bound)
+            }
+            _ => {
+                let s = udp_socket(local, false).map_err(|e| with_context(e, "bind", local))?;
+                s.connect(plan.target)?;
+                let bound = s.local_addr()?;
+                (LegIo::Udp(UdpSocket::from_std(s)), bound)
+            }
+        };
+        let cfg = uac_config(plan, bound, seed);
+        let signer: Option<Box<dyn DigestSigner>> = plan.credentials.as_ref().map(|(u, p)| {
+            Box::new(crate::bench::digest::Md5Signer::new(
+                u.clone(),
+                p.clone(),
+                seed,
+            )) as Box<dyn DigestSigner>
+        });
+        Ok(Leg {
+            uac: Uac::new(cfg, signer),
+            io,
+            max_slot: 0,
+        })
+    }
+
+    /// Sends what the UAC put into `out`, then clears it.
+    fn flush(&mut self, out: &mut Outbox) {
+        for t in out.iter() {
+            self.max_slot = self.max_slot.max(t.slot);
+            let failed = match &mut self.io {
+                LegIo::Udp(s) => match s.send(t.bytes) {
+                    Ok(_) => false,
+                    // A full socket buffer loses the datagram, as the
+                    // network would; the retransmission timer covers it.
+                    Err(e) if is_transient(&e) => false,
+                    Err(_) => true,
+                },
+                LegIo::Tcp(Some(c)) => c.send(t.bytes).is_err(),
+                LegIo::Tcp(None) => true,
+            };
+            if failed {
+                self.uac.transport_error(t.slot);
+                if let LegIo::Tcp(conn) = &mut self.io {
+                    *conn = None;
+                }
+            }
+        }
+        out.clear();
+        if matches!(self.io, LegIo::Tcp(None)) {
+            self.fail_all();
+        }
+    }
+
+    /// Fails every open call of a leg whose connection broke.
+    fn fail_all(&mut self) {
+        if self.uac.open() > 0 {
+            for slot in 0..=self.max_slot {
+                self.uac.transport_error(slot);
+            }
+        }
+    }
+
+    /// Handles everything readable on the leg.
+    fn receive(&mut self, buf: &mut [u8], now: Nanos, out: &mut Outbox) {
+        match &mut self.io {
+            LegIo::Udp(_) => loop {
+                let LegIo::Udp(s) = &self.io else { break };
+                match s.recv(buf) {
+                    Ok(n) => {
+                        self.uac.handle(&buf[..n], now, out);
+                        self.flush(out);
+                    }
+                    Err(e) if is_transient(&e) => break,
+                    // ICMP port unreachable and the like: the calls
+                    // concerned time out.
+                    Err(_) => break,
+                }
+            },
+            LegIo::Tcp(Some(c)) => {
+                let uac = &mut self.uac;
+                let r = c.receive(|msg| uac.handle(msg, now, out));
+                if r.is_err() {
+                    self.io = LegIo::Tcp(None);
+                }
+                self.flush(out);
+            }
+            LegIo::Tcp(None) => {}
+        }
+    }
+
+    fn writable(&mut self) {
+        if let LegIo::Tcp(Some(c)) = &mut self.io {
+            if c.flush().is_err() {
+                self.io = LegIo::Tcp(None);
+                self.fail_all();
+            }
+        }
+    }
+}
+
+fn with_context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {addr}: {e}"))
+}
+
+/// The UAC configuration of a leg bound to `local`.
+fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64) -> UacConfig {
+    let tparam = if plan.transport == Transport::Tcp {
+        ";transport=tcp"
+    } else {
+        ""
+    };
+    let target = plan.target;
+    let (request_uri, from_uri, to_uri) = match plan.scenario {
+        Scenario::Register => {
+            let user = plan
+                .credentials
+                .as_ref()
+                .map_or("bench", |(u, _)| u.as_str());
+            let aor = format!("sip:{user}@{}", host_of(target));
+            (format!("sip:{target}{tparam}"), aor.clone(), aor)
+        }
+        _ => {
+            let uri = format!("sip:{}@{target}{tparam}", plan.service);
+            (uri.clone(), format!("sip:bench@{local}"), uri)
+        }
+    };
+    UacConfig {
+        scenario: plan.scenario,
+        request_uri,
+        from_uri,
+        to_uri,
+        contact_uri: format!("sip:bench@{local}{tparam}"),
+        via_host: host_of(local),
+        via_port: Some(local.port()),
+        transport: plan.transport,
+        hold: plan.hold,
+        timeout: plan.timeout,
+        timers: plan.timers,
+        register_expires: 3600,
+        seed,
+    }
+}
+
+/// An address's host as written in a URI (IPv6 in brackets).
+fn host_of(a: SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    }
+}
+
+/// One UAC worker; returns the pacing slots it missed.
+fn worker(
+    plan: &UacPlan,
+    pace: Option<PaceConfig>,
+    mut legs: Vec<Leg>,
+    clock: Clock,
+    stop: &StopFlag,
+    mailbox: &Mailbox,
+) -> io::Result<u64> {
+    let mut poll = Poll::new()?;
+    for (i, leg) in legs.iter_mut().enumerate() {
+        let token = Token(i);
+        match &mut leg.io {
+            LegIo::Udp(s) => poll.registry().register(s, token, Interest::READABLE)?,
+            LegIo::Tcp(Some(c)) => poll.registry().register(
+                &mut c.stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?,
+            LegIo::Tcp(None) => {}
+        }
+    }
+    let mut events = Events::with_capacity(256);
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut out = Outbox::new();
+    let now = clock.now();
+    let mut pacer = pace.map(|p| Pacer::new(&p, now));
+    let mut next_call = Some(now);
+    let mut drain_until: Option<Nanos> = None;
+    let mut next_publish = now + PUBLISH_EVERY;
+    let mut rr = 0usize;
+    let drain = plan.hold + plan.timeout + Duration::from_millis(200);
+    let mut now = now;
+    loop {
+        // Calls due now.
+        if drain_until.is_none() {
+            if stop.is_raised() {
+                drain_until = Some(now);
+            } else if let Some(p) = pacer.as_mut() {
+                let open: u32 = legs.iter().map(|l| l.uac.open()).sum();
+                let due = p.poll(now, open);
+                for _ in 0..due.start {
+                    let n = legs.len();
+                    let leg = &mut legs[rr % n];
+                    rr = rr.wrapping_add(1);
+                    leg.uac.start(now, &mut out);
+                    leg.flush(&mut out);
+                }
+                next_call = match due.next {
+                    Next::At(t) => Some(t),
+                    Next::WhenCallEnds => None,
+                    Next::Done => {
+                        drain_until = Some(now + drain);
+                        None
+                    }
+                };
+            } else {
+                drain_until = Some(now);
+            }
+        }
+        // Timers due now.
+        let mut next_timer: Option<Nanos> = None;
+        for leg in legs.iter_mut() {
+            if leg.uac.next_timer().is_some_and(|t| t <= now) {
+                leg.uac.on_timer(now, &mut out);
+                leg.flush(&mut out);
+            }
+            next_timer = [next_timer, leg.uac.next_timer()]
+                .into_iter()
+                .flatten()
+                .min();
+        }
+        if now >= next_publish {
+            for leg in legs.iter_mut() {
+                publish(mailbox, leg.uac.stats_mut());
+            }
+            next_publish = now + PUBLISH_EVERY;
+        }
+        if let Some(until) = drain_until {
+            let open: u32 = legs.iter().map(|l| l.uac.open()).sum();
+            if open == 0 || now >= until {
+                break;
+            }
+        }
+        let wait = sleep_until(
+            now,
+            [
+                next_call.filter(|_| drain_until.is_none()),
+                next_timer,
+                drain_until,
+                Some(next_publish),
+            ],
+        );
+        poll.poll(&mut events, Some(wait))?;
+        now = clock.now();
+        for ev in events.iter() {
+            let Some(leg) = legs.get_mut(ev.token().0) else {
+                continue;
+            };
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                leg.receive(&mut buf, now, &mut out);
+            }
+            if ev.is_writable() {
+                leg.writable();
+            }
+        }
+    }
+    for leg in legs.iter_mut() {
+        leg.uac.abort_all();
+        publish(mailbox, leg.uac.stats_mut());
+    }
+    Ok(pacer.map_or(0, |p| p.missed()))
+}
