@@ -49,6 +49,12 @@ pub enum Command {
     /// Run the stateless SIP proxy until SIGINT or SIGTERM (SIGHUP reloads
     /// the routing table).
     Proxy(ProxyArgs),
+    /// The carrier load generator: `bench uac` places calls, `bench uas`
+    /// answers them.
+    Bench(crate::bench::cli::BenchArgs),
+    /// Start the proxy with two in-process upstreams and drive calls
+    /// through it for ten seconds: the whole job on one machine.
+    Demo(crate::bench::cli::DemoArgs),
 }
 
 /// `on` or `off`.
@@ -224,6 +230,8 @@ pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
     let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Proxy(args) => run_proxy(args),
+        Command::Bench(args) => return crate::bench::cli::run(args),
+        Command::Demo(args) => return crate::bench::cli::run_demo(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

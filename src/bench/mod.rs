@@ -11,8 +11,11 @@
 use core::ops::Add;
 use core::time::Duration;
 
+pub mod cli;
+pub mod demo;
 pub mod digest;
 pub mod flow;
+pub mod io;
 pub mod pace;
 pub mod report;
 pub mod stats;
