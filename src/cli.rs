@@ -427,6 +427,7 @@ mod tests {
         v.extend_from_slice(args);
         Cli::try_parse_from(v).map(|c| match c.command {
             Command::Proxy(p) => p,
+            other => panic!("`branchline proxy` parsed as {other:?}"),
         })
     }
 

@@ -75,7 +75,52 @@ fn reply(
     let tag = tag_for(p, headers, top_raw);
     build::response_to_headers(headers, code, reason, detail, Some(&tag), extra, out);
     let top = Via::parse(top_raw).ok();
+    if let Some(v) = &top {
+        annotate_reply_via(out, top_raw, v, input.source);
+    }
     Output::Reply(reply_transmit(input, top.as_ref()))
+}
+
+/// Adds `received`/`rport` to the top Via of a reply we wrote, as the server
+/// transport would have to the request on arrival (RFC 3261 §18.2.1, RFC
+/// 3581 §4), so the client's NAT binding and IP are visible in the reply.
+fn annotate_reply_via(out: &mut Vec<u8>, top_raw: &[u8], v: &Via<'_>, src: SocketAddr) {
+    use std::io::Write as _;
+    let Some(at) = memchr::memmem::find(out, b"\r\nVia: ").map(|i| i + 7) else {
+        return;
+    };
+    if out.get(at..at + top_raw.len()) != Some(top_raw) {
+        return;
+    }
+    let mut buf = [0u8; 96];
+    let mut w = std::io::Cursor::new(&mut buf[..]);
+    let range = match v.rport {
+        Rport::Requested => {
+            let Some(name_at) = v
+                .params
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())
+                .and_then(|p| sip::offset_in(top_raw, p.name))
+            else {
+                return;
+            };
+            let ip = ip_for_param(src.ip());
+            if write!(w, "received={ip};rport={}", src.port()).is_err() {
+                return;
+            }
+            at + name_at..at + name_at + 5
+        }
+        _ if !v.host.is_ip(src.ip()) && v.received.is_none() => {
+            let ip = ip_for_param(src.ip());
+            if write!(w, ";received={ip}").is_err() {
+                return;
+            }
+            at + top_raw.len()..at + top_raw.len()
+        }
+        _ => return,
+    };
+    let n = w.position() as usize;
+    out.splice(range, buf[..n].iter().copied());
 }
 
 fn tag_for(p: &Proxy, headers: &Headers<'_>, top_raw: &[u8]) -> [u8; 18] {

@@ -162,7 +162,8 @@ fn malformed_gets_400_naming_the_fault_with_stable_to_tag() {
     let p = proxy();
     let (o, out) = run(&p, &one_upstream(), &udp_input(m.as_bytes()));
     let t = reply_of(o);
-    // No rport: back to the source IP at the sent-by port.
+    // No rport and the sent-by is the source: the Via is copied as is, and
+    // the reply goes back to the source IP at the sent-by port.
     assert_eq!(t.dest, addr("198.51.100.7:5062"));
     let tag = branch::local_tag(
         KEY,
@@ -278,6 +279,11 @@ fn options_to_us_gets_200_even_with_max_forwards_0() {
     // rport asked: straight back to the source port.
     assert_eq!(t.dest, addr("198.51.100.7:5062"));
     assert_eq!(status_line(&out), "SIP/2.0 200 OK");
+    // The reply's top Via gets what the request's would have on arrival.
+    assert!(
+        out.contains("\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKping1;received=198.51.100.7;rport=5062\r\n"),
+        "{out}"
+    );
     assert!(out.contains("\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE\r\n"));
     assert!(out.contains("\r\nSupported: \r\n"));
     // OPTIONS for a user is routed like any request.

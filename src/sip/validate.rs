@@ -5,7 +5,7 @@
 use super::name_addr::NameAddr;
 use super::uri::Uri;
 use super::via::Via;
-use super::{Error, HeaderName, Request};
+use super::{Error, Request};
 
 /// The parsed headers every request must have.
 #[derive(Debug, Clone)]
@@ -32,11 +32,7 @@ pub struct Essentials<'a> {
 /// already checked by [`parse`](super::parse).
 pub fn essentials<'a>(req: &Request<'a>) -> Result<Essentials<'a>, Error> {
     let h = &req.headers;
-    let top_via_raw = h
-        .values(HeaderName::Via)
-        .next()
-        .ok_or(Error::Missing("Via"))?;
-    let top_via = Via::parse(top_via_raw)?;
+    let (top_via, top_via_raw) = h.top_via_with_raw()?;
     let from = h.from()?;
     let to = h.to()?;
     let call_id = h.call_id()?;
