@@ -177,6 +177,8 @@ impl Worker {
                     Token(t) => io.udp_ready(&ctx, &table, t - UDP_BASE),
                 }
             }
+            // Datagrams queued by the TCP paths go out before the next wait.
+            io.flush_udp(&ctx);
             drop(table);
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
