@@ -251,19 +251,22 @@ impl Leg {
     /// Handles everything readable on the leg.
     fn receive(&mut self, buf: &mut [u8], now: Nanos, out: &mut Outbox) {
         match &mut self.io {
-            LegIo::Udp(_) => loop {
-                let LegIo::Udp(s) = &self.io else { break };
-                match s.recv(buf) {
-                    Ok(n) => {
-                        self.uac.handle(&buf[..n], now, out);
-                        self.flush(out);
+            LegIo::Udp(_) => {
+                let mut errors = 0;
+                while let LegIo::Udp(s) = &self.io {
+                    match s.recv(buf) {
+                        Ok(n) => {
+                            self.uac.handle(&buf[..n], now, out);
+                            self.flush(out);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // ICMP port unreachable and the like (reported
+                        // once): the calls concerned time out; read on.
+                        Err(_) if errors < 8 => errors += 1,
+                        Err(_) => break,
                     }
-                    Err(e) if is_transient(&e) => break,
-                    // ICMP port unreachable and the like: the calls
-                    // concerned time out.
-                    Err(_) => break,
                 }
-            },
+            }
             LegIo::Tcp(Some(c)) => {
                 let uac = &mut self.uac;
                 let r = c.receive(|msg| uac.handle(msg, now, out));

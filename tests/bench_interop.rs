@@ -1,0 +1,105 @@
+//! The bench harness against other SIP implementations on loopback:
+//! `bench uac` → sipp UAS, sipp UAC → `bench uas`, and `bench uac` →
+//! Kamailio (stateless forwarding, `tests/fixtures/kamailio-stateless.cfg`)
+//! → `bench uas`; 0 failures each. sipp (Debian package sip-tester) and
+//! Kamailio are required when `CI` is set, and skipped with a note when
+//! they are missing otherwise.
+
+mod bench_support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use bench_support::*;
+
+#[test]
+fn bench_uac_to_sipp_uas() {
+    if !have("sipp", "sip-tester") {
+        return;
+    }
+    let port = free_port();
+    let _sipp = Guard::spawn(
+        Command::new("sipp")
+            .args(["-sn", "uas", "-i", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .args(["-nostdin", "-timeout", "60s"]),
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    let json = scratch("to-sipp.json");
+    let out = bench_uac(port, &json, &["--calls", "300", "--rate", "200"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(json_u64(&j, "calls/started"), 300, "{j}");
+    assert_eq!(json_u64(&j, "calls/succeeded"), 300, "{j}");
+    assert_eq!(json_u64(&j, "calls/failed"), 0, "{j}");
+    assert_eq!(json_u64(&j, "messages/BYE/sent"), 300, "{j}");
+}
+
+#[test]
+fn sipp_uac_to_bench_uas() {
+    if !have("sipp", "sip-tester") {
+        return;
+    }
+    let port = free_port();
+    let uas = bench_uas(port, &[]);
+    let uac_port = free_port();
+    let out = run(
+        Command::new("sipp")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-sn", "uac", "-i", "127.0.0.1", "-p"])
+            .arg(uac_port.to_string())
+            .args(["-r", "100", "-m", "300", "-nostdin", "-timeout", "40s"]),
+        Duration::from_secs(60),
+    );
+    // sipp exits 0 only when every call succeeded.
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let uas_out = uas.terminate(Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&uas_out.stdout);
+    assert!(
+        text.contains("calls: 300 started, 300 succeeded, 0 failed"),
+        "{}",
+        show(&uas_out)
+    );
+}
+
+#[test]
+fn bench_uac_through_kamailio_to_bench_uas() {
+    if !have("kamailio", "kamailio") {
+        return;
+    }
+    let uas_port = free_port();
+    let kam_port = free_port();
+    let uas = bench_uas(uas_port, &[]);
+    let cfg = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/kamailio-stateless.cfg"
+    ))
+    .unwrap()
+    .replace("KCHILDREN", "1")
+    .replace("KPORT", &kam_port.to_string())
+    .replace("KUAS", &uas_port.to_string());
+    let cfg_path = scratch("kamailio.cfg");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let _kam = Guard::spawn(
+        Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg_path)
+            .args(["-DD", "-E", "-x", "tlsf", "-m", "64", "-M", "16", "-Y"])
+            .arg(cfg_path.parent().unwrap()),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let json = scratch("via-kamailio.json");
+    let out = bench_uac(kam_port, &json, &["--calls", "300", "--rate", "200"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(json_u64(&j, "calls/started"), 300, "{j}");
+    assert_eq!(json_u64(&j, "calls/succeeded"), 300, "{j}");
+    assert_eq!(json_u64(&j, "calls/failed"), 0, "{j}");
+    let uas_out = uas.terminate(Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&uas_out.stdout);
+    assert!(
+        text.contains("calls: 300 started, 300 succeeded, 0 failed"),
+        "{}",
+        show(&uas_out)
+    );
+}
