@@ -3,7 +3,8 @@
 //! duplication and reordering.
 //!
 //! `SIM_FLOWS=N` runs N flows (default 3000); `SIM_SEED=S` replays one seed
-//! and prints its trace.
+//! and prints its trace; `SIM_DUMP=DIR` also writes every datagram the
+//! proxy handles into DIR.
 
 mod sim;
 
@@ -57,7 +58,14 @@ fn seeded_call_flows() {
     if let Some(seed) = env_u64("SIM_SEED") {
         let plan = Plan::from_seed(seed);
         match flow::run(&plan) {
-            Ok(o) => println!("seed {seed}: {plan:?}\n{o:?}"),
+            Ok(o) => println!(
+                "seed {seed}: completed {}, {} sent, {} lost, {} duplicated\n{}",
+                o.completed,
+                o.sent,
+                o.lost,
+                o.duplicated,
+                o.trace.join("\n")
+            ),
             Err(f) => panic!("{}", report(seed, &f, true)),
         }
         return;

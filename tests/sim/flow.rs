@@ -37,6 +37,8 @@ pub struct Outcome {
     pub handled: u64,
     /// ACKs absorbed.
     pub absorbed: u64,
+    /// Every event, in order.
+    pub trace: Vec<String>,
 }
 
 /// A failed flow: what went wrong and the trace up to it.
@@ -63,6 +65,9 @@ struct ProxyNode {
     absorbed: u64,
     replies_sent: u64,
     noise: u8,
+    /// `SIM_DUMP`: a folder to write every datagram the proxy handles into
+    /// (e.g. to seed the fuzzer).
+    dump: Option<std::path::PathBuf>,
 }
 
 /// Builds the proxy and table every flow uses: one UDP listener, two
@@ -95,6 +100,10 @@ impl ProxyNode {
         trace: &mut Vec<String>,
     ) -> Result<(), String> {
         self.handled += 1;
+        if let Some(dir) = &self.dump {
+            let name = format!("seed-{}-{:03}", self.plan.seed, self.handled);
+            std::fs::write(dir.join(name), &d.bytes).expect("SIM_DUMP folder is writable");
+        }
         let input = Input {
             data: &d.bytes,
             source: d.from,
@@ -281,7 +290,7 @@ impl ProxyNode {
 pub fn run(plan: &Plan) -> Result<Outcome, Failure> {
     let mut trace = Vec::new();
     match run_inner(plan, &mut trace) {
-        Ok(o) => Ok(o),
+        Ok(o) => Ok(Outcome { trace, ..o }),
         Err(message) => Err(Failure { message, trace }),
     }
 }
@@ -310,6 +319,7 @@ fn run_inner(plan: &Plan, trace: &mut Vec<String>) -> Result<Outcome, String> {
         absorbed: 0,
         replies_sent: 0,
         noise: 0,
+        dump: std::env::var_os("SIM_DUMP").map(Into::into),
     };
     trace.push(format!("plan {plan:?}; table picks {call_uas}"));
     let mut out: Outbox = Vec::new();
@@ -394,6 +404,7 @@ fn run_inner(plan: &Plan, trace: &mut Vec<String>) -> Result<Outcome, String> {
         duplicated: net.duplicated,
         handled: node.handled,
         absorbed: node.absorbed,
+        trace: Vec::new(),
     })
 }
 
