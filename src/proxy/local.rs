@@ -53,7 +53,9 @@ pub(crate) struct Local {
 
 #[derive(Debug, Clone)]
 struct Alias {
-    host: Vec<u8>,
+    /// A host name (compared case-insensitively), or empty for an IP alias.
+    name: Vec<u8>,
+    ip: Option<IpAddr>,
     port: Option<u16>,
 }
 
@@ -123,8 +125,14 @@ impl Identity {
             .iter()
             .map(|a| {
                 let (h, p) = split_hostport(a).ok_or_else(|| ConfigError::BadAlias(a.clone()))?;
+                let ip = Host::parse(h.as_bytes()).ok().and_then(|h| h.ip());
                 Ok(Alias {
-                    host: h.as_bytes().to_vec(),
+                    name: if ip.is_some() {
+                        Vec::new()
+                    } else {
+                        h.as_bytes().to_vec()
+                    },
+                    ip,
                     port: p,
                 })
             })
@@ -147,10 +155,10 @@ impl Identity {
                     && host.is_ip(l.addr.ip()))
         }) || self.aliases.iter().any(|a| {
             a.port.is_none_or(|p| p == port)
-                && match Host::parse(&a.host) {
-                    Ok(Host::Name(n)) => matches!(host, Host::Name(h) if h.eq_ignore_ascii_case(n)),
-                    Ok(ah) => ah.ip().is_some_and(|ip| host.is_ip(ip)),
-                    Err(_) => false,
+                && match (a.ip, host) {
+                    (Some(ip), h) => h.is_ip(ip),
+                    (None, Host::Name(n)) => n.eq_ignore_ascii_case(&a.name),
+                    (None, _) => false,
                 }
         })
     }

@@ -236,15 +236,15 @@ impl Proxy {
                 };
             }
         };
-        match msg {
+        match &msg {
             Message::Request(req) => {
                 if req.raw.len() > self.max_message_size {
-                    return request::reject(self, input, &req, sip::Error::TooLarge, out);
+                    return request::reject(self, input, req, sip::Error::TooLarge, out);
                 }
-                request::handle(self, input, &req, table, &mut scratch.editor, out)
+                request::handle(self, input, req, table, &mut scratch.editor, out)
             }
             Message::Response(resp) => {
-                response::handle(self, input, &resp, &mut scratch.editor, out)
+                response::handle(self, input, resp, &mut scratch.editor, out)
             }
         }
     }

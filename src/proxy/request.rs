@@ -252,10 +252,12 @@ pub(super) fn handle(
 
     // Our own OPTIONS (keep-alive probes): answered whatever Max-Forwards.
     let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
-    let routes_all_us = routes
-        .iter()
-        .all(|r| r.sip_uri().is_some_and(|s| p.uri_is_us(s)));
-    if req.method == Method::Options && to_us && routes_all_us {
+    let routes_all_us = || {
+        routes
+            .iter()
+            .all(|r| r.sip_uri().is_some_and(|s| p.uri_is_us(s)))
+    };
+    if req.method == Method::Options && to_us && routes_all_us() {
         let extra: [(&[u8], &[u8]); 2] = [(b"Allow", ALLOW), (b"Supported", b"")];
         return reply(p, input, &req.headers, 200, "OK", "", &extra, out);
     }
@@ -280,14 +282,20 @@ pub(super) fn handle(
         to_tag,
     };
     let loop_part = inv.loop_part(p.key, req.headers.values(HeaderName::Route));
-    for v in req.headers.vias() {
+    // The top Via was parsed by `essentials`; the rest are parsed here.
+    let is_our_loop = |v: &Via<'_>| {
+        v.branch.and_then(branch::loop_part_of) == Some(loop_part)
+            && p.id.is_us(&v.host, v.port, v.transport.default_port())
+    };
+    if is_our_loop(&ess.top_via) {
+        return refuse_status(p, input, req, 482, "Loop Detected", out);
+    }
+    for v in req.headers.vias().skip(1) {
         let v = match v {
             Ok(v) => v,
             Err(e) => return refuse(p, input, req, e, out),
         };
-        if v.branch.and_then(branch::loop_part_of) == Some(loop_part)
-            && p.id.is_us(&v.host, v.port, v.transport.default_port())
-        {
+        if is_our_loop(&v) {
             return refuse_status(p, input, req, 482, "Loop Detected", out);
         }
     }

@@ -1,5 +1,7 @@
-//! SipHash-2-4 (Aumasson & Bernstein), the keyed hash behind branch
-//! parameters and local To-tags. No I/O.
+//! SipHash (Aumasson & Bernstein), the keyed hash behind branch parameters
+//! and local To-tags: SipHash-1-3 on the per-message path (the variant
+//! Rust's std uses for HashMap), with the round counts as parameters so the
+//! implementation is checked against the paper's SipHash-2-4 vector. No I/O.
 //!
 //! Hand-written because the result must be identical on every worker, every
 //! restart and every node of a cluster that shares the branch secret: std's
@@ -37,20 +39,24 @@ impl Key {
     }
 }
 
-/// A streaming SipHash-2-4 state.
+/// A streaming SipHash state with `C` compression and `D` finalization
+/// rounds.
 #[derive(Clone)]
-pub struct Hasher {
+pub struct SipHasher<const C: usize, const D: usize> {
     v: [u64; 4],
     tail: u64,
     ntail: usize,
     len: usize,
 }
 
-impl Hasher {
+/// SipHash-1-3: what branches and tags use.
+pub type Hasher = SipHasher<1, 3>;
+
+impl<const C: usize, const D: usize> SipHasher<C, D> {
     /// A fresh state under `key`.
     #[inline]
-    pub fn new(key: Key) -> Hasher {
-        Hasher {
+    pub fn new(key: Key) -> Self {
+        SipHasher {
             v: [
                 key.k0 ^ 0x736f_6d65_7073_6575,
                 key.k1 ^ 0x646f_7261_6e64_6f6d,
@@ -84,8 +90,9 @@ impl Hasher {
     #[inline(always)]
     fn compress(&mut self, m: u64) {
         self.v[3] ^= m;
-        Self::round(&mut self.v);
-        Self::round(&mut self.v);
+        for _ in 0..C {
+            Self::round(&mut self.v);
+        }
         self.v[0] ^= m;
     }
 
@@ -133,7 +140,7 @@ impl Hasher {
         let b = ((self.len as u64 & 0xff) << 56) | self.tail;
         self.compress(b);
         self.v[2] ^= 0xff;
-        for _ in 0..4 {
+        for _ in 0..D {
             Self::round(&mut self.v);
         }
         self.v[0] ^ self.v[1] ^ self.v[2] ^ self.v[3]
@@ -159,7 +166,7 @@ mod tests {
     fn reference_vector() {
         // The SipHash paper's appendix: key 00..0f, message 00..0e.
         let msg: Vec<u8> = (0u8..15).collect();
-        let mut h = Hasher::new(reference_key());
+        let mut h = SipHasher::<2, 4>::new(reference_key());
         h.write(&msg);
         assert_eq!(h.finish(), 0xa129_ca61_49be_45e5);
     }

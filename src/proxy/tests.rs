@@ -139,7 +139,7 @@ v=0\n"
     assert_eq!(b, GOLDEN_INVITE_BRANCH);
 }
 
-const GOLDEN_INVITE_BRANCH: &str = "z9hG4bKbf8b4d68381a7a27.1bc0c974";
+const GOLDEN_INVITE_BRANCH: &str = "z9hG4bKd2a2c1a016ee0ab4.d9e34b48";
 
 #[test]
 fn record_route_can_be_switched_off() {

@@ -39,26 +39,34 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
     })?;
     let line = &msg[..line_len];
 
+    // The header list is large (inline storage): build it in its final
+    // place rather than moving it through temporaries.
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         let (code, reason) = status_line(line)?;
-        let (headers, body, raw) = head_and_body(msg, after_start)?;
-        Ok(Message::Response(Response {
+        let mut m = Message::Response(Response {
             code,
             reason,
-            headers,
-            body,
-            raw,
-        }))
+            headers: Headers::new(),
+            body: &[],
+            raw: &[],
+        });
+        if let Message::Response(r) = &mut m {
+            (r.body, r.raw) = head_and_body(msg, after_start, &mut r.headers)?;
+        }
+        Ok(m)
     } else {
         let (method, uri_raw) = request_line(line)?;
-        let (headers, body, raw) = head_and_body(msg, after_start)?;
-        Ok(Message::Request(Request {
+        let mut m = Message::Request(Request {
             method,
             uri_raw,
-            headers,
-            body,
-            raw,
-        }))
+            headers: Headers::new(),
+            body: &[],
+            raw: &[],
+        });
+        if let Message::Request(r) = &mut m {
+            (r.body, r.raw) = head_and_body(msg, after_start, &mut r.headers)?;
+        }
+        Ok(m)
     }
 }
 
@@ -303,8 +311,11 @@ fn trim_end_ws(mut s: &[u8]) -> &[u8] {
 }
 
 /// Header lines from `pos` to the empty line, then the body.
-fn head_and_body(msg: &[u8], mut pos: usize) -> Result<(Headers<'_>, &[u8], &[u8]), Error> {
-    let mut headers = Headers::new();
+fn head_and_body<'a>(
+    msg: &'a [u8],
+    mut pos: usize,
+    headers: &mut Headers<'a>,
+) -> Result<(&'a [u8], &'a [u8]), Error> {
     let mut content_length: Option<u32> = None;
     loop {
         let rest = msg.get(pos..).unwrap_or_default();
@@ -343,7 +354,7 @@ fn head_and_body(msg: &[u8], mut pos: usize) -> Result<(Headers<'_>, &[u8], &[u8
         None => available,
     };
     let end = pos + body_len;
-    Ok((headers, &msg[pos..end], &msg[..end]))
+    Ok((&msg[pos..end], &msg[..end]))
 }
 
 /// The length of the line at the front of `s` and the offset just past its
