@@ -208,9 +208,11 @@ mod tests {
 
     #[test]
     fn counts_merge_and_print() {
-        let mut a = Counters::default();
-        a.received = 3;
-        a.forwarded = 2;
+        let mut a = Counters {
+            received: 3,
+            forwarded: 2,
+            ..Counters::default()
+        };
         a.proxy_drop(&DropReason::NotOurVia);
         let before = a.clone();
         a.net_drop(NetDrop::TcpLimit);

@@ -269,7 +269,7 @@ impl Bound {
             Vec::new()
         };
         let mut threads = Vec::with_capacity(n);
-        let exited: Arc<Mutex<Option<Box<dyn Fn() + Send>>>> = Arc::new(Mutex::new(None));
+        let exited: ExitHook = Arc::new(Mutex::new(None));
         for (i, ((poll, rx), socks)) in polls
             .into_iter()
             .zip(receivers)
@@ -313,9 +313,12 @@ impl Bound {
     }
 }
 
+/// Where the callback run when a worker thread ends is registered.
+type ExitHook = Arc<Mutex<Option<Box<dyn Fn() + Send>>>>;
+
 /// Calls the registered exit callback when a worker thread ends, normally
 /// or by panic, so the control thread stops waiting for signals.
-struct ExitNotice(Arc<Mutex<Option<Box<dyn Fn() + Send>>>>);
+struct ExitNotice(ExitHook);
 
 impl Drop for ExitNotice {
     fn drop(&mut self) {
@@ -332,7 +335,7 @@ pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<Counters>>,
     live: Arc<LiveTable>,
-    exited: Arc<Mutex<Option<Box<dyn Fn() + Send>>>>,
+    exited: ExitHook,
 }
 
 impl fmt::Debug for Runtime {

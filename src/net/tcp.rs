@@ -160,19 +160,19 @@ struct Slot {
 }
 
 impl Conns {
-    /// Stores `conn`; returns its id, or gives it back when full.
-    pub fn insert(&mut self, conn: Conn) -> Result<u32, Conn> {
+    /// Stores `conn`; returns its id, or `None` (dropping it) when full.
+    pub fn insert(&mut self, conn: Conn) -> Option<u32> {
         let slot = match self.free.pop() {
             Some(s) => s,
             None if self.slots.len() < MAX_SLOTS => {
                 self.slots.push(Slot::default());
                 (self.slots.len() - 1) as u32
             }
-            None => return Err(conn),
+            None => return None,
         };
         let s = &mut self.slots[slot as usize];
         s.conn = Some(conn);
-        Ok((s.generation << SLOT_BITS) | slot)
+        Some((s.generation << SLOT_BITS) | slot)
     }
 
     /// The slot index of an id (also its poll token offset).
@@ -233,10 +233,10 @@ mod tests {
     #[test]
     fn stale_ids_do_not_reach_reused_slots() {
         let mut c = Conns::default();
-        let a = c.insert(conn()).ok().unwrap();
+        let a = c.insert(conn()).unwrap();
         assert!(c.get_mut(a).is_some());
         assert!(c.remove(a).is_some());
-        let b = c.insert(conn()).ok().unwrap();
+        let b = c.insert(conn()).unwrap();
         assert_eq!(Conns::slot_of(a), Conns::slot_of(b));
         assert_ne!(a, b);
         assert!(c.get_mut(a).is_none());

@@ -442,7 +442,7 @@ impl Io {
     }
 
     fn register(&mut self, conn: Conn) -> Option<u32> {
-        let id = self.conns.insert(conn).ok()?;
+        let id = self.conns.insert(conn)?;
         let slot = Conns::slot_of(id);
         let c = self.conns.get_mut(id)?;
         let interest = Interest::READABLE | Interest::WRITABLE;
@@ -597,7 +597,6 @@ impl Io {
         let rlen = c.rlen;
         let (peer, local) = (c.peer, c.local);
         let mut start = 0;
-        let mut pong = false;
         let mut ok = true;
         loop {
             // CR LF keep-alives (RFC 5626 §4.4.1): a double CRLF ping gets a
@@ -607,7 +606,12 @@ impl Io {
                 start += 2;
                 crlf += 1;
             }
-            pong |= crlf >= 2;
+            if crlf >= 2 {
+                self.write_conn(ctx, id, b"\r\n");
+                if self.conns.get_mut(id).is_none() {
+                    return false;
+                }
+            }
             if start == rlen {
                 break;
             }
@@ -648,10 +652,7 @@ impl Io {
             self.close(ctx, id, "unframeable stream");
             return false;
         }
-        if pong {
-            self.write_conn(ctx, id, b"\r\n");
-        }
-        self.conns.get_mut(id).is_some()
+        true
     }
 
     fn close(&mut self, ctx: &Ctx, id: u32, why: &str) {
