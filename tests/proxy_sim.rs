@@ -176,13 +176,11 @@ fn checker_catches_faults() {
     }
 }
 
-/// PROXY BUG (reported to the lead; un-ignore once fixed): a stateless
-/// reply copies the top Via as received, without the `received` and
-/// `rport` values RFC 3581 §4 (and RFC 3261 §18.2.1) make the server fill
-/// in, so a caller behind NAT cannot learn its public address from our
-/// 483/416/400/... The forwarding path does fill them in.
+/// A stateless reply fills in `received` and `rport` on the top Via
+/// (RFC 3581 §4, RFC 3261 §18.2.1), so a caller behind NAT learns its
+/// public address from our 483 too (found by this simulation; fixed in
+/// 8d17bb7).
 #[test]
-#[ignore = "proxy bug: stateless replies lack received/rport in the top Via"]
 fn stateless_reply_carries_received_and_rport() {
     use branchline::proxy::{Input, Output, Scratch};
     use branchline::sip::{self, via::Rport, via::Via, Transport};
@@ -217,4 +215,48 @@ Content-Length: 0\r\n\r\n";
         "{}",
         String::from_utf8_lossy(&out)
     );
+}
+
+/// PROXY BUG (found by the `proxy_handle` fuzz target, reported to the
+/// lead; un-ignore once fixed): a request that does not parse because a
+/// header value holds a bare CR is answered from the salvaged header lines,
+/// and the reply copies that CR: the reply itself does not parse (and a
+/// lenient peer reads a header of the sender's choosing). The request is an
+/// ACK besides, which must never be answered (RFC 3261 §17.1.1.3).
+#[test]
+#[ignore = "proxy bug: reply to an unparsable request copies a bare CR; ACK answered"]
+fn unparsable_ack_with_bare_cr_is_not_answered_with_a_broken_reply() {
+    use branchline::proxy::{Input, Output, Scratch};
+    use branchline::sip::{self, Transport};
+    let (proxy, table) = flow::proxy_and_table(1);
+    let mut out = Vec::new();
+    for method in ["ACK", "INVITE"] {
+        let m = format!(
+            "{method} sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK1\r\n\
+From: <sip:alice@example.com>;tag=a1\r\n\
+To: <sip:bob@example.com>\r\n\
+Call-ID: cr-1@example.com\r\n\
+CSeq: 1 {method}\rzRoute: <sip:evil.example.net;lr>\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+        let input = Input {
+            data: m.as_bytes(),
+            source: "198.51.100.7:5062".parse().unwrap(),
+            local: sim::proxy_addr(),
+            transport: Transport::Udp,
+            conn: None,
+            now: 1_700_000_000,
+        };
+        let o = proxy.handle(&input, &table, &mut Scratch::new(), &mut out);
+        match (method, o) {
+            ("ACK", Output::Drop(_)) => {}
+            ("INVITE", Output::Reply(_)) => assert!(
+                sip::parse(&out).is_ok() && !out.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n'),
+                "the reply has a bare CR:\n{}",
+                String::from_utf8_lossy(&out)
+            ),
+            (_, o) => panic!("{method}: {o:?}\n{}", String::from_utf8_lossy(&out)),
+        }
+    }
 }

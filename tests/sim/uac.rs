@@ -311,13 +311,7 @@ impl Uac {
             s.label(),
             msg::show(&s.vias[0])
         );
-        // KNOWN PROXY BUG (see `stateless_reply_carries_received_and_rport`
-        // in proxy_sim.rs): the proxy's own replies copy the Via without
-        // the received/rport it must fill in, so only relayed responses are
-        // held to RFC 3581 here.
-        let own_reply =
-            matches!(s.code, 483 | 416) && s.to_tag.as_ref().is_some_and(|t| t.starts_with(b"bl"));
-        if self.plan.rport && !own_reply {
+        if self.plan.rport {
             // RFC 3581 §4: the proxy filled in where the request came from.
             let rip = self.public.ip().to_string();
             ensure!(
