@@ -1,0 +1,111 @@
+//! `Proxy::handle` on arbitrary bytes, as a UDP datagram and as a framed
+//! TCP message on a connection: it never panics, and whatever it forwards or
+//! answers parses back as the same kind of message.
+#![no_main]
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use branchline::proxy::{Config, ConnRef, Input, Key, Listener, Output, Proxy, Scratch};
+use branchline::route::{Table, Upstream};
+use branchline::sip::{self, Message, Transport};
+use libfuzzer_sys::fuzz_target;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn world() -> &'static (Proxy, Table) {
+    static WORLD: OnceLock<(Proxy, Table)> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let listener = |transport, a| Listener {
+            transport,
+            addr: addr(a),
+            advertise: None,
+        };
+        let mut config = Config::new(
+            vec![
+                listener(Transport::Udp, "192.0.2.10:5060"),
+                listener(Transport::Tcp, "192.0.2.10:5060"),
+                listener(Transport::Udp, "[2001:db8::10]:5060"),
+            ],
+            Key::new(0x0102_0304_0506_0708, 0x1112_1314_1516_1718),
+        );
+        config.aliases = vec!["proxy.example.com".into()];
+        let ups = [
+            ("192.0.2.50:5060", Transport::Udp),
+            ("192.0.2.51:5060", Transport::Tcp),
+            ("[2001:db8::50]:5060", Transport::Udp),
+        ];
+        let table = Table::from_upstreams(ups.map(|(a, transport)| Upstream {
+            addr: addr(a),
+            transport,
+            weight: 1,
+        }))
+        .unwrap();
+        (Proxy::new(config).unwrap(), table)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (proxy, table) = world();
+    let udp = Input {
+        data,
+        source: addr("198.51.100.7:5062"),
+        local: addr("192.0.2.10:5060"),
+        transport: Transport::Udp,
+        conn: None,
+        now: 1_700_000_000,
+    };
+    let tcp = Input {
+        source: addr("198.51.100.8:40123"),
+        transport: Transport::Tcp,
+        conn: Some(ConnRef { worker: 3, id: 77 }),
+        ..udp
+    };
+    let v6 = Input {
+        source: addr("[2001:db8::7]:5062"),
+        local: addr("[2001:db8::10]:5060"),
+        ..udp
+    };
+    let mut scratch = Scratch::new();
+    let mut out = Vec::new();
+    for input in [udp, tcp, v6] {
+        let sent = match proxy.handle(&input, table, &mut scratch, &mut out) {
+            Output::Forward(_) => true,
+            Output::Reply(_) => false,
+            Output::Drop(_) => continue,
+        };
+        // KNOWN PROXY BUG, reported (tests/proxy_sim.rs
+        // `unparsable_ack_with_bare_cr_is_not_answered_with_a_broken_reply`):
+        // the reply to an unparsable request copies a bare CR from it.
+        // Remove this skip once that test passes.
+        if !sent && data.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') {
+            continue;
+        }
+        let was_request = matches!(sip::parse(data), Ok(Message::Request(_))) || !sent;
+        match sip::parse(&out) {
+            Ok(m) => assert_eq!(
+                m.is_request(),
+                sent && was_request,
+                "{} turned into the wrong kind of message:\n{}",
+                if sent {
+                    "a forwarded message"
+                } else {
+                    "a reply"
+                },
+                String::from_utf8_lossy(&out)
+            ),
+            Err(e) => panic!(
+                "{} does not parse ({e}):\n{}\n--- from ---\n{}",
+                if sent {
+                    "a forwarded message"
+                } else {
+                    "a reply"
+                },
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(data)
+            ),
+        }
+    }
+});
