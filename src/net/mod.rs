@@ -18,7 +18,7 @@
 
 pub mod control;
 pub mod log;
-mod sys;
+pub(crate) mod sys;
 mod tcp;
 mod worker;
 

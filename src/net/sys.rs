@@ -157,13 +157,26 @@ impl SendBatch {
     /// empties the batch. Returns (sent, failed): a datagram the kernel
     /// refuses is skipped and counted as failed.
     pub fn flush(&mut self, fd: RawFd) -> (usize, usize) {
+        self.flush_each(fd, |_, _| {})
+    }
+
+    /// [`SendBatch::flush`], also telling `on_error` the queue index (in
+    /// [`SendBatch::commit`] order) and error of each refused datagram.
+    pub fn flush_each(
+        &mut self,
+        fd: RawFd,
+        mut on_error: impl FnMut(usize, &io::Error),
+    ) -> (usize, usize) {
         let (mut sent, mut failed) = (0, 0);
         while sent + failed < self.len {
             let from = sent + failed;
             match self.send_from(fd, from) {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => failed += 1,
+                Err(e) => {
+                    on_error(from, &e);
+                    failed += 1;
+                }
             }
         }
         self.len = 0;
@@ -291,5 +304,24 @@ mod tests {
             inb.recv(b.as_raw_fd()).unwrap_err().kind(),
             io::ErrorKind::WouldBlock
         );
+    }
+
+    #[test]
+    fn flush_each_names_the_refused_datagram() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut out = SendBatch::new(4);
+        for len in [10, 70_000, 10] {
+            let buf = out.next_buf();
+            buf.clear();
+            buf.resize(len, 7);
+            out.commit(b.local_addr().unwrap());
+        }
+        let mut refused = Vec::new();
+        let r = out.flush_each(a.as_raw_fd(), |i, e| refused.push((i, e.kind())));
+        assert_eq!(r, (2, 1));
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, 1);
+        assert!(out.is_empty());
     }
 }
