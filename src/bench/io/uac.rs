@@ -9,6 +9,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,13 +19,14 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::stream::Conn;
 use super::{is_transient, publish, sleep_until, udp_socket, Clock, Mailbox, StopFlag, Workers};
-use super::{MAX_MESSAGE, PUBLISH_EVERY};
+use super::{Grid, MAX_MESSAGE, PUBLISH_EVERY, RECV_BATCH};
 use crate::bench::flow::uac::{DigestSigner, Scenario, Uac, UacConfig};
 use crate::bench::flow::Outbox;
 use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
+use crate::net::sys::{RecvBatch, SendBatch, MAX_BATCH};
 use crate::sip::Transport;
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
@@ -165,8 +167,17 @@ struct Leg {
 }
 
 enum LegIo {
-    Udp(UdpSocket),
+    Udp(UdpLeg),
     Tcp(Option<Conn>),
+}
+
+/// A UDP leg: its connected socket and the datagrams queued for the next
+/// `sendmmsg`, with the call slot of each.
+struct UdpLeg {
+    socket: UdpSocket,
+    target: SocketAddr,
+    queue: SendBatch,
+    slots: Vec<u32>,
 }
 
 impl Leg {
@@ -193,7 +204,13 @@ impl Leg {
                 let s = udp_socket(local, false).map_err(|e| with_context(e, "bind", local))?;
                 s.connect(plan.target)?;
                 let bound = s.local_addr()?;
-                (LegIo::Udp(UdpSocket::from_std(s)), bound)
+                let udp = UdpLeg {
+                    socket: UdpSocket::from_std(s),
+                    target: plan.target,
+                    queue: SendBatch::new(MAX_BATCH),
+                    slots: Vec::with_capacity(MAX_BATCH),
+                };
+                (LegIo::Udp(udp), bound)
             }
         };
         let cfg = uac_config(plan, bound, seed);
@@ -211,18 +228,24 @@ impl Leg {
         })
     }
 
-    /// Sends what the UAC put into `out`, then clears it.
-    fn flush(&mut self, out: &mut Outbox) {
+    /// Takes what the UAC put into `out` and clears it: over UDP the
+    /// datagrams wait for [`Leg::send_queued`], over TCP they are written
+    /// to the connection now.
+    fn queue(&mut self, out: &mut Outbox) {
         for t in out.iter() {
             self.max_slot = self.max_slot.max(t.slot);
             let failed = match &mut self.io {
-                LegIo::Udp(s) => match s.send(t.bytes) {
-                    Ok(_) => false,
-                    // A full socket buffer loses the datagram, as the
-                    // network would; the retransmission timer covers it.
-                    Err(e) if is_transient(&e) => false,
-                    Err(_) => true,
-                },
+                LegIo::Udp(u) => {
+                    if u.queue.is_full() {
+                        u.send(&mut self.uac);
+                    }
+                    let buf = u.queue.next_buf();
+                    buf.clear();
+                    buf.extend_from_slice(t.bytes);
+                    u.queue.commit(u.target);
+                    u.slots.push(t.slot);
+                    false
+                }
                 LegIo::Tcp(Some(c)) => c.send(t.bytes).is_err(),
                 LegIo::Tcp(None) => true,
             };
@@ -239,6 +262,13 @@ impl Leg {
         }
     }
 
+    /// Sends the datagrams queued on a UDP leg.
+    fn send_queued(&mut self) {
+        if let LegIo::Udp(u) = &mut self.io {
+            u.send(&mut self.uac);
+        }
+    }
+
     /// Fails every open call of a leg whose connection broke.
     fn fail_all(&mut self) {
         if self.uac.open() > 0 {
@@ -248,18 +278,28 @@ impl Leg {
         }
     }
 
-    /// Handles everything readable on the leg.
-    fn receive(&mut self, buf: &mut [u8], now: Nanos, out: &mut Outbox) {
+    /// Handles everything readable on the leg; what the UAC answers is
+    /// queued (see [`Leg::queue`]).
+    fn receive(&mut self, batch: &mut RecvBatch, now: Nanos, out: &mut Outbox) {
         match &mut self.io {
-            LegIo::Udp(_) => {
+            LegIo::Udp(u) => {
+                let fd = u.socket.as_raw_fd();
                 let mut errors = 0;
-                while let LegIo::Udp(s) = &self.io {
-                    match s.recv(buf) {
+                loop {
+                    match batch.recv(fd) {
                         Ok(n) => {
-                            self.uac.handle(&buf[..n], now, out);
-                            self.flush(out);
+                            for i in 0..n {
+                                self.uac.handle(batch.get(i).0, now, out);
+                            }
+                            self.queue(out);
+                            // A short batch emptied the queue; a datagram
+                            // arriving later raises a new edge.
+                            if n < batch.capacity() {
+                                break;
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         // ICMP port unreachable and the like (reported
                         // once): the calls concerned time out; read on.
                         Err(_) if errors < 8 => errors += 1,
@@ -273,7 +313,7 @@ impl Leg {
                 if r.is_err() {
                     self.io = LegIo::Tcp(None);
                 }
-                self.flush(out);
+                self.queue(out);
             }
             LegIo::Tcp(None) => {}
         }
@@ -286,6 +326,24 @@ impl Leg {
                 self.fail_all();
             }
         }
+    }
+}
+
+impl UdpLeg {
+    /// One `sendmmsg` (more if the kernel takes part of the queue).
+    fn send(&mut self, uac: &mut Uac) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let slots = &self.slots;
+        self.queue.flush_each(self.socket.as_raw_fd(), |i, e| {
+            // A full socket buffer loses the datagram, as the network
+            // would; the retransmission timer covers it.
+            if !is_transient(e) {
+                uac.transport_error(slots[i]);
+            }
+        });
+        self.slots.clear();
     }
 }
 
@@ -341,6 +399,14 @@ fn host_of(a: SocketAddr) -> String {
 }
 
 /// One UAC worker; returns the pacing slots it missed.
+///
+/// Each iteration reads the clock once (after `poll`), handles what
+/// arrived, starts the calls due, runs the timers due, then sends all
+/// queued datagrams, one `sendmmsg` per UDP leg. The pacer is polled at the
+/// last point of the tick grid, and the wakeups for the next call and the
+/// next timer are rounded up to the grid, so one wakeup starts a whole
+/// tick's calls (a burst the pacer allows anyway) and serves every timer
+/// due within the tick.
 fn worker(
     plan: &UacPlan,
     pace: Option<PaceConfig>,
@@ -353,7 +419,9 @@ fn worker(
     for (i, leg) in legs.iter_mut().enumerate() {
         let token = Token(i);
         match &mut leg.io {
-            LegIo::Udp(s) => poll.registry().register(s, token, Interest::READABLE)?,
+            LegIo::Udp(u) => poll
+                .registry()
+                .register(&mut u.socket, token, Interest::READABLE)?,
             LegIo::Tcp(Some(c)) => poll.registry().register(
                 &mut c.stream,
                 token,
@@ -363,30 +431,30 @@ fn worker(
         }
     }
     let mut events = Events::with_capacity(256);
-    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut batch = RecvBatch::new(RECV_BATCH, MAX_MESSAGE);
     let mut out = Outbox::new();
-    let now = clock.now();
+    let mut now = clock.now();
+    let grid = Grid::new(now, plan.tick);
     let mut pacer = pace.map(|p| Pacer::new(&p, now));
     let mut next_call = Some(now);
     let mut drain_until: Option<Nanos> = None;
-    let mut next_publish = now + PUBLISH_EVERY;
+    let mut next_publish = grid.ceil(now + PUBLISH_EVERY);
     let mut rr = 0usize;
     let drain = plan.hold + plan.timeout + Duration::from_millis(200);
-    let mut now = now;
     loop {
-        // Calls due now.
+        // Calls due by the last tick.
         if drain_until.is_none() {
             if stop.is_raised() {
                 drain_until = Some(now);
             } else if let Some(p) = pacer.as_mut() {
                 let open: u32 = legs.iter().map(|l| l.uac.open()).sum();
-                let due = p.poll(now, open);
+                let due = p.poll(grid.floor(now), open);
                 for _ in 0..due.start {
                     let n = legs.len();
                     let leg = &mut legs[rr % n];
                     rr = rr.wrapping_add(1);
                     leg.uac.start(now, &mut out);
-                    leg.flush(&mut out);
+                    leg.queue(&mut out);
                 }
                 next_call = match due.next {
                     Next::At(t) => Some(t),
@@ -400,13 +468,14 @@ fn worker(
                 drain_until = Some(now);
             }
         }
-        // Timers due now.
+        // Timers due now, then everything queued goes out.
         let mut next_timer: Option<Nanos> = None;
         for leg in legs.iter_mut() {
             if leg.uac.next_timer().is_some_and(|t| t <= now) {
                 leg.uac.on_timer(now, &mut out);
-                leg.flush(&mut out);
+                leg.queue(&mut out);
             }
+            leg.send_queued();
             next_timer = [next_timer, leg.uac.next_timer()]
                 .into_iter()
                 .flatten()
@@ -416,7 +485,7 @@ fn worker(
             for leg in legs.iter_mut() {
                 publish(mailbox, leg.uac.stats_mut());
             }
-            next_publish = now + PUBLISH_EVERY;
+            next_publish = grid.ceil(now + PUBLISH_EVERY);
         }
         if let Some(until) = drain_until {
             let open: u32 = legs.iter().map(|l| l.uac.open()).sum();
@@ -427,8 +496,10 @@ fn worker(
         let wait = sleep_until(
             now,
             [
-                next_call.filter(|_| drain_until.is_none()),
-                next_timer,
+                next_call
+                    .filter(|_| drain_until.is_none())
+                    .map(|t| grid.ceil(t)),
+                next_timer.map(|t| grid.ceil(t)),
                 drain_until,
                 Some(next_publish),
             ],
@@ -440,7 +511,7 @@ fn worker(
                 continue;
             };
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                leg.receive(&mut buf, now, &mut out);
+                leg.receive(&mut batch, now, &mut out);
             }
             if ev.is_writable() {
                 leg.writable();

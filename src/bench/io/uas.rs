@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,11 +16,12 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::stream::Conn;
 use super::{is_transient, publish, sleep_until, udp_socket, Clock, Mailbox, StopFlag, Workers};
-use super::{ProgressOptions, MAX_MESSAGE, PUBLISH_EVERY};
+use super::{Grid, ProgressOptions, MAX_MESSAGE, PUBLISH_EVERY, RECV_BATCH, TIMER_GRAIN};
 use crate::bench::flow::uas::{Uas, UasConfig};
 use crate::bench::flow::Outbox;
 use crate::bench::stats::Stats;
 use crate::bench::Nanos;
+use crate::net::sys::{RecvBatch, SendBatch, MAX_BATCH};
 use crate::sip::Transport;
 
 /// Everything a UAS needs (the parsed `bench uas` flags).
@@ -143,6 +145,10 @@ enum Sock {
 
 const SOCKET: Token = Token(usize::MAX);
 
+/// One UAS worker. Each iteration reads the clock once (after `poll`),
+/// handles what arrived (`recvmmsg` batches over UDP), runs the timers due,
+/// then sends every queued datagram in one `sendmmsg`. Timer wakeups are
+/// rounded up to a [`TIMER_GRAIN`] grid.
 fn worker(
     mut uas: Uas,
     mut sock: Sock,
@@ -157,64 +163,88 @@ fn worker(
         Sock::Tcp(l) => poll.registry().register(l, SOCKET, Interest::READABLE)?,
     }
     let mut events = Events::with_capacity(256);
-    let mut buf = vec![0u8; MAX_MESSAGE];
     let mut out = Outbox::new();
-    let mut conns: Vec<Option<Conn>> = Vec::new();
-    let mut by_peer: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut tx = Tx {
+        queue: SendBatch::new(MAX_BATCH),
+        conns: Vec::new(),
+        by_peer: HashMap::new(),
+    };
+    let mut batch = match sock {
+        Sock::Udp(_) => Some(RecvBatch::new(RECV_BATCH, MAX_MESSAGE)),
+        Sock::Tcp(_) => None,
+    };
+    let grid = Grid::new(Nanos::ZERO, TIMER_GRAIN);
     let mut now = clock.now();
-    let mut next_publish = now + PUBLISH_EVERY;
+    let mut next_publish = grid.ceil(now + PUBLISH_EVERY);
     loop {
         if uas.next_timer().is_some_and(|t| t <= now) {
             uas.on_timer(now, &mut out);
-            flush(&sock, &mut conns, &by_peer, &mut out);
+            tx.queue(&sock, &mut out);
         }
+        tx.send_queued(&sock);
         if now >= next_publish {
             publish(mailbox, uas.stats_mut());
-            next_publish = now + PUBLISH_EVERY;
+            next_publish = grid.ceil(now + PUBLISH_EVERY);
         }
         if stop.is_raised() || end.is_some_and(|e| now >= e) {
             break;
         }
-        let wait = sleep_until(now, [uas.next_timer(), end, Some(next_publish)]);
+        let timer = uas.next_timer().map(|t| grid.ceil(t));
+        let wait = sleep_until(now, [timer, end, Some(next_publish)]);
         poll.poll(&mut events, Some(wait))?;
         now = clock.now();
         for ev in events.iter() {
             match (ev.token(), &sock) {
-                (SOCKET, Sock::Udp(s)) => loop {
-                    match s.recv_from(&mut buf) {
-                        Ok((n, peer)) => {
-                            uas.handle(&buf[..n], peer, now, &mut out);
-                            flush(&sock, &mut conns, &by_peer, &mut out);
+                (SOCKET, Sock::Udp(s)) => {
+                    let Some(batch) = batch.as_mut() else {
+                        continue;
+                    };
+                    loop {
+                        match batch.recv(s.as_raw_fd()) {
+                            Ok(n) => {
+                                for i in 0..n {
+                                    if let (msg, Some(peer)) = batch.get(i) {
+                                        uas.handle(msg, peer, now, &mut out);
+                                    }
+                                }
+                                tx.queue(&sock, &mut out);
+                                // A short batch emptied the queue; a
+                                // datagram arriving later raises a new edge.
+                                if n < batch.capacity() {
+                                    break;
+                                }
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(_) => break,
                         }
-                        Err(e) if is_transient(&e) => break,
-                        Err(_) => break,
                     }
-                },
+                }
                 (SOCKET, Sock::Tcp(l)) => loop {
                     match l.accept() {
                         Ok((mut stream, peer)) => {
                             let _ = stream.set_nodelay(true);
-                            let i = conns
+                            let i = tx
+                                .conns
                                 .iter()
                                 .position(Option::is_none)
-                                .unwrap_or(conns.len());
+                                .unwrap_or(tx.conns.len());
                             poll.registry().register(
                                 &mut stream,
                                 Token(i),
                                 Interest::READABLE | Interest::WRITABLE,
                             )?;
-                            if i == conns.len() {
-                                conns.push(None);
+                            if i == tx.conns.len() {
+                                tx.conns.push(None);
                             }
-                            conns[i] = Some(Conn::new(stream, peer));
-                            by_peer.insert(peer, i);
+                            tx.conns[i] = Some(Conn::new(stream, peer));
+                            tx.by_peer.insert(peer, i);
                         }
                         Err(e) if is_transient(&e) => break,
                         Err(_) => break,
                     }
                 },
                 (Token(i), _) => {
-                    let Some(Some(c)) = conns.get_mut(i) else {
+                    let Some(Some(c)) = tx.conns.get_mut(i) else {
                         continue;
                     };
                     let peer = c.peer;
@@ -228,12 +258,12 @@ fn worker(
                         broken |= c.flush().is_err();
                     }
                     if broken {
-                        if let Some(mut c) = conns[i].take() {
+                        if let Some(mut c) = tx.conns[i].take() {
                             let _ = poll.registry().deregister(&mut c.stream);
                         }
-                        by_peer.remove(&peer);
+                        tx.by_peer.remove(&peer);
                     }
-                    flush(&sock, &mut conns, &by_peer, &mut out);
+                    tx.queue(&sock, &mut out);
                 }
             }
         }
@@ -242,29 +272,51 @@ fn worker(
     Ok(())
 }
 
-/// Sends what the UAS put into `out` (to each message's peer), then
-/// clears it. Over TCP a message goes on the connection from its peer;
-/// with none left, it is dropped.
-fn flush(
-    sock: &Sock,
-    conns: &mut [Option<Conn>],
-    by_peer: &HashMap<SocketAddr, usize>,
-    out: &mut Outbox,
-) {
-    for t in out.iter() {
-        let Some(to) = t.to else { continue };
-        match sock {
-            Sock::Udp(s) => {
-                // A full socket buffer or an unreachable peer loses the
-                // datagram; the peer's retransmission covers it.
-                let _ = s.send_to(t.bytes, to);
-            }
-            Sock::Tcp(_) => {
-                if let Some(Some(c)) = by_peer.get(&to).and_then(|&i| conns.get_mut(i)) {
-                    let _ = c.send(t.bytes);
+/// Where the UAS's answers go: the `sendmmsg` queue of the UDP socket, or
+/// the TCP connections by peer.
+struct Tx {
+    queue: SendBatch,
+    conns: Vec<Option<Conn>>,
+    by_peer: HashMap<SocketAddr, usize>,
+}
+
+impl Tx {
+    /// Takes what the UAS put into `out` (to each message's peer) and
+    /// clears it. Over UDP the datagrams wait for [`Tx::send_queued`]; over
+    /// TCP a message goes on the connection from its peer now, and with
+    /// none left it is dropped.
+    fn queue(&mut self, sock: &Sock, out: &mut Outbox) {
+        for t in out.iter() {
+            let Some(to) = t.to else { continue };
+            match sock {
+                Sock::Udp(_) => {
+                    if self.queue.is_full() {
+                        self.send_queued(sock);
+                    }
+                    let buf = self.queue.next_buf();
+                    buf.clear();
+                    buf.extend_from_slice(t.bytes);
+                    self.queue.commit(to);
+                }
+                Sock::Tcp(_) => {
+                    if let Some(Some(c)) =
+                        self.by_peer.get(&to).and_then(|&i| self.conns.get_mut(i))
+                    {
+                        let _ = c.send(t.bytes);
+                    }
                 }
             }
         }
+        out.clear();
     }
-    out.clear();
+
+    /// Sends the queued datagrams. A full socket buffer or an unreachable
+    /// peer loses a datagram; the peer's retransmission covers it.
+    fn send_queued(&mut self, sock: &Sock) {
+        if let Sock::Udp(s) = sock {
+            if !self.queue.is_empty() {
+                self.queue.flush(s.as_raw_fd());
+            }
+        }
+    }
 }
