@@ -26,7 +26,7 @@ use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
-use crate::net::sys::{RecvBatch, SendBatch, MAX_BATCH};
+use crate::net::sys::{set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
 use crate::sip::Transport;
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
@@ -415,6 +415,8 @@ fn worker(
     stop: &StopFlag,
     mailbox: &Mailbox,
 ) -> io::Result<u64> {
+    // Best effort: without it the run is correct, only costlier.
+    let _ = set_batch_scheduling();
     let mut poll = Poll::new()?;
     for (i, leg) in legs.iter_mut().enumerate() {
         let token = Token(i);

@@ -21,7 +21,7 @@ use crate::bench::flow::uas::{Uas, UasConfig};
 use crate::bench::flow::Outbox;
 use crate::bench::stats::Stats;
 use crate::bench::Nanos;
-use crate::net::sys::{RecvBatch, SendBatch, MAX_BATCH};
+use crate::net::sys::{set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
 use crate::sip::Transport;
 
 /// Everything a UAS needs (the parsed `bench uas` flags).
@@ -157,6 +157,8 @@ fn worker(
     stop: &StopFlag,
     mailbox: &Mailbox,
 ) -> io::Result<()> {
+    // Best effort: without it the run is correct, only costlier.
+    let _ = set_batch_scheduling();
     let mut poll = Poll::new()?;
     match &mut sock {
         Sock::Udp(s) => poll.registry().register(s, SOCKET, Interest::READABLE)?,
