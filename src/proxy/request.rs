@@ -24,6 +24,10 @@ const ALLOW: &[u8] =
 /// Answers a request that did not parse, from whatever header lines can be
 /// salvaged; without a Via there is nobody to answer.
 pub(super) fn reject_unparsed(p: &Proxy, input: &Input<'_>, e: Error, out: &mut Vec<u8>) -> Output {
+    // ACKs are never answered, malformed or not.
+    if input.data.starts_with(b"ACK ") {
+        return Output::Drop(DropReason::Unanswerable(e));
+    }
     let headers = sip::scan_headers(input.data);
     reply_for_error(p, input, &headers, e, out)
 }

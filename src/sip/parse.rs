@@ -122,24 +122,27 @@ pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
 /// a malformed request with its Via, From, To, Call-ID and CSeq.
 pub fn scan_headers(input: &[u8]) -> Headers<'_> {
     let mut headers = Headers::new();
-    let Some(first) = memchr(b'\n', input) else {
+    // Stops at the first line that is not a well-formed header line, and at
+    // a bare CR, which must never be copied into a reply.
+    let Ok((_, mut pos)) = line_end(input) else {
         return headers;
     };
-    let mut pos = first + 1;
-    while let Some(nl) = memchr(b'\n', &input[pos..]) {
-        let line = strip_cr(&input[pos..pos + nl]);
-        if line.is_empty() || matches!(line[0], b' ' | b'\t') {
+    while let Ok((len, next)) = line_end(&input[pos..]) {
+        if len == 0 || matches!(input[pos], b' ' | b'\t') {
             break;
         }
-        let mut end = pos + nl + 1;
+        let mut content_end = pos + len;
+        let mut end = pos + next;
         while matches!(input.get(end), Some(b' ' | b'\t')) {
-            match memchr(b'\n', &input[end..]) {
-                Some(more) => end += more + 1,
-                None => return headers,
+            match line_end(&input[end..]) {
+                Ok((len, next)) => {
+                    content_end = end + len;
+                    end += next;
+                }
+                Err(_) => return headers,
             }
         }
-        let full = strip_cr(&input[pos..end - 1]);
-        match header_line(full, pos, end) {
+        match header_line(&input[pos..content_end], pos, end) {
             Ok(h) if headers.push(h).is_ok() => {}
             _ => break,
         }
@@ -163,14 +166,6 @@ fn find_head_end(msg: &[u8]) -> Option<usize> {
         from = next;
     }
     None
-}
-
-#[inline]
-fn strip_cr(line: &[u8]) -> &[u8] {
-    match line {
-        [rest @ .., b'\r'] => rest,
-        _ => line,
-    }
 }
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF`.
@@ -515,6 +510,8 @@ mod tests {
         assert_eq!(h.first(HeaderName::CallId).unwrap().value, b"c");
         let h = scan_headers(b"X sip:y SIP/2.0\r\nVia: a\r\nbroken\r\nCall-ID: c\r\n\r\n");
         assert_eq!(h.len(), 1);
+        let h = scan_headers(b"X sip:y SIP/2.0\r\nVia: a\r\nTo: b\rc\r\nCall-ID: c\r\n\r\n");
+        assert_eq!(h.len(), 1, "a bare CR ends the salvage");
         assert_eq!(scan_headers(b"no newline").len(), 0);
     }
 
