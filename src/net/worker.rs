@@ -244,21 +244,28 @@ impl Io {
         self.again.push(s);
     }
 
-    /// Carries out an output whose bytes are in the send batch's next slot.
-    fn dispatch_batched(&mut self, ctx: &Ctx, out: Output) {
-        let tx = match out {
+    /// Counts an output; the transmit to carry out, if any.
+    fn count(&mut self, out: Output) -> Option<Transmit> {
+        match out {
             Output::Drop(reason) => {
                 self.counters.proxy_drop(&reason);
-                return;
+                None
             }
             Output::Forward(tx) => {
                 self.counters.forwarded += 1;
-                tx
+                Some(tx)
             }
             Output::Reply(tx) => {
                 self.counters.replied += 1;
-                tx
+                Some(tx)
             }
+        }
+    }
+
+    /// Carries out an output whose bytes are in the send batch's next slot.
+    fn dispatch_batched(&mut self, ctx: &Ctx, out: Output) {
+        let Some(tx) = self.count(out) else {
+            return;
         };
         if tx.transport == Transport::Udp {
             match self.udp_socket_for(&tx) {
@@ -285,19 +292,8 @@ impl Io {
 
     /// Carries out an output whose bytes are in `data` (TCP paths).
     fn dispatch(&mut self, ctx: &Ctx, out: Output, data: &[u8]) {
-        let tx = match out {
-            Output::Drop(reason) => {
-                self.counters.proxy_drop(&reason);
-                return;
-            }
-            Output::Forward(tx) => {
-                self.counters.forwarded += 1;
-                tx
-            }
-            Output::Reply(tx) => {
-                self.counters.replied += 1;
-                tx
-            }
+        let Some(tx) = self.count(out) else {
+            return;
         };
         if tx.transport == Transport::Udp {
             match self.udp_socket_for(&tx) {
