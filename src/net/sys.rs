@@ -116,7 +116,8 @@ impl RecvBatch {
 #[derive(Debug)]
 pub struct SendBatch {
     bufs: Vec<Vec<u8>>,
-    dests: Vec<SockAddr>,
+    /// `None`: to the socket's connected peer.
+    dests: Vec<Option<SockAddr>>,
     len: usize,
 }
 
@@ -149,7 +150,16 @@ impl SendBatch {
 
     /// Queues the datagram written into [`SendBatch::next_buf`] for `dest`.
     pub fn commit(&mut self, dest: SocketAddr) {
-        self.dests.push(SockAddr::from(dest));
+        self.dests.push(Some(SockAddr::from(dest)));
+        self.len += 1;
+    }
+
+    /// Queues the datagram written into [`SendBatch::next_buf`] for the
+    /// peer of a connected socket (no address: the kernel uses the socket's
+    /// cached route). Only for [`SendBatch::flush`]/[`SendBatch::flush_each`]
+    /// on a connected socket; [`SendBatch::flush_with`] counts it as failed.
+    pub fn commit_connected(&mut self) {
+        self.dests.push(None);
         self.len += 1;
     }
 
@@ -193,10 +203,14 @@ impl SendBatch {
     ) -> usize {
         let mut failed = 0;
         for i in 0..self.len {
-            if let Some(dest) = self.dests[i].as_socket() {
-                if f(&self.bufs[i], dest).is_err() {
-                    failed += 1;
+            match self.dests[i].as_ref().map(SockAddr::as_socket) {
+                Some(Some(dest)) => {
+                    if f(&self.bufs[i], dest).is_err() {
+                        failed += 1;
+                    }
                 }
+                Some(None) => {}
+                None => failed += 1,
             }
         }
         self.len = 0;
@@ -217,13 +231,16 @@ impl SendBatch {
             iovs[i].iov_len = buf.len();
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
-            msgs[i].msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
-            msgs[i].msg_hdr.msg_namelen = dest.len();
+            if let Some(dest) = dest {
+                msgs[i].msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
+                msgs[i].msg_hdr.msg_namelen = dest.len();
+            }
         }
         // SAFETY: `msgs[..n]` point at `iovs` and at buffers and addresses
-        // in `self`, alive and unchanged for the call; the kernel only reads
-        // through `msg_iov` and `msg_name` (lengths match the buffers) and
-        // writes `msg_len` in `msgs`. `fd` is a socket the caller owns.
+        // in `self` (or have a null `msg_name` of length 0), alive and
+        // unchanged for the call; the kernel only reads through `msg_iov` and
+        // `msg_name` (lengths match the buffers) and writes `msg_len` in
+        // `msgs`. `fd` is a socket the caller owns.
         let r =
             unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
         if r < 0 {
@@ -334,6 +351,29 @@ mod tests {
         .unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+    }
+
+    #[test]
+    fn connected_datagrams_go_to_the_peer() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        a.connect(b.local_addr().unwrap()).unwrap();
+        let mut out = SendBatch::new(4);
+        for i in 0..2u8 {
+            let buf = out.next_buf();
+            buf.clear();
+            buf.push(i);
+            out.commit_connected();
+        }
+        assert_eq!(out.flush(a.as_raw_fd()), (2, 0));
+        let mut buf = [0u8; 4];
+        for i in 0..2u8 {
+            let (n, src) = b.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], src), (&[i][..], a.local_addr().unwrap()));
+        }
+        out.next_buf().push(9);
+        out.commit_connected();
+        assert_eq!(out.flush_with(|_, _| Ok(1)), 1);
     }
 
     #[test]
