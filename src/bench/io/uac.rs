@@ -175,7 +175,6 @@ enum LegIo {
 /// `sendmmsg`, with the call slot of each.
 struct UdpLeg {
     socket: UdpSocket,
-    target: SocketAddr,
     queue: SendBatch,
     slots: Vec<u32>,
 }
@@ -206,7 +205,6 @@ impl Leg {
                 let bound = s.local_addr()?;
                 let udp = UdpLeg {
                     socket: UdpSocket::from_std(s),
-                    target: plan.target,
                     queue: SendBatch::new(MAX_BATCH),
                     slots: Vec::with_capacity(MAX_BATCH),
                 };
@@ -242,7 +240,7 @@ impl Leg {
                     let buf = u.queue.next_buf();
                     buf.clear();
                     buf.extend_from_slice(t.bytes);
-                    u.queue.commit(u.target);
+                    u.queue.commit_connected();
                     u.slots.push(t.slot);
                     false
                 }
