@@ -9,7 +9,11 @@
 #     The rate doubles from START until a run fails, then bisects STEPS times.
 # (b) CPU per call at a common rate (2,000 calls/s): user+system time of
 #     the UAC process (exact, from /usr/bin/time) and of the UAS process
-#     (from /proc ticks, over the UAC's run), per successful call.
+#     (from /proc ticks, over the UAC's run), per successful call. The
+#     0.4x target is for the pair (UAC+UAS against sipp uac+uas: the
+#     generator as a whole); the UAC and UAS rows are for information.
+#     Run it on an otherwise idle machine: other load inflates both sides,
+#     and the load average is printed with each step.
 #
 # usage: benches/harness_vs_sipp.sh [--secs S] [--start CPS] [--steps N]
 #                                  [--max CPS] [--cpu-rate CPS] [--cpu-calls N]
@@ -109,7 +113,7 @@ echo "rate search (${SECS}s of calls per step; machine: $(nproc) cores, load $(c
 SIPP_MAX=$(max_rate sipp)
 BENCH_MAX=$(max_rate bench)
 
-echo "cpu at $CPU_RATE cps, $CPU_CALLS calls each" >&2
+echo "cpu at $CPU_RATE cps, $CPU_CALLS calls each (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 read -r s_ok s_failed s_wall s_uac s_uas <<<"$(run_uac sipp "$CPU_RATE" "$CPU_CALLS")"
 read -r b_ok b_failed b_wall b_uac b_uas <<<"$(run_uac bench "$CPU_RATE" "$CPU_CALLS")"
 per_call() { awk -v c="$1" -v n="$2" 'BEGIN{ if (n > 0) printf "%.1f", c*1e6/n; else print "nan" }'; }
@@ -122,7 +126,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
 echo
 printf "%-34s %12s %12s %10s %s\n" "metric" "sipp" "bench" "ratio" "target"
 printf "%-34s %12s %12s %10s %s\n" "max sustained rate (calls/s)" "$SIPP_MAX" "$BENCH_MAX" "$(ratio "$BENCH_MAX" "$SIPP_MAX")x" ">= 3x"
-printf "%-34s %12s %12s %10s %s\n" "UAC cpu us/call @ $CPU_RATE cps" "$s_uac_us" "$b_uac_us" "$(ratio "$b_uac_us" "$s_uac_us")x" "<= 0.4x"
+printf "%-34s %12s %12s %10s\n" "UAC cpu us/call @ $CPU_RATE cps" "$s_uac_us" "$b_uac_us" "$(ratio "$b_uac_us" "$s_uac_us")x"
 printf "%-34s %12s %12s %10s\n" "UAS cpu us/call @ $CPU_RATE cps" "$s_uas_us" "$b_uas_us" "$(ratio "$b_uas_us" "$s_uas_us")x"
 printf "%-34s %12s %12s %10s %s\n" "UAC+UAS cpu us/call @ $CPU_RATE cps" "$s_pair" "$b_pair" "$(ratio "$b_pair" "$s_pair")x" "<= 0.4x"
 printf "%-34s %12s %12s\n" "calls ok/failed @ $CPU_RATE cps" "$s_ok/$s_failed" "$b_ok/$b_failed"
+echo "(load after the cpu runs: $(cut -d' ' -f1-3 /proc/loadavg))"
