@@ -41,134 +41,95 @@ pub struct AuthParams<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> Credentials<'a> {
-    /// Parses an Authorization value; faults are
-    /// `Error::Invalid("Authorization")`.
-    pub fn parse(value: &'a [u8]) -> Result<Credentials<'a>, Error> {
-        Credentials::parse_as(value, "Authorization")
-    }
+/// What credentials and challenges have in common: `scheme params`, parsed
+/// and read the same way.
+macro_rules! auth_value {
+    ($ty:ident, $header:literal, [$($(#[$doc:meta])* $name:ident),* $(,)?]) => {
+        impl<'a> $ty<'a> {
+            #[doc = concat!("Parses a ", $header, " value; faults are `Error::Invalid(\"", $header, "\")`.")]
+            pub fn parse(value: &'a [u8]) -> Result<$ty<'a>, Error> {
+                $ty::parse_as(value, $header)
+            }
 
-    /// Parses credentials, naming `header` in the error (e.g.
-    /// `"Proxy-Authorization"`).
-    pub fn parse_as(value: &'a [u8], header: &'static str) -> Result<Credentials<'a>, Error> {
-        let (scheme, params) = split(value).ok_or(Error::Invalid(header))?;
-        Ok(Credentials { scheme, params })
-    }
+            /// Parses the value, naming `header` in the error (e.g. the
+            /// `Proxy-` variant of the header).
+            pub fn parse_as(value: &'a [u8], header: &'static str) -> Result<$ty<'a>, Error> {
+                let (scheme, params) = split(value).ok_or(Error::Invalid(header))?;
+                Ok($ty { scheme, params })
+            }
 
-    /// True for the Digest scheme (case-insensitive).
-    pub fn is_digest(&self) -> bool {
-        self.scheme.eq_ignore_ascii_case(b"Digest")
-    }
+            /// True for the Digest scheme (case-insensitive).
+            pub fn is_digest(&self) -> bool {
+                self.scheme.eq_ignore_ascii_case(b"Digest")
+            }
 
-    /// The parameters in order.
-    pub fn iter(&self) -> AuthParams<'a> {
-        AuthParams { rest: self.params }
-    }
+            /// The parameters in order.
+            pub fn iter(&self) -> AuthParams<'a> {
+                AuthParams { rest: self.params }
+            }
 
-    /// A parameter's value by name (case-insensitive), quotes removed.
-    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
-        find(self.params, name)
-    }
+            /// A parameter's value by name (case-insensitive), quotes removed.
+            pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+                find(self.params, name)
+            }
 
-    /// `username`.
-    pub fn username(&self) -> Option<&'a [u8]> {
-        self.param(b"username")
-    }
-    /// `realm`.
-    pub fn realm(&self) -> Option<&'a [u8]> {
-        self.param(b"realm")
-    }
-    /// `nonce`.
-    pub fn nonce(&self) -> Option<&'a [u8]> {
-        self.param(b"nonce")
-    }
-    /// `uri` (the digest-uri).
-    pub fn uri(&self) -> Option<&'a [u8]> {
-        self.param(b"uri")
-    }
-    /// `response`.
-    pub fn response(&self) -> Option<&'a [u8]> {
-        self.param(b"response")
-    }
-    /// `algorithm`.
-    pub fn algorithm(&self) -> Option<&'a [u8]> {
-        self.param(b"algorithm")
-    }
-    /// `cnonce`.
-    pub fn cnonce(&self) -> Option<&'a [u8]> {
-        self.param(b"cnonce")
-    }
-    /// `nc` (nonce-count).
-    pub fn nc(&self) -> Option<&'a [u8]> {
-        self.param(b"nc")
-    }
-    /// `qop`.
-    pub fn qop(&self) -> Option<&'a [u8]> {
-        self.param(b"qop")
-    }
-    /// `opaque`.
-    pub fn opaque(&self) -> Option<&'a [u8]> {
-        self.param(b"opaque")
-    }
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Option<&'a [u8]> {
+                    self.param(stringify!($name).as_bytes())
+                }
+            )*
+        }
+    };
 }
 
-impl<'a> Challenge<'a> {
-    /// Parses a WWW-Authenticate value; faults are
-    /// `Error::Invalid("WWW-Authenticate")`.
-    pub fn parse(value: &'a [u8]) -> Result<Challenge<'a>, Error> {
-        Challenge::parse_as(value, "WWW-Authenticate")
-    }
+auth_value!(
+    Credentials,
+    "Authorization",
+    [
+        /// `username`.
+        username,
+        /// `realm`.
+        realm,
+        /// `nonce`.
+        nonce,
+        /// `uri` (the digest-uri).
+        uri,
+        /// `response`.
+        response,
+        /// `algorithm`.
+        algorithm,
+        /// `cnonce`.
+        cnonce,
+        /// `nc` (nonce-count).
+        nc,
+        /// `qop`.
+        qop,
+        /// `opaque`.
+        opaque,
+    ]
+);
 
-    /// Parses a challenge, naming `header` in the error.
-    pub fn parse_as(value: &'a [u8], header: &'static str) -> Result<Challenge<'a>, Error> {
-        let (scheme, params) = split(value).ok_or(Error::Invalid(header))?;
-        Ok(Challenge { scheme, params })
-    }
-
-    /// True for the Digest scheme (case-insensitive).
-    pub fn is_digest(&self) -> bool {
-        self.scheme.eq_ignore_ascii_case(b"Digest")
-    }
-
-    /// The parameters in order.
-    pub fn iter(&self) -> AuthParams<'a> {
-        AuthParams { rest: self.params }
-    }
-
-    /// A parameter's value by name (case-insensitive), quotes removed.
-    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
-        find(self.params, name)
-    }
-
-    /// `realm`.
-    pub fn realm(&self) -> Option<&'a [u8]> {
-        self.param(b"realm")
-    }
-    /// `nonce`.
-    pub fn nonce(&self) -> Option<&'a [u8]> {
-        self.param(b"nonce")
-    }
-    /// `opaque`.
-    pub fn opaque(&self) -> Option<&'a [u8]> {
-        self.param(b"opaque")
-    }
-    /// `algorithm`.
-    pub fn algorithm(&self) -> Option<&'a [u8]> {
-        self.param(b"algorithm")
-    }
-    /// `qop` (the qop-options list, e.g. `auth,auth-int`).
-    pub fn qop(&self) -> Option<&'a [u8]> {
-        self.param(b"qop")
-    }
-    /// `domain`.
-    pub fn domain(&self) -> Option<&'a [u8]> {
-        self.param(b"domain")
-    }
-    /// `stale`.
-    pub fn stale(&self) -> Option<&'a [u8]> {
-        self.param(b"stale")
-    }
-}
+auth_value!(
+    Challenge,
+    "WWW-Authenticate",
+    [
+        /// `realm`.
+        realm,
+        /// `nonce`.
+        nonce,
+        /// `opaque`.
+        opaque,
+        /// `algorithm`.
+        algorithm,
+        /// `qop` (the qop-options list, e.g. `auth,auth-int`).
+        qop,
+        /// `domain`.
+        domain,
+        /// `stale`.
+        stale,
+    ]
+);
 
 impl<'a> Iterator for AuthParams<'a> {
     type Item = (&'a [u8], &'a [u8]);
