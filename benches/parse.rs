@@ -28,8 +28,8 @@ fn parse_typed(bytes: &[u8]) -> usize {
     let via = h.top_via().expect("Via");
     let cseq = h.cseq().expect("CSeq");
     let call_id = h.call_id().expect("Call-ID");
-    let from_tag = h.from().expect("From").tag;
-    let to_tag = h.to().expect("To").tag;
+    let from_tag = h.from_tag().expect("From");
+    let to_tag = h.to_tag().expect("To");
     let mf = h.max_forwards().expect("Max-Forwards");
     let mut routes = 0;
     for r in h.routes() {

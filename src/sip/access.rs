@@ -22,6 +22,40 @@ impl<'a> Headers<'a> {
         ListIter::new(self.all(HeaderName::Via), Via::parse_first)
     }
 
+    /// The Via values after the top one, given the top one's text as
+    /// [`Headers::top_via_with_raw`] returned it: the same items as
+    /// `vias().skip(1)` without parsing the top value again. Falls back to
+    /// exactly that when `top_raw` is not inside a Via line.
+    pub fn vias_after(
+        &self,
+        top_raw: &'a [u8],
+    ) -> impl Iterator<Item = Result<Via<'a>, Error>> + '_ {
+        let mut lines = self.all(HeaderName::Via);
+        let mut after_top = None;
+        for line in lines.by_ref() {
+            if let Some(at) = super::offset_in(line.value, top_raw) {
+                after_top = line.value.get(at + top_raw.len()..);
+                break;
+            }
+            if !only_commas(line.value) {
+                break;
+            }
+        }
+        match after_top {
+            Some(rest) => ListIter {
+                lines,
+                rest,
+                parse: Via::parse_first,
+            },
+            // Not where `top_raw` says: the slow way.
+            None => {
+                let mut all = ListIter::new(self.all(HeaderName::Via), Via::parse_first);
+                all.next();
+                all
+            }
+        }
+    }
+
     /// The topmost Via value; `Missing("Via")` when there is none.
     pub fn top_via(&self) -> Result<Via<'a>, Error> {
         self.vias().next().unwrap_or(Err(Error::Missing("Via")))
@@ -171,13 +205,16 @@ impl<'a> Headers<'a> {
         name: HeaderName<'static>,
         label: &'static str,
     ) -> Result<Option<&'a [u8]>, Error> {
-        let mut lines = self.all(name);
-        match (lines.next(), lines.next()) {
-            (None, _) => Ok(None),
-            (Some(h), None) => Ok(Some(h.value)),
-            (Some(_), Some(_)) => Err(Error::Duplicate(label)),
+        match self.only(name) {
+            Ok(line) => Ok(line.map(|h| h.value)),
+            Err(()) => Err(Error::Duplicate(label)),
         }
     }
+}
+
+/// True when a line holds no value (only commas and LWS).
+fn only_commas(v: &[u8]) -> bool {
+    span(v, 0, |b| b == b',' || charset::lws(b)) == v.len()
 }
 
 /// Walks the comma-separated values of every line of one header, parsing
@@ -461,9 +498,21 @@ Content-Length: 0\r\n\r\n",
         if let Ok(Uri::Sip(u)) = Uri::parse(v) {
             u.decode_user(&mut out);
             let _ = (u.transport(), u.lr(), u.maddr(), u.params.iter().count());
+            let r = u.routing();
+            assert_eq!(
+                (r.lr, r.transport, r.maddr),
+                (u.lr(), u.transport(), u.maddr())
+            );
         }
         let _ = Host::parse(v).map(|h| h.ip());
         if let Ok(via) = Via::parse(v) {
+            let slow = via
+                .params
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())
+                .filter(|_| via.rport == Rport::Requested)
+                .map(|p| p.name.as_ptr());
+            assert_eq!(via.rport_name().map(<[u8]>::as_ptr), slow);
             let _ = (
                 via.sent_by_port(),
                 via.has_magic_cookie(),
@@ -564,9 +613,13 @@ l: 0\r\n\r\n",
         let (top, raw) = h.top_via_with_raw().unwrap();
         assert_eq!(raw, b"SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa");
         assert_eq!(top, h.top_via().unwrap());
+        assert!(h.vias_after(raw).eq(h.vias().skip(1)));
+        assert!(h.vias_after(b"elsewhere").eq(h.vias().skip(1)));
         assert_eq!(h.from_tag(), Ok(Some(&b"ft"[..])));
         assert_eq!(h.to_tag(), Ok(None));
         let r = request(b"OPTIONS sip:u@h SIP/2.0\r\nVia: ,\r\nVia: SIP/2.0/UDP h\r\nl: 0\r\n\r\n");
+        let (_, raw) = r.headers.top_via_with_raw().unwrap();
+        assert_eq!(r.headers.vias_after(raw).count(), 0);
         assert_eq!(r.headers.top_via().unwrap().host_raw, b"h");
         assert_eq!(r.headers.top_via_with_raw().unwrap().1, b"SIP/2.0/UDP h");
         let r = request(b"OPTIONS sip:u@h SIP/2.0\r\nl: 0\r\n\r\n");

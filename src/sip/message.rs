@@ -433,6 +433,49 @@ impl<'a> HeaderName<'a> {
         }
     }
 
+    /// A dense index of the known names (`None` for `Other`), for the
+    /// per-message header index in [`Headers`].
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        Some(match self {
+            HeaderName::Other(_) => return None,
+            HeaderName::Via => 0,
+            HeaderName::From => 1,
+            HeaderName::To => 2,
+            HeaderName::CallId => 3,
+            HeaderName::CSeq => 4,
+            HeaderName::MaxForwards => 5,
+            HeaderName::Route => 6,
+            HeaderName::RecordRoute => 7,
+            HeaderName::Contact => 8,
+            HeaderName::ContentLength => 9,
+            HeaderName::ContentType => 10,
+            HeaderName::ContentEncoding => 11,
+            HeaderName::Require => 12,
+            HeaderName::ProxyRequire => 13,
+            HeaderName::Supported => 14,
+            HeaderName::Unsupported => 15,
+            HeaderName::Allow => 16,
+            HeaderName::Authorization => 17,
+            HeaderName::ProxyAuthorization => 18,
+            HeaderName::WwwAuthenticate => 19,
+            HeaderName::ProxyAuthenticate => 20,
+            HeaderName::Expires => 21,
+            HeaderName::UserAgent => 22,
+            HeaderName::Server => 23,
+            HeaderName::Subject => 24,
+            HeaderName::Event => 25,
+            HeaderName::ReferTo => 26,
+            HeaderName::ReferredBy => 27,
+            HeaderName::SessionExpires => 28,
+            HeaderName::AcceptContact => 29,
+            HeaderName::RejectContact => 30,
+            HeaderName::RequestDisposition => 31,
+            HeaderName::Identity => 32,
+            HeaderName::AllowEvents => 33,
+        })
+    }
+
     fn static_bytes(&self) -> &'static [u8] {
         match self {
             HeaderName::Other(_) => b"Header",
@@ -523,17 +566,40 @@ impl<'a> Header<'a> {
     }
 }
 
+/// The number of known [`HeaderName`]s (all but `Other`).
+const KNOWN_NAMES: usize = 34;
+
 /// Header lines in message order, stored inline up to [`MAX_HEADERS`].
-#[derive(Debug, Clone, Default)]
+///
+/// Alongside the lines, an index of the known names (where each first
+/// appears, and whether it appears again) makes [`Headers::first`] and the
+/// single-valued accessors O(1), and duplicate detection free.
+#[derive(Debug, Clone)]
 pub struct Headers<'a> {
     list: SmallVec<[Header<'a>; MAX_HEADERS]>,
+    /// Per known name: 1 + the position of its first line, 0 when absent.
+    first_at: [u8; KNOWN_NAMES],
+    /// Bit `slot` set: the known name is on more than one line.
+    repeated: u64,
+}
+
+const _: () = assert!(MAX_HEADERS < 255, "first_at holds 1 + a position in a u8");
+const _: () = assert!(KNOWN_NAMES <= 64, "repeated is a u64 bit set");
+
+impl Default for Headers<'_> {
+    fn default() -> Self {
+        Headers::new()
+    }
 }
 
 impl<'a> Headers<'a> {
     /// An empty list.
+    #[inline(always)]
     pub fn new() -> Self {
         Headers {
             list: SmallVec::new(),
+            first_at: [0; KNOWN_NAMES],
+            repeated: 0,
         }
     }
 
@@ -542,6 +608,13 @@ impl<'a> Headers<'a> {
     pub fn push(&mut self, h: Header<'a>) -> Result<(), super::Error> {
         if self.list.len() == MAX_HEADERS {
             return Err(super::Error::TooManyHeaders);
+        }
+        if let Some(slot) = h.name.slot() {
+            match self.first_at[slot] {
+                // MAX_HEADERS < 255, so 1 + position fits.
+                0 => self.first_at[slot] = self.list.len() as u8 + 1,
+                _ => self.repeated |= 1 << slot,
+            }
         }
         self.list.push(h);
         Ok(())
@@ -568,13 +641,49 @@ impl<'a> Headers<'a> {
     /// The first line with this name.
     #[inline]
     pub fn first(&self, name: HeaderName<'_>) -> Option<&Header<'a>> {
-        self.list.iter().find(|h| name_eq(h.name, name))
+        match name.slot() {
+            Some(slot) => self.first_at[slot]
+                .checked_sub(1)
+                .and_then(|i| self.list.get(usize::from(i))),
+            None => self.list.iter().find(|h| name_eq(h.name, name)),
+        }
     }
 
     /// Every line with this name, in order.
     #[inline]
     pub fn all<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = &'s Header<'a>> + 's {
-        self.list.iter().filter(move |h| name_eq(h.name, name))
+        // For a known name, only the lines from its first one on can match,
+        // and only that one when it is not repeated.
+        let lines = match name.slot() {
+            Some(slot) => {
+                let from = usize::from(self.first_at[slot]).saturating_sub(1);
+                let to = match self.first_at[slot] {
+                    0 => from,
+                    _ if self.repeated & (1 << slot) == 0 => from + 1,
+                    _ => self.list.len(),
+                };
+                self.list.get(from..to).unwrap_or_default()
+            }
+            None => &self.list[..],
+        };
+        lines.iter().filter(move |h| name_eq(h.name, name))
+    }
+
+    /// The only line with this (known) name: `Ok(None)` when absent,
+    /// `Err(())` when it is on more than one line. O(1) for known names.
+    #[inline]
+    pub(crate) fn only(&self, name: HeaderName<'_>) -> Result<Option<&Header<'a>>, ()> {
+        match name.slot() {
+            Some(slot) if self.repeated & (1 << slot) != 0 => Err(()),
+            Some(_) => Ok(self.first(name)),
+            None => {
+                let mut lines = self.list.iter().filter(|h| name_eq(h.name, name));
+                match (lines.next(), lines.next()) {
+                    (first, None) => Ok(first),
+                    _ => Err(()),
+                }
+            }
+        }
     }
 
     /// Every value of this header across all its lines, in order (list
@@ -687,6 +796,52 @@ mod tests {
             HeaderName::Other(b"X-Foo")
         );
         assert_eq!(HeaderName::CallId.as_static(), "Call-ID");
+    }
+
+    #[test]
+    fn index_agrees_with_a_scan() {
+        let line = |name, i: u32| Header {
+            name,
+            value: b"v",
+            start: i,
+            end: i + 1,
+        };
+        let names = [
+            HeaderName::Via,
+            HeaderName::Other(b"X-A"),
+            HeaderName::From,
+            HeaderName::Via,
+            HeaderName::Other(b"x-a"),
+            HeaderName::AllowEvents,
+        ];
+        let mut h = Headers::new();
+        for (i, n) in names.into_iter().enumerate() {
+            h.push(line(n, i as u32)).unwrap();
+        }
+        let probes = [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::AllowEvents,
+            HeaderName::Other(b"X-a"),
+            HeaderName::Other(b"X-B"),
+        ];
+        for n in probes {
+            let scan: Vec<u32> = h
+                .iter()
+                .filter(|l| name_eq(l.name, n))
+                .map(|l| l.start)
+                .collect();
+            let all: Vec<u32> = h.all(n).map(|l| l.start).collect();
+            assert_eq!(all, scan, "{n:?}");
+            assert_eq!(h.first(n).map(|l| l.start), scan.first().copied());
+            let only = match scan.len() {
+                0 => Ok(None),
+                1 => Ok(Some(scan[0])),
+                _ => Err(()),
+            };
+            assert_eq!(h.only(n).map(|o| o.map(|l| l.start)), only, "{n:?}");
+        }
     }
 
     #[test]

@@ -21,9 +21,9 @@ pub mod values;
 pub mod via;
 
 pub use error::{Error, Reaction};
-pub use parse::{frame_stream, parse, scan_headers};
-pub use validate::{check_request_uri, essentials, validate_request, Essentials};
 pub use message::{
     offset_in, split_values, Header, HeaderName, Headers, Message, Method, Request, Response,
     SplitValues, Transport, Version, MAX_HEADERS,
 };
+pub use parse::{frame_stream, parse, scan_headers};
+pub use validate::{check_request_uri, essentials, validate_request, Essentials};

@@ -28,6 +28,17 @@ use super::{
 /// [`Error::BodyTruncated`]; without a Content-Length the body is the rest
 /// of the input.
 pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
+    // The header list is large (inline storage, 3 KB): it is built in its
+    // final place, the returned `Result`, which every path returns, rather
+    // than moved through temporaries (each move is a 3 KB copy).
+    let mut res = Err(Error::Incomplete);
+    if let Err(e) = parse_into(input, &mut res) {
+        res = Err(e);
+    }
+    res
+}
+
+fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Result<(), Error> {
     let mut skip = 0;
     while input.len() >= skip + 2 && &input[skip..skip + 2] == b"\r\n" {
         skip += 2;
@@ -39,35 +50,32 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
     })?;
     let line = &msg[..line_len];
 
-    // The header list is large (inline storage): build it in its final
-    // place rather than moving it through temporaries.
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         let (code, reason) = status_line(line)?;
-        let mut m = Message::Response(Response {
+        *res = Ok(Message::Response(Response {
             code,
             reason,
             headers: Headers::new(),
             body: &[],
             raw: &[],
-        });
-        if let Message::Response(r) = &mut m {
+        }));
+        if let Ok(Message::Response(r)) = res {
             (r.body, r.raw) = head_and_body(msg, after_start, &mut r.headers)?;
         }
-        Ok(m)
     } else {
         let (method, uri_raw) = request_line(line)?;
-        let mut m = Message::Request(Request {
+        *res = Ok(Message::Request(Request {
             method,
             uri_raw,
             headers: Headers::new(),
             body: &[],
             raw: &[],
-        });
-        if let Message::Request(r) = &mut m {
+        }));
+        if let Ok(Message::Request(r)) = res {
             (r.body, r.raw) = head_and_body(msg, after_start, &mut r.headers)?;
         }
-        Ok(m)
     }
+    Ok(())
 }
 
 /// Finds the end of one message at the front of a byte stream (TCP): returns

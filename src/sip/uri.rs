@@ -52,6 +52,18 @@ pub struct SipUri<'a> {
     pub headers: Option<&'a [u8]>,
 }
 
+/// The parameters of a SIP URI that routing looks at, from
+/// [`SipUri::routing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routing<'a> {
+    /// The `lr` parameter is present (loose routing).
+    pub lr: bool,
+    /// The first `transport=` value.
+    pub transport: Option<Transport>,
+    /// The first `maddr=` value.
+    pub maddr: Option<&'a [u8]>,
+}
+
 /// A `tel:` URI (RFC 3966).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TelUri<'a> {
@@ -213,6 +225,33 @@ impl<'a> SipUri<'a> {
     /// True when the `lr` parameter is present (RFC 3261 §19.1.1, loose routing).
     pub fn lr(&self) -> bool {
         self.param(b"lr").is_some()
+    }
+
+    /// [`SipUri::lr`], [`SipUri::transport`] and [`SipUri::maddr`] in one
+    /// pass over the parameters (what routing a request on this URI needs).
+    pub fn routing(&self) -> Routing<'a> {
+        let mut r = Routing {
+            lr: false,
+            transport: None,
+            maddr: None,
+        };
+        let (mut seen_transport, mut seen_maddr) = (false, false);
+        for p in self.params.iter() {
+            let is = |n: &[u8]| p.name.eq_ignore_ascii_case(n);
+            match p.name.len() {
+                2 if is(b"lr") => r.lr = true,
+                9 if !seen_transport && is(b"transport") => {
+                    seen_transport = true;
+                    r.transport = p.value.map(Transport::from_bytes);
+                }
+                5 if !seen_maddr && is(b"maddr") => {
+                    seen_maddr = true;
+                    r.maddr = p.value;
+                }
+                _ => {}
+            }
+        }
+        r
     }
 
     /// The `maddr=` parameter.

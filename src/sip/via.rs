@@ -111,6 +111,26 @@ impl<'a> Via<'a> {
         true
     }
 
+    /// The name of the first `rport` parameter, as a slice of the parsed
+    /// text (so its offset can be recovered), when it has no value (RFC
+    /// 3581 §3: asks for the source port). One pass over the parameters.
+    pub fn rport_name(&self) -> Option<&'a [u8]> {
+        if self.rport != Rport::Requested {
+            return None;
+        }
+        let mut found = None;
+        // The parameters were validated by the parse; stop at the first
+        // `rport` (a `None` return here only means the scan stopped).
+        let _ = scan_header_params(self.params.raw(), |name, value| {
+            if name.eq_ignore_ascii_case(b"rport") {
+                found = value.is_none().then_some(name);
+                return false;
+            }
+            true
+        });
+        found
+    }
+
     /// The sent-by port: explicit, or the transport's default (RFC 3261
     /// §18.2.2).
     #[inline]
