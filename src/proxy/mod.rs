@@ -226,17 +226,20 @@ impl Proxy {
             return Output::Drop(DropReason::KeepAlive);
         }
         let is_request = !data.starts_with(b"SIP/");
-        let msg = match sip::parse(data) {
+        // Borrowed in place: moving the message out of the `Result` would
+        // copy its inline header list (3 KB).
+        let parsed = sip::parse(data);
+        let msg = match &parsed {
             Ok(m) => m,
             Err(e) => {
                 return if is_request {
-                    request::reject_unparsed(self, input, e, out)
+                    request::reject_unparsed(self, input, *e, out)
                 } else {
-                    Output::Drop(DropReason::MalformedResponse(e))
+                    Output::Drop(DropReason::MalformedResponse(*e))
                 };
             }
         };
-        match &msg {
+        match msg {
             Message::Request(req) => {
                 if req.raw.len() > self.max_message_size {
                     return request::reject(self, input, req, sip::Error::TooLarge, out);

@@ -11,7 +11,7 @@ use crate::auth::{AuthContext, Verdict};
 use crate::route::{RouteInput, Table};
 use crate::sip::edit::{Editor, Writer};
 use crate::sip::name_addr::NameAddr;
-use crate::sip::uri::{Host, SipUri, Uri};
+use crate::sip::uri::{Host, Routing, SipUri, Uri};
 use crate::sip::via::{Rport, Via};
 use crate::sip::{
     self, build, Error, Header, HeaderName, Headers, Method, Reaction, Request, Transport,
@@ -180,7 +180,12 @@ enum UriHop {
 }
 
 fn uri_hop(u: &SipUri<'_>) -> UriHop {
-    let transport = match (u.secure, u.transport()) {
+    uri_hop_with(u, &u.routing())
+}
+
+/// [`uri_hop`] with the URI's routing parameters already read.
+fn uri_hop_with(u: &SipUri<'_>, r: &Routing<'_>) -> UriHop {
+    let transport = match (u.secure, r.transport) {
         (true, _)
         | (
             _,
@@ -195,7 +200,7 @@ fn uri_hop(u: &SipUri<'_>) -> UriHop {
         (false, Some(t)) => t,
         (false, None) => Transport::Udp,
     };
-    let ip = match u.maddr().and_then(|m| Host::parse(m).ok()) {
+    let ip = match r.maddr.and_then(|m| Host::parse(m).ok()) {
         Some(h) => h.ip(),
         None => u.host.ip(),
     };
@@ -294,7 +299,7 @@ pub(super) fn handle(
     if is_our_loop(&ess.top_via) {
         return refuse_status(p, input, req, 482, "Loop Detected", out);
     }
-    for v in req.headers.vias().skip(1) {
+    for v in req.headers.vias_after(ess.top_via_raw) {
         let v = match v {
             Ok(v) => v,
             Err(e) => return refuse(p, input, req, e, out),
@@ -359,15 +364,16 @@ pub(super) fn handle(
     }
     let next = if ours < routes_end {
         let r = &routes[ours];
-        match r.sip_uri().map(uri_hop) {
-            Some(UriHop::Hop(hop)) if r.sip_uri().is_some_and(|s| s.lr()) => Next::Loose(hop),
-            Some(UriHop::Hop(hop)) => Next::Strict(hop, r.uri_raw),
-            Some(UriHop::Unsupported) | None => {
+        let sip = r.sip_uri().map(|s| (s, s.routing()));
+        match sip.as_ref().map(|(s, rt)| (uri_hop_with(s, rt), rt.lr)) {
+            Some((UriHop::Hop(hop), true)) => Next::Loose(hop),
+            Some((UriHop::Hop(hop), false)) => Next::Strict(hop, r.uri_raw),
+            Some((UriHop::Unsupported, _)) | None => {
                 return refuse_status(p, input, req, 503, "Service Unavailable", out)
             }
             // A Route we cannot resolve: the request stays with the call's
             // upstream, which the balancer picks from the Call-ID.
-            Some(UriHop::Name) => Next::Table,
+            Some((UriHop::Name, _)) => Next::Table,
         }
     } else {
         match &effective_uri {
@@ -539,11 +545,7 @@ fn received_rport(
     };
     let end = start + ess.top_via_raw.len();
     if matches!(v.rport, Rport::Requested) {
-        let rport_at = v
-            .params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())
-            .and_then(|p| sip::offset_in(req.raw, p.name));
+        let rport_at = v.rport_name().and_then(|n| sip::offset_in(req.raw, n));
         if let Some(at) = rport_at {
             ed.replace_with(at..at + 5, |w| {
                 w.bytes(b"received=")
