@@ -8,6 +8,7 @@
 use super::{
     charset,
     credentials::Credentials,
+    message::value_end,
     name_addr::{Contact, NameAddr},
     uri::Uri,
     values::span,
@@ -265,25 +266,6 @@ where
             });
         }
     }
-}
-
-/// Index of the first comma outside quotes and `<...>`, or `s.len()`.
-fn value_end(s: &[u8]) -> usize {
-    let mut quoted = false;
-    let mut angle = false;
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        match b {
-            b'\\' if quoted => i += 1,
-            b'"' if !angle => quoted = !quoted,
-            b'<' if !quoted => angle = true,
-            b'>' if !quoted => angle = false,
-            b',' if !quoted && !angle => return i,
-            _ => {}
-        }
-        i += 1;
-    }
-    s.len()
 }
 
 impl<'a> Request<'a> {

@@ -745,7 +745,35 @@ impl<'a> Iterator for SplitValues<'a> {
 }
 
 /// Index of the first comma outside quotes and angle brackets, or `s.len()`.
-fn value_end(s: &[u8]) -> usize {
+/// Inside `<...>` only the `>` matters (quotes there are plain bytes), so
+/// it is found with one `memchr`.
+pub(crate) fn value_end(s: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b',' => return i,
+            b'<' => match s.get(i + 1..).and_then(|r| memchr::memchr(b'>', r)) {
+                Some(j) => i += j + 1,
+                None => return s.len(),
+            },
+            b'"' => loop {
+                i += 1;
+                match s.get(i) {
+                    None => return s.len(),
+                    Some(b'\\') => i += 1,
+                    Some(b'"') => break,
+                    Some(_) => {}
+                }
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+#[cfg(test)]
+fn value_end_reference(s: &[u8]) -> usize {
     let mut quoted = false;
     let mut angle = false;
     let mut i = 0;
@@ -858,6 +886,32 @@ mod tests {
         );
         let v: Vec<&[u8]> = split_values(b"\"a\\\",b\" <sip:x>, <sip:y>").collect();
         assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn value_end_matches_the_reference() {
+        let seeds: &[&[u8]] = &[
+            b"<sip:a@b;x=\"1,2\">, \"Doe, J\" <sip:c,d@e> ,, sip:f",
+            b"\"a\\\",b\" <sip:x>, <sip:y>",
+            b"a<b\"c>,d\",e",
+        ];
+        let bytes = b",<>\"\\ a";
+        let mut buf = Vec::new();
+        for seed in seeds {
+            for n in 0..=seed.len() {
+                for s in [&seed[..n], &seed[n..]] {
+                    assert_eq!(value_end(s), value_end_reference(s), "{s:?}");
+                }
+                for &b in bytes {
+                    if n < seed.len() {
+                        buf.clear();
+                        buf.extend_from_slice(seed);
+                        buf[n] = b;
+                        assert_eq!(value_end(&buf), value_end_reference(&buf), "{buf:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

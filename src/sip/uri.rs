@@ -11,7 +11,7 @@ use memchr::memchr;
 
 use super::{
     charset,
-    values::{parse_port, segment_end, span, unquote},
+    values::{parse_port, span, unquote},
     Error, Transport,
 };
 
@@ -427,25 +427,46 @@ impl<'a> Iterator for ParamsIter<'a> {
 
     fn next(&mut self) -> Option<Param<'a>> {
         while !self.rest.is_empty() {
-            let (seg, tail) = self.rest.split_at(segment_end(self.rest, b';'));
-            self.rest = tail.get(1..).unwrap_or_default();
-            let seg = charset::trim(seg);
-            if seg.is_empty() {
-                continue;
-            }
-            return Some(match memchr(b'=', seg) {
-                Some(eq) => {
-                    let (name, value) = seg.split_at(eq);
-                    Param {
-                        name: charset::trim(name),
-                        value: Some(charset::trim(value.get(1..).unwrap_or_default())),
+            // One pass finds both the `;` that ends the parameter (outside
+            // quotes, as `segment_end` would) and its first `=` (anywhere).
+            let s = self.rest;
+            let mut eq = None;
+            let mut quoted = false;
+            let mut i = 0;
+            while let Some(&b) = s.get(i) {
+                match b {
+                    b';' if !quoted => break,
+                    b'=' => {
+                        eq = eq.or(Some(i));
                     }
+                    b'"' => quoted = !quoted,
+                    b'\\' if quoted => {
+                        i += 1;
+                        if s.get(i) == Some(&b'=') {
+                            eq = eq.or(Some(i));
+                        }
+                    }
+                    _ => {}
                 }
+                i += 1;
+            }
+            let end = i.min(s.len());
+            let seg = s.get(..end).unwrap_or_default();
+            self.rest = s.get(end + 1..).unwrap_or_default();
+            let param = match eq {
+                Some(eq) => Param {
+                    name: charset::trim(seg.get(..eq).unwrap_or_default()),
+                    value: Some(charset::trim(seg.get(eq + 1..).unwrap_or_default())),
+                },
                 None => Param {
-                    name: seg,
+                    name: charset::trim(seg),
                     value: None,
                 },
-            });
+            };
+            if param.name.is_empty() && param.value.is_none() {
+                continue;
+            }
+            return Some(param);
         }
         None
     }
@@ -639,6 +660,60 @@ fn percent_decode(s: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parameter split [`ParamsIter`] must agree with: `;` outside
+    /// quotes, then the first `=` anywhere, LWS trimmed, empty ones skipped.
+    fn params_reference(mut rest: &[u8]) -> Vec<Param<'_>> {
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let (seg, tail) = rest.split_at(crate::sip::values::segment_end(rest, b';'));
+            rest = tail.get(1..).unwrap_or_default();
+            let seg = charset::trim(seg);
+            if seg.is_empty() {
+                continue;
+            }
+            out.push(match memchr(b'=', seg) {
+                Some(eq) => Param {
+                    name: charset::trim(&seg[..eq]),
+                    value: Some(charset::trim(&seg[eq + 1..])),
+                },
+                None => Param {
+                    name: seg,
+                    value: None,
+                },
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn params_iter_matches_the_reference() {
+        let seeds: &[&[u8]] = &[
+            b";lr;transport=udp;maddr=10.0.0.1",
+            b" ; a = \"x;\\\"=y\" ;; =v; b= ;c",
+            b";q=\"0;5\";tag=98asjd8\\",
+        ];
+        let bytes = b";=\"\\ x";
+        let mut buf = Vec::new();
+        let check = |s: &[u8]| {
+            let got: Vec<Param<'_>> = Params::from_raw(s).iter().collect();
+            assert_eq!(got, params_reference(s), "{s:?}");
+        };
+        for seed in seeds {
+            for n in 0..=seed.len() {
+                check(&seed[..n]);
+                check(&seed[n..]);
+                for &b in bytes {
+                    if n < seed.len() {
+                        buf.clear();
+                        buf.extend_from_slice(seed);
+                        buf[n] = b;
+                        check(&buf);
+                    }
+                }
+            }
+        }
+    }
 
     fn sip<'a>(user: Option<&'a [u8]>, host: Host<'a>) -> SipUri<'a> {
         SipUri {

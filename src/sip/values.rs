@@ -254,7 +254,9 @@ pub(crate) fn unquote(s: &[u8]) -> &[u8] {
     }
 }
 
-/// Index of the first `sep` outside a quoted-string, or `s.len()`.
+/// Index of the first `sep` outside a quoted-string, or `s.len()`. The
+/// reference that [`ParamsIter`](super::uri::ParamsIter) is tested against.
+#[cfg(test)]
 pub(crate) fn segment_end(s: &[u8], sep: u8) -> usize {
     let mut quoted = false;
     let mut i = 0;
