@@ -380,26 +380,102 @@ fn line_end(s: &[u8]) -> Result<(usize, usize), Error> {
 /// `header = field-name HCOLON field-value`, with optional white space
 /// before the colon (RFC 3261 §7.3.1) and folding inside the value. The
 /// name is checked and delimited in one pass.
-#[inline]
+#[inline(always)]
 fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Error> {
-    let mut i = 0;
-    while i < line.len() && charset::token(line[i]) {
-        i += 1;
-    }
-    let name = &line[..i];
+    let (name, mut i) = match canonical_name(line) {
+        // A known name spelled canonically: a token, already classified.
+        Some((name, n)) => (name, n),
+        None => {
+            let mut i = 0;
+            while i < line.len() && charset::token(line[i]) {
+                i += 1;
+            }
+            (HeaderName::from_bytes(&line[..i]), i)
+        }
+    };
     while i < line.len() && matches!(line[i], b' ' | b'\t') {
         i += 1;
     }
-    if name.is_empty() || line.get(i) != Some(&b':') {
+    if i == 0 || line.get(i) != Some(&b':') {
         return Err(Error::HeaderLine);
     }
     let value = charset::trim(&line[i + 1..]);
     Ok(Header {
-        name: HeaderName::from_bytes(name),
+        name,
         value,
         start: start as u32,
         end: end as u32,
     })
+}
+
+/// The known header name that `line` starts with, spelled exactly as
+/// canonical (how most senders write them) and followed by `:` or white
+/// space, with its length: what the token scan and
+/// [`HeaderName::from_bytes`] would find, without scanning byte by byte.
+/// `None` sends the line the general way.
+#[inline(always)]
+fn canonical_name(line: &[u8]) -> Option<(HeaderName<'static>, usize)> {
+    macro_rules! names {
+        ($($lit:literal => $v:ident),* $(,)?) => {{
+            $(if is_name(line, $lit) {
+                return Some((HeaderName::$v, $lit.len()));
+            })*
+            None
+        }};
+    }
+    match line.first()? {
+        b'V' => names!(b"Via" => Via),
+        b'F' => names!(b"From" => From),
+        b'T' => names!(b"To" => To),
+        b'M' => names!(b"Max-Forwards" => MaxForwards),
+        b'C' => names!(
+            b"Call-ID" => CallId,
+            b"CSeq" => CSeq,
+            b"Contact" => Contact,
+            b"Content-Length" => ContentLength,
+            b"Content-Type" => ContentType,
+            b"Content-Encoding" => ContentEncoding,
+        ),
+        b'R' => names!(
+            b"Route" => Route,
+            b"Record-Route" => RecordRoute,
+            b"Require" => Require,
+            b"Refer-To" => ReferTo,
+            b"Referred-By" => ReferredBy,
+            b"Reject-Contact" => RejectContact,
+            b"Request-Disposition" => RequestDisposition,
+        ),
+        b'A' => names!(
+            b"Allow" => Allow,
+            b"Authorization" => Authorization,
+            b"Allow-Events" => AllowEvents,
+            b"Accept-Contact" => AcceptContact,
+        ),
+        b'S' => names!(
+            b"Supported" => Supported,
+            b"Server" => Server,
+            b"Subject" => Subject,
+            b"Session-Expires" => SessionExpires,
+        ),
+        b'U' => names!(b"User-Agent" => UserAgent, b"Unsupported" => Unsupported),
+        b'P' => names!(
+            b"Proxy-Require" => ProxyRequire,
+            b"Proxy-Authorization" => ProxyAuthorization,
+            b"Proxy-Authenticate" => ProxyAuthenticate,
+        ),
+        b'E' => names!(b"Expires" => Expires, b"Event" => Event),
+        b'I' => names!(b"Identity" => Identity),
+        b'W' => names!(b"WWW-Authenticate" => WwwAuthenticate),
+        _ => None,
+    }
+}
+
+/// `line` starts with `name` and then `:` or white space (so `name` is the
+/// whole field name).
+#[inline(always)]
+fn is_name(line: &[u8], name: &[u8]) -> bool {
+    line.get(..name.len()) == Some(name)
+        && matches!(line.get(name.len()), Some(b':' | b' ' | b'\t'))
 }
 
 #[cfg(test)]
@@ -410,6 +486,90 @@ mod tests {
         match parse(input) {
             Ok(Message::Request(r)) => r,
             other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn canonical_names_agree_with_the_token_scan() {
+        let names: &[&[u8]] = &[
+            b"Via",
+            b"From",
+            b"To",
+            b"Call-ID",
+            b"CSeq",
+            b"Max-Forwards",
+            b"Route",
+            b"Record-Route",
+            b"Contact",
+            b"Content-Length",
+            b"Content-Type",
+            b"Content-Encoding",
+            b"Require",
+            b"Proxy-Require",
+            b"Supported",
+            b"Unsupported",
+            b"Allow",
+            b"Authorization",
+            b"Proxy-Authorization",
+            b"WWW-Authenticate",
+            b"Proxy-Authenticate",
+            b"Expires",
+            b"User-Agent",
+            b"Server",
+            b"Subject",
+            b"Event",
+            b"Refer-To",
+            b"Referred-By",
+            b"Session-Expires",
+            b"Accept-Contact",
+            b"Reject-Contact",
+            b"Request-Disposition",
+            b"Identity",
+            b"Allow-Events",
+            b"Vias",
+            b"Allow-Event",
+            b"Rout",
+            b"To-X",
+            b"X",
+            b"v",
+            b"",
+        ];
+        let mut line = Vec::new();
+        for name in names {
+            for tail in [
+                &b": x"[..],
+                b" : x",
+                b"\t:x",
+                b":",
+                b"-x: y",
+                b"x:y",
+                b"",
+                b"\r",
+            ] {
+                line.clear();
+                line.extend_from_slice(name);
+                line.extend_from_slice(tail);
+                let mut i = 0;
+                while i < line.len() && charset::token(line[i]) {
+                    i += 1;
+                }
+                if let Some((n, len)) = canonical_name(&line) {
+                    assert_eq!(
+                        (n, len),
+                        (HeaderName::from_bytes(&line[..i]), i),
+                        "{line:?}"
+                    );
+                    assert!(!matches!(n, HeaderName::Other(_)));
+                }
+                let general = (!name.is_empty() && tail.starts_with(b":")).then_some(*name);
+                if general.is_some_and(|n| n.len() > 1) {
+                    assert!(
+                        canonical_name(&line).is_some()
+                            || matches!(HeaderName::from_bytes(name), HeaderName::Other(_)),
+                        "{line:?}"
+                    );
+                }
+            }
         }
     }
 
