@@ -382,9 +382,9 @@ fn line_end(s: &[u8]) -> Result<(usize, usize), Error> {
 /// name is checked and delimited in one pass.
 #[inline(always)]
 fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Error> {
-    let (name, mut i) = match canonical_name(line) {
+    let (name, name_len) = match canonical_name(line) {
         // A known name spelled canonically: a token, already classified.
-        Some((name, n)) => (name, n),
+        Some(known) => known,
         None => {
             let mut i = 0;
             while i < line.len() && charset::token(line[i]) {
@@ -393,13 +393,21 @@ fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Erro
             (HeaderName::from_bytes(&line[..i]), i)
         }
     };
-    while i < line.len() && matches!(line[i], b' ' | b'\t') {
-        i += 1;
+    let mut i = name_len;
+    if line.get(i) != Some(&b':') {
+        while i < line.len() && matches!(line[i], b' ' | b'\t') {
+            i += 1;
+        }
     }
-    if i == 0 || line.get(i) != Some(&b':') {
+    if name_len == 0 || line.get(i) != Some(&b':') {
         return Err(Error::HeaderLine);
     }
-    let value = charset::trim(&line[i + 1..]);
+    let rest = &line[i + 1..];
+    let value = match rest {
+        // The usual `Name: value` with nothing to trim at the end.
+        [b' ', first, .., last] if !charset::lws(*first) && !charset::lws(*last) => &rest[1..],
+        _ => charset::trim(rest),
+    };
     Ok(Header {
         name,
         value,
