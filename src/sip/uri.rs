@@ -434,6 +434,10 @@ impl<'a> Iterator for ParamsIter<'a> {
             let mut quoted = false;
             let mut i = 0;
             while let Some(&b) = s.get(i) {
+                if !PARAM_SPECIAL[usize::from(b)] {
+                    i += 1;
+                    continue;
+                }
                 match b {
                     b';' if !quoted => break,
                     b'=' => {
@@ -471,6 +475,16 @@ impl<'a> Iterator for ParamsIter<'a> {
         None
     }
 }
+
+/// The bytes [`ParamsIter`] must look at: `;`, `=`, `"` and `\\`.
+const PARAM_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b';' as usize] = true;
+    t[b'=' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Length of `scheme` when `s` starts with `scheme ":"`.
 fn scheme_len(s: &[u8]) -> Option<usize> {
