@@ -4,6 +4,8 @@
 //! status: 0 after a stop signal, 1 when the proxy could not run (a socket
 //! could not be bound, a worker failed), 2 for wrong usage or
 //! configuration.
+// Flag help shows IPv6 literals in brackets, which rustdoc would read as links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::ffi::OsString;
 use std::io::Read;

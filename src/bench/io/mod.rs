@@ -12,21 +12,17 @@
 //!
 //! At a few thousand calls per second the cost is syscalls and wakeups, not
 //! SIP, so a loop iteration batches both: every datagram read in it comes
-//! from `recvmmsg` ([`RecvBatch`]), a short batch ends the drain without an
+//! from `recvmmsg` (`net::sys::RecvBatch`), a short batch ends the drain without an
 //! extra empty read, and everything the iteration produces for a UDP
-//! socket leaves in one `sendmmsg` ([`SendBatch`]) at its end. Wakeups for
-//! pacing and timers are rounded up to a [`Grid`] of ticks, so one wakeup
+//! socket leaves in one `sendmmsg` (`net::sys::SendBatch`) at its end. Wakeups for
+//! pacing and timers are rounded up to a `Grid` of ticks, so one wakeup
 //! releases a tick's calls and every timer due within it. Workers run
-//! under `SCHED_BATCH` ([`set_batch_scheduling`]): over loopback the
+//! under `SCHED_BATCH` (`net::sys::set_batch_scheduling`): over loopback the
 //! peer's socket wakeups are synchronous and land on the sender's CPU,
 //! and without it the woken peer preempts the sender after its first
 //! datagram, so a batch turns back into a context switch per message.
 //! TCP frames
 //! messages with [`sip::frame_stream`](crate::sip::frame_stream).
-//!
-//! [`RecvBatch`]: crate::net::sys::RecvBatch
-//! [`SendBatch`]: crate::net::sys::SendBatch
-//! [`set_batch_scheduling`]: crate::net::sys::set_batch_scheduling
 
 mod stream;
 pub mod uac;
