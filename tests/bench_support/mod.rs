@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::{TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,13 +24,25 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port");
 }
 
-/// A child process killed (and reaped) when dropped.
+/// A child process killed (and reaped) when dropped, together with every
+/// process it forked: it runs in a process group of its own, and the whole
+/// group is killed (Kamailio forks workers that would outlive their parent).
 pub struct Guard(pub Option<Child>);
 
+/// SIGKILL to the process group led by `child`.
+fn kill_group(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--"])
+        .arg(format!("-{}", child.id()))
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Guard {
-    /// Starts `cmd` with its output captured.
+    /// Starts `cmd` with its output captured, in a new process group.
     pub fn spawn(cmd: &mut Command) -> Guard {
         let child = cmd
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -53,6 +66,7 @@ impl Guard {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        kill_group(&child);
         let _ = child.kill();
         child.wait_with_output().expect("wait")
     }
@@ -67,6 +81,7 @@ impl Guard {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        kill_group(&child);
         let _ = child.kill();
         let out = child.wait_with_output().expect("wait");
         panic!(
@@ -80,6 +95,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(mut c) = self.0.take() {
+            kill_group(&c);
             let _ = c.kill();
             let _ = c.wait();
         }
