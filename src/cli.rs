@@ -157,6 +157,13 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_PER_IP)]
     pub tcp_max_per_ip: usize,
 
+    /// Run workers under the SCHED_BATCH policy: a peer woken by a worker's
+    /// sends does not preempt it mid-batch, so there are fewer context
+    /// switches per message (wakeups may wait up to a scheduler tick when
+    /// the core is busy with other work)
+    #[arg(long, value_name = "on|off", value_enum, default_value_t = OnOff::On)]
+    pub sched_batch: OnOff,
+
     /// Datagrams per recvmmsg/sendmmsg call (1: plain recvfrom/sendto).
     #[arg(
         long,
@@ -283,6 +290,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<(), CliError> {
         workers,
         pin: !args.no_pin,
         udp_batch: args.udp_batch,
+        sched_batch: args.sched_batch == OnOff::On,
         max_message_size: args.max_message_size,
         tcp: TcpLimits {
             idle_timeout: std::time::Duration::from_secs(args.tcp_idle_timeout),

@@ -38,6 +38,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<(), Fail> {
         workers: 1,
         pin: false,
         udp_batch: net::DEFAULT_UDP_BATCH,
+        sched_batch: true,
         max_message_size: 65_535,
         tcp: TcpLimits::default(),
     })
