@@ -208,3 +208,80 @@ Call-ID: opt-1@example.com\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("\r\nSIP/2.0 200"), "{text:?}");
 }
+
+/// Regression: one receive batch whose outputs leave on two different UDP
+/// sockets (INVITEs forwarded to an IPv6 upstream, OPTIONS answered on the
+/// IPv4 socket). The worker used to flush the batch when the socket changed
+/// and then queue a stale slot, so a client could get a forwarded INVITE
+/// instead of its 200. Every INVITE must reach the upstream once and every
+/// OPTIONS must get its own 200.
+#[test]
+fn proxy_udp_batch_switching_sockets_keeps_each_datagram() {
+    let dir = Scratch::new("batch-switch");
+    let upstream = UdpSocket::bind("[::1]:0").unwrap();
+    upstream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let cport = client.local_addr().unwrap().port();
+    let p4 = free_port(V4);
+    let p6 = free_port("::1".parse().unwrap());
+    let _p = Proxy::start(
+        &dir,
+        &[
+            format!("--listen=udp:127.0.0.1:{p4}"),
+            format!("--listen=udp:[::1]:{p6}"),
+            format!("--upstream={}", upstream.local_addr().unwrap()),
+            "--workers=1".into(),
+        ],
+    );
+    const N: usize = 24;
+    for i in 0..N {
+        let invite = INVITE
+            .replace("PORT", &cport.to_string())
+            .replace("retrans-1@", &format!("switch-{i}@"))
+            .replace("z9hG4bK-retrans-1", &format!("z9hG4bK-inv-{i}"));
+        let options = format!(
+            "OPTIONS sip:127.0.0.1:{p4} SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:{cport};branch=z9hG4bK-opt-{i}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:probe@example.com>;tag=p{i}\r\n\
+To: <sip:127.0.0.1:{p4}>\r\n\
+Call-ID: probe-{i}@example.com\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+        client
+            .send_to(invite.as_bytes(), ("127.0.0.1", p4))
+            .unwrap();
+        client
+            .send_to(options.as_bytes(), ("127.0.0.1", p4))
+            .unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let mut invites = std::collections::BTreeSet::new();
+    for _ in 0..N {
+        let (n, _) = upstream.recv_from(&mut buf).expect("a forwarded INVITE");
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(m.starts_with("INVITE "), "upstream got:\n{m}");
+        assert!(invites.insert(call_id(&m)), "INVITE twice:\n{m}");
+    }
+    let mut replies = std::collections::BTreeSet::new();
+    for _ in 0..N {
+        let (n, _) = client.recv_from(&mut buf).expect("a 200 to OPTIONS");
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(m.starts_with("SIP/2.0 200 "), "client got:\n{m}");
+        assert!(replies.insert(call_id(&m)), "reply twice:\n{m}");
+    }
+    assert_eq!((invites.len(), replies.len()), (N, N));
+}
+
+fn call_id(msg: &str) -> String {
+    msg.lines()
+        .find_map(|l| l.strip_prefix("Call-ID: "))
+        .expect("a Call-ID")
+        .to_string()
+}

@@ -268,19 +268,7 @@ impl Io {
             return;
         };
         if tx.transport == Transport::Udp {
-            match self.udp_socket_for(&tx) {
-                Some(s) => {
-                    if s != self.send_sock && !self.send.is_empty() {
-                        self.flush_udp(ctx);
-                    }
-                    self.send_sock = s;
-                    self.send.commit(tx.dest);
-                    if self.send.is_full() {
-                        self.flush_udp(ctx);
-                    }
-                }
-                None => self.counters.net_drop(NetDrop::NoUdpSocket),
-            }
+            self.queue_udp(ctx, &tx);
             return;
         }
         // Not a datagram: move the bytes out of the batch slot.
@@ -296,24 +284,34 @@ impl Io {
             return;
         };
         if tx.transport == Transport::Udp {
-            match self.udp_socket_for(&tx) {
-                Some(s) => {
-                    if s != self.send_sock && !self.send.is_empty() {
-                        self.flush_udp(ctx);
-                    }
-                    self.send_sock = s;
-                    let buf = self.send.next_buf();
-                    buf.clear();
-                    buf.extend_from_slice(data);
-                    self.send.commit(tx.dest);
-                    if self.send.is_full() {
-                        self.flush_udp(ctx);
-                    }
-                }
-                None => self.counters.net_drop(NetDrop::NoUdpSocket),
-            }
+            let buf = self.send.next_buf();
+            buf.clear();
+            buf.extend_from_slice(data);
+            self.queue_udp(ctx, &tx);
         } else {
             self.transmit_stream(ctx, &tx, data);
+        }
+    }
+
+    /// Queues the datagram written into the batch's next slot on the UDP
+    /// socket `tx` calls for. A batch holds datagrams for one socket: when
+    /// this one goes out on another, what is queued is flushed first, and
+    /// the datagram is carried across the flush (which starts the batch over
+    /// at its first slot) instead of being left in a slot it no longer owns.
+    fn queue_udp(&mut self, ctx: &Ctx, tx: &Transmit) {
+        let Some(s) = self.udp_socket_for(tx) else {
+            self.counters.net_drop(NetDrop::NoUdpSocket);
+            return;
+        };
+        if s != self.send_sock && !self.send.is_empty() {
+            std::mem::swap(self.send.next_buf(), &mut self.out);
+            self.flush_udp(ctx);
+            std::mem::swap(self.send.next_buf(), &mut self.out);
+        }
+        self.send_sock = s;
+        self.send.commit(tx.dest);
+        if self.send.is_full() {
+            self.flush_udp(ctx);
         }
     }
 
