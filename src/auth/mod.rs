@@ -123,7 +123,7 @@ pub(crate) mod tests {
         Request {
             method: Method::Invite,
             uri_raw: b"sip:+15551234567@core.example.net",
-            headers: Headers::new(),
+            headers: Headers::default(),
             body: b"",
             raw: b"",
         }

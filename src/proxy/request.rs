@@ -128,7 +128,7 @@ fn annotate_reply_via(out: &mut Vec<u8>, top_raw: &[u8], v: &Via<'_>, src: Socke
 }
 
 fn tag_for(p: &Proxy, headers: &Headers<'_>, top_raw: &[u8]) -> [u8; 18] {
-    let value = |n| headers.first(n).map_or(&b""[..], |h: &Header<'_>| h.value);
+    let value = |n| headers.first(n).map_or(&b""[..], |h: Header<'_>| h.value);
     branch::local_tag(
         p.key,
         top_raw,
@@ -578,7 +578,7 @@ fn remove_last_route(ed: &mut Editor, req: &Request<'_>) {
     let values: SmallVec<[&[u8]; 4]> = last.values().collect();
     match values.as_slice() {
         [] => {}
-        [_] => ed.remove_header(req, last),
+        [_] => ed.remove_header(req, &last),
         [.., prev, lastv] => {
             if let (Some(a), Some(b)) = (
                 sip::offset_in(req.raw, prev),
@@ -594,7 +594,7 @@ fn remove_last_route(ed: &mut Editor, req: &Request<'_>) {
 fn append_route(ed: &mut Editor, req: &Request<'_>, uri: &[u8]) {
     let at = match req.headers.all(HeaderName::Route).last() {
         Some(h) => h.end as usize,
-        None => match req.headers.iter().last() {
+        None => match req.headers.iter().next_back() {
             Some(h) => h.end as usize,
             None => return,
         },

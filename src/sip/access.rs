@@ -206,10 +206,7 @@ impl<'a> Headers<'a> {
         name: HeaderName<'static>,
         label: &'static str,
     ) -> Result<Option<&'a [u8]>, Error> {
-        match self.only(name) {
-            Ok(line) => Ok(line.map(|h| h.value)),
-            Err(()) => Err(Error::Duplicate(label)),
-        }
+        self.only_value(name).map_err(|()| Error::Duplicate(label))
     }
 }
 
@@ -239,9 +236,9 @@ impl<'a, I, F> ListIter<'a, I, F> {
     }
 }
 
-impl<'h, 'a: 'h, T, I, F> Iterator for ListIter<'a, I, F>
+impl<'a, T, I, F> Iterator for ListIter<'a, I, F>
 where
-    I: Iterator<Item = &'h Header<'a>>,
+    I: Iterator<Item = Header<'a>>,
     F: FnMut(&'a [u8]) -> Result<(T, usize), Error>,
 {
     type Item = Result<T, Error>;

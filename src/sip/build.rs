@@ -417,7 +417,7 @@ mod tests {
     /// Header lines from `Name: value` CR LF text; offsets are not needed
     /// by the response builder.
     fn headers(raw: &[u8]) -> Headers<'_> {
-        let mut hs = Headers::new();
+        let mut hs = Headers::new(raw);
         let mut start = 0;
         for line in raw.split(|&b| b == b'\n') {
             let end = start + line.len() + 1;

@@ -19,7 +19,7 @@
 //! use branchline::sip::{Header, HeaderName, Headers, Method, Request};
 //!
 //! let raw: &[u8] = b"OPTIONS sip:b@example.com SIP/2.0\r\nMax-Forwards: 70\r\n\r\n";
-//! let mut headers = Headers::new();
+//! let mut headers = Headers::new(raw);
 //! headers
 //!     .push(Header { name: HeaderName::MaxForwards, value: &raw[49..51], start: 35, end: 53 })
 //!     .unwrap();
@@ -382,7 +382,7 @@ impl Editor {
         write_value: impl FnOnce(&mut Writer<'_>),
     ) {
         let raw = self.note(msg);
-        if let Some(range) = self.value_range(raw, header) {
+        if let Some(range) = self.value_range(raw, *header) {
             self.replace_with(range, write_value);
         }
     }
@@ -391,7 +391,7 @@ impl Editor {
     /// line, or adds `Max-Forwards: n` at the end of the header section.
     pub fn set_max_forwards<'a>(&mut self, msg: &impl Source<'a>, n: u8) {
         match msg.headers().first(HeaderName::MaxForwards) {
-            Some(h) => self.replace_value(msg, h, |w| {
+            Some(h) => self.replace_value(msg, &h, |w| {
                 w.u32(u32::from(n));
             }),
             None => {
@@ -519,7 +519,7 @@ impl Editor {
     /// Removes the whole line `header` (one of `msg`'s lines).
     pub fn remove_header<'a>(&mut self, msg: &impl Source<'a>, header: &Header<'_>) {
         let raw = self.note(msg);
-        if let Some(line) = self.line(raw, header) {
+        if let Some(line) = self.line(raw, *header) {
             self.remove(line);
         }
     }
@@ -534,7 +534,7 @@ impl Editor {
             Some(h) => {
                 let declared = charset::parse_u32(charset::trim(h.value));
                 if declared.map(|d| d as usize) != Some(len) {
-                    self.replace_value(msg, h, |w| {
+                    self.replace_value(msg, &h, |w| {
                         w.u64(len as u64);
                     });
                 }
@@ -578,7 +578,7 @@ impl Editor {
     }
 
     /// The byte range of a header line, checked against the source.
-    fn line(&mut self, raw: &[u8], h: &Header<'_>) -> Option<Range<usize>> {
+    fn line(&mut self, raw: &[u8], h: Header<'_>) -> Option<Range<usize>> {
         let (start, end) = (h.start as usize, h.end as usize);
         if start <= end && end <= raw.len() {
             Some(start..end)
@@ -590,7 +590,7 @@ impl Editor {
 
     /// The byte range of a header's value. An empty value becomes an empty
     /// range just before the line ending (`Max-Forwards:` + `70`).
-    fn value_range(&mut self, raw: &[u8], h: &Header<'_>) -> Option<Range<usize>> {
+    fn value_range(&mut self, raw: &[u8], h: Header<'_>) -> Option<Range<usize>> {
         let line = self.line(raw, h)?;
         if h.value.is_empty() {
             let text = raw.get(line.clone()).unwrap_or_default();
@@ -623,7 +623,7 @@ impl Editor {
 
     /// Where the empty line that ends the header section starts.
     fn headers_end(&mut self, raw: &[u8], headers: &Headers<'_>) -> Option<usize> {
-        match headers.iter().last() {
+        match headers.iter().next_back() {
             Some(h) => self.line(raw, h).map(|l| l.end),
             None => self.start_line_end(raw),
         }
@@ -834,7 +834,7 @@ mod tests {
     /// or exactly Content-Length bytes when that header is present.
     fn view(raw: &[u8]) -> Message<'_> {
         let first_lf = raw.iter().position(|&b| b == b'\n').unwrap();
-        let mut headers = Headers::new();
+        let mut headers = Headers::new(raw);
         let mut i = first_lf + 1;
         let mut content_length = None;
         loop {
@@ -1115,8 +1115,8 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
         let raw =
             b"OPTIONS sip:h SIP/2.0\r\nSubject:  hi  \r\nProxy-Authorization: Digest x\r\n\r\n";
         let msg = view(raw);
-        let subject = *msg.headers().first(HeaderName::Subject).unwrap();
-        let auth = *msg.headers().first(HeaderName::ProxyAuthorization).unwrap();
+        let subject = msg.headers().first(HeaderName::Subject).unwrap();
+        let auth = msg.headers().first(HeaderName::ProxyAuthorization).unwrap();
         let out = edit(&msg, |ed| {
             ed.replace_value(&msg, &subject, |w| {
                 w.str("bye");
@@ -1179,13 +1179,13 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
         ed.set_max_forwards(&msg, 1);
         assert_eq!(ed.apply(other.raw(), &mut out), Err(EditError::Detached));
         // A header whose offsets lie outside the message.
-        let mut bad = *msg.headers().first(HeaderName::To).unwrap();
+        let mut bad = msg.headers().first(HeaderName::To).unwrap();
         bad.end = 10_000;
         ed.remove_header(&msg, &bad);
         assert_eq!(ed.apply(msg.raw(), &mut out), Err(EditError::Detached));
         // A header value from another buffer.
-        let foreign = *other.headers().first(HeaderName::MaxForwards).unwrap();
-        let mut h = *msg.headers().first(HeaderName::MaxForwards).unwrap();
+        let foreign = other.headers().first(HeaderName::MaxForwards).unwrap();
+        let mut h = msg.headers().first(HeaderName::MaxForwards).unwrap();
         h.value = foreign.value;
         ed.replace_value(&msg, &h, |w| {
             w.byte(b'1');

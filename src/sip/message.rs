@@ -436,7 +436,7 @@ impl<'a> HeaderName<'a> {
     /// A dense index of the known names (`None` for `Other`), for the
     /// per-message header index in [`Headers`].
     #[inline]
-    fn slot(&self) -> Option<usize> {
+    const fn slot(&self) -> Option<usize> {
         Some(match self {
             HeaderName::Other(_) => return None,
             HeaderName::Via => 0,
@@ -474,6 +474,15 @@ impl<'a> HeaderName<'a> {
             HeaderName::Identity => 32,
             HeaderName::AllowEvents => 33,
         })
+    }
+
+    /// [`HeaderName::slot`] as stored in a [`Line`].
+    #[inline]
+    pub(crate) const fn slot_u8(&self) -> u8 {
+        match self.slot() {
+            Some(s) => s as u8,
+            None => OTHER,
+        }
     }
 
     fn static_bytes(&self) -> &'static [u8] {
@@ -540,7 +549,8 @@ impl<'a> HeaderName<'a> {
     }
 }
 
-/// One header line.
+/// One header line, as the accessors hand it out: a view built from the
+/// compact entry [`Headers`] stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
     /// The name, compact forms resolved.
@@ -569,14 +579,81 @@ impl<'a> Header<'a> {
 /// The number of known [`HeaderName`]s (all but `Other`).
 const KNOWN_NAMES: usize = 34;
 
-/// Header lines in message order, stored inline up to [`MAX_HEADERS`].
+/// The known names by [`HeaderName::slot`].
+const KNOWN: [HeaderName<'static>; KNOWN_NAMES] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::MaxForwards,
+    HeaderName::Route,
+    HeaderName::RecordRoute,
+    HeaderName::Contact,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::ContentEncoding,
+    HeaderName::Require,
+    HeaderName::ProxyRequire,
+    HeaderName::Supported,
+    HeaderName::Unsupported,
+    HeaderName::Allow,
+    HeaderName::Authorization,
+    HeaderName::ProxyAuthorization,
+    HeaderName::WwwAuthenticate,
+    HeaderName::ProxyAuthenticate,
+    HeaderName::Expires,
+    HeaderName::UserAgent,
+    HeaderName::Server,
+    HeaderName::Subject,
+    HeaderName::Event,
+    HeaderName::ReferTo,
+    HeaderName::ReferredBy,
+    HeaderName::SessionExpires,
+    HeaderName::AcceptContact,
+    HeaderName::RejectContact,
+    HeaderName::RequestDisposition,
+    HeaderName::Identity,
+    HeaderName::AllowEvents,
+];
+
+/// The largest header section (the start line and the header lines)
+/// that [`Headers`] can index: its offsets are 16-bit. A longer one is
+/// [`Error::TooLarge`](super::Error::TooLarge) (the body may be longer).
+pub const MAX_HEAD_LEN: usize = u16::MAX as usize;
+
+/// One stored header line: offsets into the message and the name's slot
+/// (12 bytes, so the whole inline list is 768 bytes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line {
+    /// Offset of the line's first byte.
+    pub(crate) start: u16,
+    /// Offset just past the line's terminator.
+    pub(crate) end: u16,
+    /// Offset just past the name (what `Other` names need).
+    pub(crate) name_end: u16,
+    /// The trimmed value's range.
+    pub(crate) value_start: u16,
+    pub(crate) value_end: u16,
+    /// [`HeaderName::slot`], or [`OTHER`] for unknown names.
+    pub(crate) slot: u8,
+}
+
+/// [`Line::slot`] of an unknown name.
+pub(crate) const OTHER: u8 = u8::MAX;
+
+/// Header lines in message order, stored inline up to [`MAX_HEADERS`] as
+/// compact offsets into the message they were parsed from; the accessors
+/// hand out [`Header`] views.
 ///
 /// Alongside the lines, an index of the known names (where each first
 /// appears, and whether it appears again) makes [`Headers::first`] and the
 /// single-valued accessors O(1), and duplicate detection free.
 #[derive(Debug, Clone)]
 pub struct Headers<'a> {
-    list: SmallVec<[Header<'a>; MAX_HEADERS]>,
+    /// The message the offsets point into.
+    src: &'a [u8],
+    list: SmallVec<[Line; MAX_HEADERS]>,
     /// Per known name: 1 + the position of its first line, 0 when absent.
     first_at: [u8; KNOWN_NAMES],
     /// Bit `slot` set: the known name is on more than one line.
@@ -588,42 +665,100 @@ const _: () = assert!(KNOWN_NAMES <= 64, "repeated is a u64 bit set");
 
 impl Default for Headers<'_> {
     fn default() -> Self {
-        Headers::new()
+        Headers::new(&[])
     }
 }
 
 impl<'a> Headers<'a> {
-    /// An empty list.
+    /// An empty list over the message `src`: the lines pushed later must
+    /// lie inside it.
     #[inline(always)]
-    pub fn new() -> Self {
+    pub fn new(src: &'a [u8]) -> Self {
         Headers {
+            src,
             list: SmallVec::new(),
             first_at: [0; KNOWN_NAMES],
             repeated: 0,
         }
     }
 
-    /// Appends a header; `Err(TooManyHeaders)` past [`MAX_HEADERS`].
-    #[inline]
+    /// Appends a header whose name (for unknown names) and value lie inside
+    /// the message given to [`Headers::new`], with `start`/`end` offsets in
+    /// it. `Err(TooManyHeaders)` past [`MAX_HEADERS`]; a header outside the
+    /// message, or past [`MAX_HEAD_LEN`], is `Err(TooLarge)`.
     pub fn push(&mut self, h: Header<'a>) -> Result<(), super::Error> {
-        if self.list.len() == MAX_HEADERS {
+        let at = |part: &[u8]| {
+            offset_in(self.src, part)
+                .and_then(|o| u16::try_from(o + part.len()).ok().map(|e| (o, e)))
+        };
+        let too_large = super::Error::TooLarge;
+        let (value_start, value_end) = at(h.value).ok_or(too_large)?;
+        let name_end = match h.name {
+            HeaderName::Other(n) => at(n).ok_or(too_large)?.1,
+            _ => u16::try_from(h.start).map_err(|_| too_large)?,
+        };
+        self.push_line(Line {
+            start: u16::try_from(h.start).map_err(|_| too_large)?,
+            end: u16::try_from(h.end).map_err(|_| too_large)?,
+            name_end,
+            value_start: value_start as u16,
+            value_end,
+            slot: h.name.slot().map_or(OTHER, |s| s as u8),
+        })
+    }
+
+    /// Appends a line the parser measured.
+    #[inline(always)]
+    pub(crate) fn push_line(&mut self, line: Line) -> Result<(), super::Error> {
+        let n = self.list.len();
+        if n == MAX_HEADERS {
             return Err(super::Error::TooManyHeaders);
         }
-        if let Some(slot) = h.name.slot() {
-            match self.first_at[slot] {
+        if let Some(first) = self.first_at.get_mut(usize::from(line.slot)) {
+            match *first {
                 // MAX_HEADERS < 255, so 1 + position fits.
-                0 => self.first_at[slot] = self.list.len() as u8 + 1,
-                _ => self.repeated |= 1 << slot,
+                0 => *first = n as u8 + 1,
+                _ => self.repeated |= 1 << line.slot,
             }
         }
-        self.list.push(h);
+        self.list.push(line);
         Ok(())
+    }
+
+    /// The view of a stored line.
+    #[inline(always)]
+    fn view(&self, l: &Line) -> Header<'a> {
+        let src: &'a [u8] = self.src;
+        let name = match KNOWN.get(usize::from(l.slot)) {
+            Some(&known) => known,
+            None => HeaderName::Other(
+                src.get(usize::from(l.start)..usize::from(l.name_end))
+                    .unwrap_or_default(),
+            ),
+        };
+        Header {
+            name,
+            value: self.value_of(l),
+            start: u32::from(l.start),
+            end: u32::from(l.end),
+        }
+    }
+
+    /// The value of a stored line.
+    #[inline(always)]
+    fn value_of(&self, l: &Line) -> &'a [u8] {
+        let src: &'a [u8] = self.src;
+        src.get(usize::from(l.value_start)..usize::from(l.value_end))
+            .unwrap_or_default()
     }
 
     /// All header lines in order.
     #[inline]
-    pub fn iter(&self) -> core::slice::Iter<'_, Header<'a>> {
-        self.list.iter()
+    pub fn iter(&self) -> HeaderIter<'_, 'a> {
+        HeaderIter {
+            headers: self,
+            lines: self.list.iter(),
+        }
     }
 
     /// Number of header lines.
@@ -638,23 +773,28 @@ impl<'a> Headers<'a> {
         self.list.is_empty()
     }
 
+    /// The stored first line of a known name's slot.
+    #[inline(always)]
+    fn first_line(&self, slot: usize) -> Option<&Line> {
+        let at = self.first_at.get(slot)?.checked_sub(1)?;
+        self.list.get(usize::from(at))
+    }
+
     /// The first line with this name.
     #[inline]
-    pub fn first(&self, name: HeaderName<'_>) -> Option<&Header<'a>> {
+    pub fn first(&self, name: HeaderName<'_>) -> Option<Header<'a>> {
         match name.slot() {
-            Some(slot) => self.first_at[slot]
-                .checked_sub(1)
-                .and_then(|i| self.list.get(usize::from(i))),
-            None => self.list.iter().find(|h| name_eq(h.name, name)),
+            Some(slot) => self.first_line(slot).map(|l| self.view(l)),
+            None => self.iter().find(|h| name_eq(h.name, name)),
         }
     }
 
     /// Every line with this name, in order.
     #[inline]
-    pub fn all<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = &'s Header<'a>> + 's {
+    pub fn all<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = Header<'a>> + 's {
         // For a known name, only the lines from its first one on can match,
         // and only that one when it is not repeated.
-        let lines = match name.slot() {
+        let (slot, lines) = match name.slot() {
             Some(slot) => {
                 let from = usize::from(self.first_at[slot]).saturating_sub(1);
                 let to = match self.first_at[slot] {
@@ -662,27 +802,41 @@ impl<'a> Headers<'a> {
                     _ if self.repeated & (1 << slot) == 0 => from + 1,
                     _ => self.list.len(),
                 };
-                self.list.get(from..to).unwrap_or_default()
+                (slot as u8, self.list.get(from..to).unwrap_or_default())
             }
-            None => &self.list[..],
+            None => (OTHER, &self.list[..]),
         };
-        lines.iter().filter(move |h| name_eq(h.name, name))
+        lines
+            .iter()
+            .filter(move |l| l.slot == slot && (slot != OTHER || name_eq(self.view(l).name, name)))
+            .map(move |l| self.view(l))
     }
 
     /// The only line with this (known) name: `Ok(None)` when absent,
     /// `Err(())` when it is on more than one line. O(1) for known names.
     #[inline]
-    pub(crate) fn only(&self, name: HeaderName<'_>) -> Result<Option<&Header<'a>>, ()> {
+    pub(crate) fn only(&self, name: HeaderName<'_>) -> Result<Option<Header<'a>>, ()> {
         match name.slot() {
             Some(slot) if self.repeated & (1 << slot) != 0 => Err(()),
-            Some(_) => Ok(self.first(name)),
+            Some(slot) => Ok(self.first_line(slot).map(|l| self.view(l))),
             None => {
-                let mut lines = self.list.iter().filter(|h| name_eq(h.name, name));
+                let mut lines = self.iter().filter(|h| name_eq(h.name, name));
                 match (lines.next(), lines.next()) {
                     (first, None) => Ok(first),
                     _ => Err(()),
                 }
             }
+        }
+    }
+
+    /// The value of the only line of a known name: `Ok(None)` when
+    /// absent, `Err(())` when on more than one line.
+    #[inline(always)]
+    pub(crate) fn only_value(&self, name: HeaderName<'_>) -> Result<Option<&'a [u8]>, ()> {
+        match name.slot() {
+            Some(slot) if self.repeated & (1 << slot) != 0 => Err(()),
+            Some(slot) => Ok(self.first_line(slot).map(|l| self.value_of(l))),
+            None => self.only(name).map(|h| h.map(|h| h.value)),
         }
     }
 
@@ -692,6 +846,36 @@ impl<'a> Headers<'a> {
         self.all(name).flat_map(|h| h.values())
     }
 }
+
+/// Iterator over [`Header`] views, from [`Headers::iter`].
+#[derive(Debug, Clone)]
+pub struct HeaderIter<'h, 'a> {
+    headers: &'h Headers<'a>,
+    lines: core::slice::Iter<'h, Line>,
+}
+
+impl<'a> Iterator for HeaderIter<'_, 'a> {
+    type Item = Header<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Header<'a>> {
+        self.lines.next().map(|l| self.headers.view(l))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.lines.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for HeaderIter<'_, '_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.lines.next_back().map(|l| self.headers.view(l))
+    }
+}
+
+impl ExactSizeIterator for HeaderIter<'_, '_> {}
 
 fn name_eq(a: HeaderName<'_>, b: HeaderName<'_>) -> bool {
     match (a, b) {
@@ -828,24 +1012,34 @@ mod tests {
 
     #[test]
     fn index_agrees_with_a_scan() {
-        let line = |name, i: u32| Header {
-            name,
-            value: b"v",
-            start: i,
-            end: i + 1,
-        };
-        let names = [
-            HeaderName::Via,
-            HeaderName::Other(b"X-A"),
-            HeaderName::From,
-            HeaderName::Via,
-            HeaderName::Other(b"x-a"),
-            HeaderName::AllowEvents,
-        ];
-        let mut h = Headers::new();
-        for (i, n) in names.into_iter().enumerate() {
-            h.push(line(n, i as u32)).unwrap();
+        let src: &[u8] = b"Via: v\r\nX-A: v\r\nFrom: v\r\nVia: v\r\nx-a: v\r\nAllow-Events: v\r\n";
+        let mut h = Headers::new(src);
+        let mut start = 0;
+        for line in src.split_inclusive(|&b| b == b'\n') {
+            let colon = line.iter().position(|&b| b == b':').unwrap();
+            let name = HeaderName::from_bytes(&src[start..start + colon]);
+            let v = start + colon + 2;
+            h.push(Header {
+                name,
+                value: &src[v..v + 1],
+                start: start as u32,
+                end: (start + line.len()) as u32,
+            })
+            .unwrap();
+            start += line.len();
         }
+        assert_eq!(h.len(), 6);
+        assert_eq!(h.iter().nth(1).unwrap().name, HeaderName::Other(b"X-A"));
+        assert_eq!(h.iter().nth(4).unwrap().value, b"v");
+        assert_eq!(
+            h.push(Header {
+                name: HeaderName::Via,
+                value: b"elsewhere",
+                start: 0,
+                end: 1
+            }),
+            Err(super::super::Error::TooLarge)
+        );
         let probes = [
             HeaderName::Via,
             HeaderName::From,

@@ -22,8 +22,8 @@ pub mod via;
 
 pub use error::{Error, Reaction};
 pub use message::{
-    offset_in, split_values, Header, HeaderName, Headers, Message, Method, Request, Response,
-    SplitValues, Transport, Version, MAX_HEADERS,
+    offset_in, split_values, Header, HeaderIter, HeaderName, Headers, Message, Method, Request,
+    Response, SplitValues, Transport, Version, MAX_HEADERS, MAX_HEAD_LEN,
 };
 pub use parse::{frame_stream, parse, scan_headers};
 pub use validate::{check_request_uri, essentials, validate_request, Essentials};

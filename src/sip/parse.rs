@@ -15,7 +15,7 @@ use nom::{
 
 use super::{
     charset,
-    message::{Header, HeaderName, Headers, Message, Method, Request, Response},
+    message::{HeaderName, Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
     Error,
 };
 
@@ -44,7 +44,7 @@ fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Resu
         skip += 2;
     }
     let msg = &input[skip..];
-    let (line_len, after_start) = line_end(msg).map_err(|e| match e {
+    let (line_len, after_start) = line_end(msg, 0).map_err(|e| match e {
         Error::HeaderLine => Error::StartLine("Start-Line"),
         e => e,
     })?;
@@ -55,7 +55,7 @@ fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Resu
         *res = Ok(Message::Response(Response {
             code,
             reason,
-            headers: Headers::new(),
+            headers: Headers::new(msg),
             body: &[],
             raw: &[],
         }));
@@ -67,7 +67,7 @@ fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Resu
         *res = Ok(Message::Request(Request {
             method,
             uri_raw,
-            headers: Headers::new(),
+            headers: Headers::new(msg),
             body: &[],
             raw: &[],
         }));
@@ -129,29 +129,21 @@ pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
 /// is not one (or the end of the header section). A proxy uses it to answer
 /// a malformed request with its Via, From, To, Call-ID and CSeq.
 pub fn scan_headers(input: &[u8]) -> Headers<'_> {
-    let mut headers = Headers::new();
+    let mut headers = Headers::new(input);
     // Stops at the first line that is not a well-formed header line, and at
     // a bare CR, which must never be copied into a reply.
-    let Ok((_, mut pos)) = line_end(input) else {
+    let Ok((_, mut pos)) = line_end(input, 0) else {
         return headers;
     };
-    while let Ok((len, next)) = line_end(&input[pos..]) {
-        if len == 0 || matches!(input[pos], b' ' | b'\t') {
+    while let Ok((content_end, next)) = line_end(input, pos) {
+        if content_end == pos || matches!(input[pos], b' ' | b'\t') {
             break;
         }
-        let mut content_end = pos + len;
-        let mut end = pos + next;
-        while matches!(input.get(end), Some(b' ' | b'\t')) {
-            match line_end(&input[end..]) {
-                Ok((len, next)) => {
-                    content_end = end + len;
-                    end += next;
-                }
-                Err(_) => return headers,
-            }
-        }
-        match header_line(&input[pos..content_end], pos, end) {
-            Ok(h) if headers.push(h).is_ok() => {}
+        let Ok((content_end, end)) = unfold(input, content_end, next) else {
+            return headers;
+        };
+        match header_line(input, pos, content_end, end) {
+            Ok(line) if headers.push_line(line).is_ok() => {}
             _ => break,
         }
         pos = end;
@@ -314,6 +306,7 @@ fn trim_end_ws(mut s: &[u8]) -> &[u8] {
 }
 
 /// Header lines from `pos` to the empty line, then the body.
+#[inline(always)]
 fn head_and_body<'a>(
     msg: &'a [u8],
     mut pos: usize,
@@ -321,33 +314,28 @@ fn head_and_body<'a>(
 ) -> Result<(&'a [u8], &'a [u8]), Error> {
     let mut content_length: Option<u32> = None;
     loop {
-        let rest = msg.get(pos..).unwrap_or_default();
-        let (len, next) = line_end(rest)?;
-        if len == 0 {
-            pos += next;
+        let (content_end, next) = line_end(msg, pos)?;
+        let Some(&first) = msg.get(pos).filter(|_| content_end > pos) else {
+            pos = next;
             break;
-        }
-        if matches!(rest[0], b' ' | b'\t') {
+        };
+        if matches!(first, b' ' | b'\t') {
             // A continuation line with no header to continue.
             return Err(Error::HeaderLine);
         }
-        // Extend over folded continuation lines (RFC 3261 §7.3.1).
-        let mut content_end = pos + len;
-        let mut end = pos + next;
-        while matches!(msg.get(end), Some(b' ' | b'\t')) {
-            let (len, next) = line_end(&msg[end..])?;
-            content_end = end + len;
-            end += next;
-        }
-        let header = header_line(&msg[pos..content_end], pos, end)?;
-        if header.name == HeaderName::ContentLength {
-            let n = charset::parse_u32(header.value).ok_or(Error::Invalid("Content-Length"))?;
+        let (content_end, end) = unfold(msg, content_end, next)?;
+        let line = header_line(msg, pos, content_end, end)?;
+        if line.slot == CONTENT_LENGTH {
+            let value = msg
+                .get(usize::from(line.value_start)..usize::from(line.value_end))
+                .unwrap_or_default();
+            let n = charset::parse_u32(value).ok_or(Error::Invalid("Content-Length"))?;
             match content_length {
                 Some(prev) if prev != n => return Err(Error::Duplicate("Content-Length")),
                 _ => content_length = Some(n),
             }
         }
-        headers.push(header)?;
+        headers.push_line(line)?;
         pos = end;
     }
     let available = msg.len() - pos;
@@ -360,29 +348,69 @@ fn head_and_body<'a>(
     Ok((&msg[pos..end], &msg[..end]))
 }
 
-/// The length of the line at the front of `s` and the offset just past its
+/// [`Line::slot`] of Content-Length.
+const CONTENT_LENGTH: u8 = 9;
+
+/// Extends a header line that ends at `content_end` (its terminator ending
+/// at `next`) over folded continuation lines (RFC 3261 §7.3.1): returns the
+/// new content end and line end.
+#[inline(always)]
+fn unfold(msg: &[u8], mut content_end: usize, mut next: usize) -> Result<(usize, usize), Error> {
+    while matches!(msg.get(next), Some(b' ' | b'\t')) {
+        (content_end, next) = line_end(msg, next)?;
+    }
+    Ok((content_end, next))
+}
+
+/// The end of the line starting at `from` and the offset just past its
 /// terminator (CR LF, or a lone LF, which we accept). A CR that does not
 /// begin a CR LF is [`Error::HeaderLine`]: the next hop could read it as a
-/// line end and so see a header we did not. One scan finds both.
-#[inline]
-fn line_end(s: &[u8]) -> Result<(usize, usize), Error> {
-    match memchr::memchr2(b'\r', b'\n', s) {
+/// line end and so see a header we did not. No terminator is
+/// [`Error::Incomplete`].
+#[inline(always)]
+fn line_end(s: &[u8], from: usize) -> Result<(usize, usize), Error> {
+    let rest = s.get(from..).unwrap_or_default();
+    match find_cr_lf(rest).map(|i| from + i) {
         None => Err(Error::Incomplete),
-        Some(i) if s[i] == b'\n' => Ok((i, i + 1)),
-        Some(i) => match s.get(i + 1) {
-            Some(b'\n') => Ok((i, i + 2)),
-            None => Err(Error::Incomplete),
-            Some(_) => Err(Error::HeaderLine),
-        },
+        Some(i) if s.get(i) == Some(&b'\n') => Ok((i, i + 1)),
+        Some(i) => cr_lf(s, i),
+    }
+}
+
+/// The first CR or LF. On x86-64 the SSE2 searcher (part of the baseline)
+/// is inlined here: lines are short, and a call through memchr's run-time
+/// dispatch costs about as much as the search.
+#[inline(always)]
+fn find_cr_lf(s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(two) = memchr::arch::x86_64::sse2::memchr::Two::new(b'\r', b'\n') {
+        return two.find(s);
+    }
+    memchr::memchr2(b'\r', b'\n', s)
+}
+
+/// A CR at `i`: the line ends there when LF follows.
+#[inline(always)]
+fn cr_lf(s: &[u8], i: usize) -> Result<(usize, usize), Error> {
+    match s.get(i + 1) {
+        Some(b'\n') => Ok((i, i + 2)),
+        None => Err(Error::Incomplete),
+        Some(_) => Err(Error::HeaderLine),
     }
 }
 
 /// `header = field-name HCOLON field-value`, with optional white space
-/// before the colon (RFC 3261 §7.3.1) and folding inside the value. The
-/// name is checked and delimited in one pass.
+/// before the colon (RFC 3261 §7.3.1) and folding inside the value, for the
+/// line `msg[start..content_end]` whose terminator ends at `end`. The name
+/// is checked and delimited in one pass. A line past [`MAX_HEAD_LEN`] is
+/// [`Error::TooLarge`].
 #[inline(always)]
-fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Error> {
-    let (name, name_len) = match canonical_name(line) {
+fn header_line(msg: &[u8], start: usize, content_end: usize, end: usize) -> Result<Line, Error> {
+    if end > MAX_HEAD_LEN {
+        return Err(Error::TooLarge);
+    }
+    let line = msg.get(start..content_end).unwrap_or_default();
+    let (slot, name_len) = match canonical_name(line) {
         // A known name spelled canonically: a token, already classified.
         Some(known) => known,
         None => {
@@ -390,7 +418,8 @@ fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Erro
             while i < line.len() && charset::token(line[i]) {
                 i += 1;
             }
-            (HeaderName::from_bytes(&line[..i]), i)
+            let slot = HeaderName::from_bytes(&line[..i]).slot_u8();
+            (slot, i)
         }
     };
     let mut i = name_len;
@@ -402,17 +431,25 @@ fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Erro
     if name_len == 0 || line.get(i) != Some(&b':') {
         return Err(Error::HeaderLine);
     }
-    let rest = &line[i + 1..];
-    let value = match rest {
+    let rest = line.get(i + 1..).unwrap_or_default();
+    let (from, to) = match rest {
         // The usual `Name: value` with nothing to trim at the end.
-        [b' ', first, .., last] if !charset::lws(*first) && !charset::lws(*last) => &rest[1..],
-        _ => charset::trim(rest),
+        [b' ', first, .., last] if !charset::lws(*first) && !charset::lws(*last) => (1, rest.len()),
+        _ => {
+            let v = charset::trim(rest);
+            let from = super::offset_in(rest, v).unwrap_or(0);
+            (from, from + v.len())
+        }
     };
-    Ok(Header {
-        name,
-        value,
-        start: start as u32,
-        end: end as u32,
+    let value_start = start + i + 1 + from;
+    // Every offset is at most `end`, checked above.
+    Ok(Line {
+        start: start as u16,
+        end: end as u16,
+        name_end: (start + name_len) as u16,
+        value_start: value_start as u16,
+        value_end: (value_start + to - from) as u16,
+        slot,
     })
 }
 
@@ -422,11 +459,11 @@ fn header_line(line: &[u8], start: usize, end: usize) -> Result<Header<'_>, Erro
 /// [`HeaderName::from_bytes`] would find, without scanning byte by byte.
 /// `None` sends the line the general way.
 #[inline(always)]
-fn canonical_name(line: &[u8]) -> Option<(HeaderName<'static>, usize)> {
+fn canonical_name(line: &[u8]) -> Option<(u8, usize)> {
     macro_rules! names {
         ($($lit:literal => $v:ident),* $(,)?) => {{
             $(if is_name(line, $lit) {
-                return Some((HeaderName::$v, $lit.len()));
+                return Some((HeaderName::$v.slot_u8(), $lit.len()));
             })*
             None
         }};
@@ -489,6 +526,7 @@ fn is_name(line: &[u8], name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::message::OTHER;
 
     fn req(input: &[u8]) -> Request<'_> {
         match parse(input) {
@@ -564,10 +602,10 @@ mod tests {
                 if let Some((n, len)) = canonical_name(&line) {
                     assert_eq!(
                         (n, len),
-                        (HeaderName::from_bytes(&line[..i]), i),
+                        (HeaderName::from_bytes(&line[..i]).slot_u8(), i),
                         "{line:?}"
                     );
-                    assert!(!matches!(n, HeaderName::Other(_)));
+                    assert_ne!(n, OTHER);
                 }
                 let general = (!name.is_empty() && tail.starts_with(b":")).then_some(*name);
                 if general.is_some_and(|n| n.len() > 1) {
@@ -654,6 +692,22 @@ mod tests {
         }
         m.extend_from_slice(b"\r\n");
         assert_eq!(parse(&m).map(|_| ()), Err(Error::TooManyHeaders));
+    }
+
+    #[test]
+    fn header_section_past_16_bit_offsets_is_too_large() {
+        let mut m = b"OPTIONS sip:x SIP/2.0\r\nX-Pad: ".to_vec();
+        m.resize(MAX_HEAD_LEN - 2, b'a');
+        m.extend_from_slice(b"\r\n\r\n");
+        assert!(parse(&m).is_ok(), "the largest header section parses");
+        let mut m = b"OPTIONS sip:x SIP/2.0\r\nX-Pad: ".to_vec();
+        m.resize(MAX_HEAD_LEN - 1, b'a');
+        m.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse(&m).map(|_| ()), Err(Error::TooLarge));
+        // A large body is fine.
+        let mut m = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        m.resize(m.len() + 100_000, b'b');
+        assert_eq!(parse(&m).map(|m| m.body().len()), Ok(100_000));
     }
 
     rejects! {
