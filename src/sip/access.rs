@@ -59,7 +59,7 @@ impl<'a> Headers<'a> {
 
     /// The topmost Via value; `Missing("Via")` when there is none.
     pub fn top_via(&self) -> Result<Via<'a>, Error> {
-        self.vias().next().unwrap_or(Err(Error::Missing("Via")))
+        self.top_via_with_raw().map(|(via, _)| via)
     }
 
     /// The topmost Via value, parsed, with its text as received (LWS

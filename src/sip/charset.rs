@@ -82,59 +82,117 @@ const fn is_word_byte(b: u8) -> bool {
         )
 }
 
+/// A header parameter value's bytes outside quoted-strings: token, plus
+/// `:`, `[` and `]` (IPv6 `received=` values).
+const fn is_gen_value_byte(b: u8) -> bool {
+    is_token_byte(b) || matches!(b, b':' | b'[' | b']')
+}
+
+const fn no_percent(b: u8, class: bool) -> bool {
+    class && b != b'%'
+}
+
+const fn is_user_unescaped(b: u8) -> bool {
+    no_percent(b, is_user_byte(b))
+}
+const fn is_password_unescaped(b: u8) -> bool {
+    no_percent(b, is_password_byte(b))
+}
+const fn is_param_unescaped(b: u8) -> bool {
+    no_percent(b, is_param_byte(b))
+}
+const fn is_hnv_unescaped(b: u8) -> bool {
+    no_percent(b, is_hnv_byte(b))
+}
+
 static TOKEN: [bool; 256] = table!(is_token_byte);
-static USER: [bool; 256] = table!(is_user_byte);
-static PASSWORD: [bool; 256] = table!(is_password_byte);
-static PARAM: [bool; 256] = table!(is_param_byte);
-static HNV: [bool; 256] = table!(is_hnv_byte);
+static GEN_VALUE: [bool; 256] = table!(is_gen_value_byte);
+static USER_UNESCAPED: [bool; 256] = table!(is_user_unescaped);
+static PASSWORD_UNESCAPED: [bool; 256] = table!(is_password_unescaped);
+static PARAM_UNESCAPED: [bool; 256] = table!(is_param_unescaped);
+static HNV_UNESCAPED: [bool; 256] = table!(is_hnv_unescaped);
 static HOST: [bool; 256] = table!(is_host_byte);
 static WORD: [bool; 256] = table!(is_word_byte);
 
 /// `token` character (methods, header names, parameter names).
-#[inline]
+#[inline(always)]
 pub fn token(b: u8) -> bool {
     TOKEN[b as usize]
 }
-/// SIP URI `user` character (escapes kept raw).
-#[inline]
-pub fn user(b: u8) -> bool {
-    USER[b as usize]
+/// Header parameter value character outside quotes (token, `:`, `[`, `]`).
+#[inline(always)]
+pub fn gen_value(b: u8) -> bool {
+    GEN_VALUE[b as usize]
 }
-/// SIP URI `password` character.
-#[inline]
-pub fn password(b: u8) -> bool {
-    PASSWORD[b as usize]
+/// [`user`] but `%` (escapes are checked apart).
+#[inline(always)]
+pub fn user_unescaped(b: u8) -> bool {
+    USER_UNESCAPED[b as usize]
 }
-/// URI parameter name/value character.
-#[inline]
-pub fn param(b: u8) -> bool {
-    PARAM[b as usize]
+/// [`password`] but `%`.
+#[inline(always)]
+pub fn password_unescaped(b: u8) -> bool {
+    PASSWORD_UNESCAPED[b as usize]
 }
-/// URI header name/value character.
-#[inline]
-pub fn hnv(b: u8) -> bool {
-    HNV[b as usize]
+/// [`param`] but `%`.
+#[inline(always)]
+pub fn param_unescaped(b: u8) -> bool {
+    PARAM_UNESCAPED[b as usize]
+}
+/// [`hnv`] but `%`.
+#[inline(always)]
+pub fn hnv_unescaped(b: u8) -> bool {
+    HNV_UNESCAPED[b as usize]
 }
 /// hostname / IPv4address character.
-#[inline]
+#[inline(always)]
 pub fn host(b: u8) -> bool {
     HOST[b as usize]
 }
 /// `word` character (Call-ID).
-#[inline]
+#[inline(always)]
 pub fn word(b: u8) -> bool {
     WORD[b as usize]
 }
 /// Linear white space inside a header value: SP, HTAB, and the CR LF of a
 /// folded line (folding is resolved by treating CR/LF as white space).
-#[inline]
+#[inline(always)]
 pub fn lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// `s` equals `lower`, a lower-case word of ASCII letters only, ignoring
+/// ASCII case: one OR and one compare per byte, which the compiler merges
+/// into word compares (`b | 0x20` is a lower-case letter only for that
+/// letter in either case).
+#[inline(always)]
+pub fn eq_letters<const N: usize>(s: &[u8], lower: &[u8; N]) -> bool {
+    match <&[u8; N]>::try_from(s) {
+        Ok(a) => {
+            let mut diff = 0;
+            for i in 0..N {
+                diff |= (a[i] | 0x20) ^ lower[i];
+            }
+            diff == 0
+        }
+        Err(_) => false,
+    }
+}
+
 /// Trims leading and trailing LWS.
-#[inline]
-pub fn trim(mut s: &[u8]) -> &[u8] {
+#[inline(always)]
+pub fn trim(s: &[u8]) -> &[u8] {
+    match s {
+        // Nothing to trim, the usual case: two compares.
+        [first, .., last] if !lws(*first) && !lws(*last) => s,
+        [only] if !lws(*only) => s,
+        _ => trim_slow(s),
+    }
+}
+
+/// [`trim`] with something to trim.
+#[inline(never)]
+fn trim_slow(mut s: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = s {
         if lws(*first) {
             s = rest;
@@ -153,7 +211,7 @@ pub fn trim(mut s: &[u8]) -> &[u8] {
 }
 
 /// True when every byte of `s` is a token character and `s` is not empty.
-#[inline]
+#[inline(always)]
 pub fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| token(b))
 }
@@ -180,8 +238,22 @@ mod tests {
     #[test]
     fn classes() {
         assert!(token(b'a') && token(b'!') && !token(b' ') && !token(b':'));
-        assert!(user(b'%') && !user(b'@') && !user(b':'));
+        assert!(
+            user_unescaped(b'a')
+                && !user_unescaped(b'%')
+                && !user_unescaped(b'@')
+                && !user_unescaped(b':')
+        );
         assert_eq!(trim(b" \r\n a b \t"), b"a b");
+        assert!(eq_letters(b"BrAnCh", b"branch") && eq_letters(b"lr", b"lr"));
+        assert!(!eq_letters(b"branc", b"branch") && !eq_letters(b"brancx", b"branch"));
+        for b in 0..=255u8 {
+            assert_eq!(
+                eq_letters(&[b], b"t"),
+                b.eq_ignore_ascii_case(&b't'),
+                "{b:#x}"
+            );
+        }
         assert_eq!(trim(b"   "), b"");
         assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
         assert_eq!(parse_u32(b"4294967296"), None);

@@ -936,7 +936,7 @@ pub(crate) fn value_end(s: &[u8]) -> usize {
     while let Some(&b) = s.get(i) {
         match b {
             b',' => return i,
-            b'<' => match s.get(i + 1..).and_then(|r| memchr::memchr(b'>', r)) {
+            b'<' => match s.get(i + 1..).and_then(|r| super::values::find(r, b'>')) {
                 Some(j) => i += j + 1,
                 None => return s.len(),
             },

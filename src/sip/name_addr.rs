@@ -2,14 +2,12 @@
 //! Record-Route; RFC 3261 §20.10, §20.20, §20.39, §25.1) as zero-copy views.
 //! No I/O.
 
-use memchr::{memchr, memchr2};
-
 use super::{
     charset,
     uri::{Params, Uri},
     values::{
-        parse_delta_seconds, quoted_len, scan_header_params, scan_header_params_list, skip_lws,
-        span,
+        find, find2, parse_delta_seconds, quoted_len, scan_header_params, scan_header_params_list,
+        skip_lws, span,
     },
     Error,
 };
@@ -92,12 +90,12 @@ impl<'a> NameAddr<'a> {
             Some(b'"') => s.get(quoted_len(s).ok_or(bad)?..).unwrap_or_default(),
             _ => s,
         };
-        let params = match memchr2(b'<', b';', rest) {
+        let params = match find2(rest, b'<', b';') {
             None => return Ok(None),
             Some(i) if rest.get(i) == Some(&b';') => rest.get(i..).unwrap_or_default(),
             Some(i) => {
                 let after = rest.get(i..).unwrap_or_default();
-                let close = memchr(b'>', after).ok_or(bad)?;
+                let close = find(after, b'>').ok_or(bad)?;
                 after.get(close + 1..).unwrap_or_default()
             }
         };
@@ -201,7 +199,7 @@ fn parse<'a>(
         }
     };
     let u = laquot + 1;
-    let close = u + memchr(b'>', s.get(u..).unwrap_or_default()).ok_or(bad)?;
+    let close = u + find(s.get(u..).unwrap_or_default(), b'>').ok_or(bad)?;
     if s.get(close) != Some(&b'>') {
         return Err(bad);
     }
@@ -219,7 +217,7 @@ fn bare(s: &[u8], bad: Error, list: bool) -> Result<(NameAddr<'_>, usize), Error
         b != b';' && !charset::lws(b) && !(list && b == b',')
     });
     let (uri_raw, params) = s.split_at(end.min(s.len()));
-    if memchr(b',', uri_raw).is_some() || memchr(b'?', uri_raw).is_some() {
+    if find2(uri_raw, b',', b'?').is_some() {
         return Err(bad);
     }
     let uri = Uri::parse(uri_raw).map_err(|_| bad)?;

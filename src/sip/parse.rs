@@ -16,6 +16,7 @@ use nom::{
 use super::{
     charset,
     message::{HeaderName, Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
+    values::span,
     Error,
 };
 
@@ -28,9 +29,9 @@ use super::{
 /// [`Error::BodyTruncated`]; without a Content-Length the body is the rest
 /// of the input.
 pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
-    // The header list is large (inline storage, 3 KB): it is built in its
-    // final place, the returned `Result`, which every path returns, rather
-    // than moved through temporaries (each move is a 3 KB copy).
+    // The header list is large (inline storage): it is built in its final
+    // place, the returned `Result`, which every path returns, rather than
+    // moved through temporaries.
     let mut res = Err(Error::Incomplete);
     if let Err(e) = parse_into(input, &mut res) {
         res = Err(e);
@@ -38,12 +39,13 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
     res
 }
 
+#[inline(always)]
 fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Result<(), Error> {
     let mut skip = 0;
-    while input.len() >= skip + 2 && &input[skip..skip + 2] == b"\r\n" {
+    while input.get(skip..skip + 2) == Some(b"\r\n") {
         skip += 2;
     }
-    let msg = &input[skip..];
+    let msg = input.get(skip..).unwrap_or_default();
     let (line_len, after_start) = line_end(msg, 0).map_err(|e| match e {
         Error::HeaderLine => Error::StartLine("Start-Line"),
         e => e,
@@ -135,18 +137,11 @@ pub fn scan_headers(input: &[u8]) -> Headers<'_> {
     let Ok((_, mut pos)) = line_end(input, 0) else {
         return headers;
     };
-    while let Ok((content_end, next)) = line_end(input, pos) {
-        if content_end == pos || matches!(input[pos], b' ' | b'\t') {
+    while let Ok(Some(line)) = next_line(input, pos) {
+        pos = usize::from(line.end);
+        if headers.push_line(line).is_err() {
             break;
         }
-        let Ok((content_end, end)) = unfold(input, content_end, next) else {
-            return headers;
-        };
-        match header_line(input, pos, content_end, end) {
-            Ok(line) if headers.push_line(line).is_ok() => {}
-            _ => break,
-        }
-        pos = end;
     }
     headers
 }
@@ -175,6 +170,9 @@ fn find_head_end(msg: &[u8]) -> Option<usize> {
 /// (§3.1.2.9), and white space inside the URI is [`Error::RequestUri`]
 /// (§3.1.2.8).
 fn request_line(line: &[u8]) -> Result<(Method<'_>, &[u8]), Error> {
+    if let Some(known) = canonical_request_line(line) {
+        return Ok(known);
+    }
     let line = trim_end_ws(line);
     let (rest, method) = method_sp(line).map_err(|_| Error::StartLine("Method"))?;
     // The version is the last space-separated element.
@@ -196,6 +194,60 @@ fn request_line(line: &[u8]) -> Result<(Method<'_>, &[u8]), Error> {
         return Err(Error::RequestUri);
     }
     Ok((method, uri))
+}
+
+/// `METHOD SP Request-URI SP SIP/2.0` with a standard method, nothing
+/// after the version and a URI of printable bytes that starts with
+/// `sip:`, `sips:` or `tel:`: what [`request_line`] finds for such a line,
+/// without its scans. `None` sends the line the general way.
+#[inline(always)]
+fn canonical_request_line(line: &[u8]) -> Option<(Method<'static>, &[u8])> {
+    let (method, after) = canonical_method(line)?;
+    let version_at = line.len().checked_sub(8)?;
+    if line.get(version_at..)? != b" SIP/2.0" {
+        return None;
+    }
+    let uri = line.get(after..version_at)?;
+    let mut bad = 0u8;
+    for &b in uri {
+        bad |= u8::from(b <= b' ') | u8::from(b == 0x7f);
+    }
+    let scheme = match uri {
+        [a, b, c, b':', ..] => {
+            charset::eq_letters(&[*a, *b, *c], b"sip") || charset::eq_letters(&[*a, *b, *c], b"tel")
+        }
+        [a, b, c, d, b':', ..] => charset::eq_letters(&[*a, *b, *c, *d], b"sips"),
+        _ => false,
+    };
+    (bad == 0 && scheme && uri.len() > 4).then_some((method, uri))
+}
+
+/// The standard method that `line` starts with, followed by a space, and
+/// the index after that space.
+#[inline(always)]
+fn canonical_method(line: &[u8]) -> Option<(Method<'static>, usize)> {
+    macro_rules! methods {
+        ($($lit:literal => $v:ident),* $(,)?) => {{
+            $(if line.starts_with($lit) {
+                return Some((Method::$v, $lit.len()));
+            })*
+            None
+        }};
+    }
+    match line.first()? {
+        b'I' => methods!(b"INVITE " => Invite, b"INFO " => Info),
+        b'A' => methods!(b"ACK " => Ack),
+        b'B' => methods!(b"BYE " => Bye),
+        b'C' => methods!(b"CANCEL " => Cancel),
+        b'O' => methods!(b"OPTIONS " => Options),
+        b'R' => methods!(b"REGISTER " => Register, b"REFER " => Refer),
+        b'P' => methods!(b"PRACK " => Prack, b"PUBLISH " => Publish),
+        b'S' => methods!(b"SUBSCRIBE " => Subscribe),
+        b'N' => methods!(b"NOTIFY " => Notify),
+        b'M' => methods!(b"MESSAGE " => Message),
+        b'U' => methods!(b"UPDATE " => Update),
+        _ => None,
+    }
 }
 
 fn method_sp(input: &[u8]) -> IResult<&[u8], Method<'_>> {
@@ -314,17 +366,12 @@ fn head_and_body<'a>(
 ) -> Result<(&'a [u8], &'a [u8]), Error> {
     let mut content_length: Option<u32> = None;
     loop {
-        let (content_end, next) = line_end(msg, pos)?;
-        let Some(&first) = msg.get(pos).filter(|_| content_end > pos) else {
-            pos = next;
+        let line = next_line(msg, pos)?;
+        let Some(line) = line else {
+            // The empty line: the head ends after it.
+            pos = line_end(msg, pos)?.1;
             break;
         };
-        if matches!(first, b' ' | b'\t') {
-            // A continuation line with no header to continue.
-            return Err(Error::HeaderLine);
-        }
-        let (content_end, end) = unfold(msg, content_end, next)?;
-        let line = header_line(msg, pos, content_end, end)?;
         if line.slot == CONTENT_LENGTH {
             let value = msg
                 .get(usize::from(line.value_start)..usize::from(line.value_end))
@@ -335,8 +382,8 @@ fn head_and_body<'a>(
                 _ => content_length = Some(n),
             }
         }
+        pos = usize::from(line.end);
         headers.push_line(line)?;
-        pos = end;
     }
     let available = msg.len() - pos;
     let body_len = match content_length {
@@ -348,19 +395,85 @@ fn head_and_body<'a>(
     Ok((&msg[pos..end], &msg[..end]))
 }
 
+/// The header line starting at `pos` (with its folded continuation lines),
+/// or `None` for the empty line that ends the head. The line's bytes are
+/// read once: the name, the colon, then the search for the line end from
+/// the value on. Errors are those the line-by-line reading finds first: a
+/// line without a terminator is [`Error::Incomplete`] even when its name is
+/// also malformed.
+#[inline(never)]
+fn next_line(msg: &[u8], pos: usize) -> Result<Option<Line>, Error> {
+    let line = msg.get(pos..).unwrap_or_default();
+    let (slot, name_len) = match line {
+        [b'\n', ..] | [b'\r', b'\n', ..] => return Ok(None),
+        [b' ' | b'\t', ..] | [] | [b'\r', ..] => return Err(bad_line(msg, pos, false)),
+        _ => match canonical_name(line) {
+            // A known name spelled canonically: a token, already classified.
+            Some(known) => known,
+            None => {
+                let n = span(line, 0, charset::token);
+                (HeaderName::from_bytes(&line[..n]).slot_u8(), n)
+            }
+        },
+    };
+    let mut colon = name_len;
+    if line.get(colon) != Some(&b':') {
+        colon = span(line, colon, |b| b == b' ' || b == b'\t');
+    }
+    if name_len == 0 || line.get(colon) != Some(&b':') {
+        return Err(bad_line(msg, pos, true));
+    }
+    let value_from = pos + colon + 1;
+    // No CR or LF before the colon (the name is a token, then only SP and
+    // HT): the line ends after it.
+    let (mut content_end, mut end) = line_end(msg, value_from)?;
+    while matches!(msg.get(end), Some(b' ' | b'\t')) {
+        (content_end, end) = line_end(msg, end)?;
+    }
+    if end > MAX_HEAD_LEN {
+        return Err(Error::TooLarge);
+    }
+    let rest = msg.get(value_from..content_end).unwrap_or_default();
+    let (from, to) = match rest {
+        // The usual `Name: value` with nothing to trim at the end.
+        [b' ', first, .., last] if !charset::lws(*first) && !charset::lws(*last) => (1, rest.len()),
+        _ => {
+            let v = charset::trim(rest);
+            let from = super::offset_in(rest, v).unwrap_or(0);
+            (from, from + v.len())
+        }
+    };
+    // Every offset is at most `end`, checked above.
+    Ok(Some(Line {
+        start: pos as u16,
+        end: end as u16,
+        name_end: (pos + name_len) as u16,
+        value_start: (value_from + from) as u16,
+        value_end: (value_from + to) as u16,
+        slot,
+    }))
+}
+
+/// The error of a header line at `pos` that is not `name: value`: the
+/// framing error of the line (and, with `folded`, of its continuation
+/// lines) when it has one, else [`Error::HeaderLine`].
+#[cold]
+fn bad_line(msg: &[u8], pos: usize, folded: bool) -> Error {
+    let mut framed = line_end(msg, pos);
+    while let (true, Ok((_, end))) = (folded, framed) {
+        if !matches!(msg.get(end), Some(b' ' | b'\t')) {
+            break;
+        }
+        framed = line_end(msg, end);
+    }
+    match framed {
+        Err(e) => e,
+        Ok(_) => Error::HeaderLine,
+    }
+}
+
 /// [`Line::slot`] of Content-Length.
 const CONTENT_LENGTH: u8 = 9;
-
-/// Extends a header line that ends at `content_end` (its terminator ending
-/// at `next`) over folded continuation lines (RFC 3261 §7.3.1): returns the
-/// new content end and line end.
-#[inline(always)]
-fn unfold(msg: &[u8], mut content_end: usize, mut next: usize) -> Result<(usize, usize), Error> {
-    while matches!(msg.get(next), Some(b' ' | b'\t')) {
-        (content_end, next) = line_end(msg, next)?;
-    }
-    Ok((content_end, next))
-}
 
 /// The end of the line starting at `from` and the offset just past its
 /// terminator (CR LF, or a lone LF, which we accept). A CR that does not
@@ -369,24 +482,47 @@ fn unfold(msg: &[u8], mut content_end: usize, mut next: usize) -> Result<(usize,
 /// [`Error::Incomplete`].
 #[inline(always)]
 fn line_end(s: &[u8], from: usize) -> Result<(usize, usize), Error> {
-    let rest = s.get(from..).unwrap_or_default();
-    match find_cr_lf(rest).map(|i| from + i) {
-        None => Err(Error::Incomplete),
-        Some(i) if s.get(i) == Some(&b'\n') => Ok((i, i + 1)),
-        Some(i) => cr_lf(s, i),
+    let mut i = from;
+    loop {
+        i += first_control(s.get(i..).unwrap_or_default());
+        match s.get(i) {
+            None => return Err(Error::Incomplete),
+            Some(b'\n') => return Ok((i, i + 1)),
+            Some(b'\r') => return cr_lf(s, i),
+            // A tab or another control byte: part of the line.
+            Some(_) => i += 1,
+        }
     }
 }
 
-/// The first CR or LF. On x86-64 the SSE2 searcher (part of the baseline)
-/// is inlined here: lines are short, and a call through memchr's run-time
-/// dispatch costs about as much as the search.
-#[inline(always)]
-fn find_cr_lf(s: &[u8]) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(two) = memchr::arch::x86_64::sse2::memchr::Two::new(b'\r', b'\n') {
-        return two.find(s);
+/// The index of the first byte below 0x0E (CR, LF, tab and the other
+/// low control bytes) in `s`, or `s.len()`: sixteen bytes a step, each
+/// word's bytes tested together (a byte below 0x0E starts a borrow, so the
+/// lowest flagged byte of a word is exact). Not inlined: lines are short,
+/// and its own registers make the loop tight.
+#[inline(never)]
+fn first_control(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let flag = |w: u64| w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+    let mut blocks = s.chunks_exact(16);
+    let mut base = 0;
+    for block in &mut blocks {
+        let (lo, hi) = block.split_at(8);
+        let (lo, hi) = (flag(word(lo)), flag(word(hi)));
+        if lo | hi != 0 {
+            return base
+                + if lo != 0 {
+                    (lo.trailing_zeros() / 8) as usize
+                } else {
+                    8 + (hi.trailing_zeros() / 8) as usize
+                };
+        }
+        base += 16;
     }
-    memchr::memchr2(b'\r', b'\n', s)
+    let tail = blocks.remainder();
+    base + tail.iter().position(|&b| b < 0x0E).unwrap_or(tail.len())
 }
 
 /// A CR at `i`: the line ends there when LF follows.
@@ -397,60 +533,6 @@ fn cr_lf(s: &[u8], i: usize) -> Result<(usize, usize), Error> {
         None => Err(Error::Incomplete),
         Some(_) => Err(Error::HeaderLine),
     }
-}
-
-/// `header = field-name HCOLON field-value`, with optional white space
-/// before the colon (RFC 3261 §7.3.1) and folding inside the value, for the
-/// line `msg[start..content_end]` whose terminator ends at `end`. The name
-/// is checked and delimited in one pass. A line past [`MAX_HEAD_LEN`] is
-/// [`Error::TooLarge`].
-#[inline(always)]
-fn header_line(msg: &[u8], start: usize, content_end: usize, end: usize) -> Result<Line, Error> {
-    if end > MAX_HEAD_LEN {
-        return Err(Error::TooLarge);
-    }
-    let line = msg.get(start..content_end).unwrap_or_default();
-    let (slot, name_len) = match canonical_name(line) {
-        // A known name spelled canonically: a token, already classified.
-        Some(known) => known,
-        None => {
-            let mut i = 0;
-            while i < line.len() && charset::token(line[i]) {
-                i += 1;
-            }
-            let slot = HeaderName::from_bytes(&line[..i]).slot_u8();
-            (slot, i)
-        }
-    };
-    let mut i = name_len;
-    if line.get(i) != Some(&b':') {
-        while i < line.len() && matches!(line[i], b' ' | b'\t') {
-            i += 1;
-        }
-    }
-    if name_len == 0 || line.get(i) != Some(&b':') {
-        return Err(Error::HeaderLine);
-    }
-    let rest = line.get(i + 1..).unwrap_or_default();
-    let (from, to) = match rest {
-        // The usual `Name: value` with nothing to trim at the end.
-        [b' ', first, .., last] if !charset::lws(*first) && !charset::lws(*last) => (1, rest.len()),
-        _ => {
-            let v = charset::trim(rest);
-            let from = super::offset_in(rest, v).unwrap_or(0);
-            (from, from + v.len())
-        }
-    };
-    let value_start = start + i + 1 + from;
-    // Every offset is at most `end`, checked above.
-    Ok(Line {
-        start: start as u16,
-        end: end as u16,
-        name_end: (start + name_len) as u16,
-        value_start: value_start as u16,
-        value_end: (value_start + to - from) as u16,
-        slot,
-    })
 }
 
 /// The known header name that `line` starts with, spelled exactly as

@@ -11,7 +11,7 @@ use memchr::memchr;
 
 use super::{
     charset,
-    values::{parse_port, span, unquote},
+    values::{find, parse_port, span, unquote},
     Error, Transport,
 };
 
@@ -122,6 +122,14 @@ impl<'a> Uri<'a> {
     /// to their own error.
     #[inline]
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, Error> {
+        // `sip:` first: nearly every URI a proxy reads.
+        if let [a, b, c, b':', rest @ ..] = s {
+            if charset::eq_letters(&[*a, *b, *c], b"sip") {
+                return SipUri::parse_rest(rest, false)
+                    .map(Uri::Sip)
+                    .ok_or(Error::RequestUri);
+            }
+        }
         let colon = scheme_len(s).ok_or(Error::RequestUri)?;
         let (scheme, rest) = s.split_at(colon);
         let rest = rest.get(1..).unwrap_or_default();
@@ -173,14 +181,28 @@ impl<'a> SipUri<'a> {
     /// validated in one forward pass.
     #[inline]
     fn parse_rest(s: &'a [u8], secure: bool) -> Option<SipUri<'a>> {
-        let (user, password, hostport) = match memchr(b'@', s) {
+        let (user, password, host_at) = match find(s, b'@') {
+            None => (None, None, 0),
             Some(at) => {
-                let (userinfo, rest) = s.split_at(at);
-                let (user, password) = split_userinfo(userinfo)?;
-                (Some(user), password, rest.get(1..).unwrap_or_default())
+                let user_end = escaped_span(s, 0, charset::user_unescaped)?;
+                let user = s.get(..user_end).filter(|u| !u.is_empty())?;
+                let password = match s.get(user_end) {
+                    Some(b'@') => None,
+                    Some(b':') => {
+                        let p = s.get(user_end + 1..at)?;
+                        (escaped_span(p, 0, charset::password_unescaped)? == p.len())
+                            .then_some(p)?;
+                        Some(p)
+                    }
+                    _ => return None,
+                };
+                if password.is_none() && user_end != at {
+                    return None;
+                }
+                (Some(user), password, at + 1)
             }
-            None => (None, None, s),
         };
+        let hostport = s.get(host_at..)?;
         let (host, mut i) = scan_host(hostport)?;
         let mut port = None;
         if hostport.get(i) == Some(&b':') {
@@ -276,7 +298,7 @@ impl<'a> SipUri<'a> {
 impl<'a> TelUri<'a> {
     /// Parses what follows `tel:` (RFC 3966 §3).
     fn parse_rest(s: &'a [u8]) -> Option<TelUri<'a>> {
-        let end = memchr(b';', s).unwrap_or(s.len());
+        let end = find(s, b';').unwrap_or(s.len());
         let (number, params) = s.split_at(end);
         let global = number.first() == Some(&b'+');
         let ok = if global {
@@ -538,46 +560,33 @@ pub(crate) fn scan_host(s: &[u8]) -> Option<(Host<'_>, usize)> {
     Some((Host::Name(h), end))
 }
 
-/// The user and optional password of a userinfo (without the `@`).
-fn split_userinfo(s: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
-    let end = escaped_span(s, 0, charset::user)?;
-    let user = s.get(..end).filter(|u| !u.is_empty())?;
-    match s.get(end) {
-        None => Some((user, None)),
-        Some(b':') => {
-            let p = s.get(end + 1..)?;
-            (escaped_span(p, 0, charset::password)? == p.len()).then_some((user, Some(p)))
+/// First index at or after `i` whose byte is not in `class` (which must not
+/// hold `%`), where `%` must start a `%HH` escape (`None` on a bad escape).
+#[inline(always)]
+fn escaped_span(s: &[u8], mut i: usize, class: impl Fn(u8) -> bool + Copy) -> Option<usize> {
+    loop {
+        i = span(s, i, class);
+        if s.get(i) != Some(&b'%') {
+            return Some(i);
         }
-        Some(_) => None,
+        let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
+        if !(hex(i + 1) && hex(i + 2)) {
+            return None;
+        }
+        i += 3;
     }
 }
 
-/// First index at or after `i` whose byte is not in `class`, where `%`
-/// must start a `%HH` escape (`None` on a bad escape).
-fn escaped_span(s: &[u8], mut i: usize, class: fn(u8) -> bool) -> Option<usize> {
-    while let Some(&b) = s.get(i) {
-        if b == b'%' {
-            let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
-            if !(hex(i + 1) && hex(i + 2)) {
-                return None;
-            }
-            i += 3;
-        } else if class(b) {
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    Some(i)
-}
-
-/// Every byte in `class`, and every `%` followed by two hex digits.
-fn escaped_all(s: &[u8], class: fn(u8) -> bool) -> bool {
+/// Every byte in `class` (without `%`), and every `%` followed by two hex
+/// digits.
+#[inline]
+fn escaped_all(s: &[u8], class: impl Fn(u8) -> bool + Copy) -> bool {
     escaped_span(s, 0, class) == Some(s.len())
 }
 
 /// Validates `*( ";" pname [ "=" pvalue ] )` (paramchar names and values)
 /// at the start of `s`; returns where it ends: a `?` or the end of `s`.
+#[inline]
 fn scan_uri_params(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
@@ -586,13 +595,15 @@ fn scan_uri_params(s: &[u8]) -> Option<usize> {
             Some(b';') => {}
             Some(_) => return None,
         }
-        let n = escaped_span(s, i + 1, charset::param)?;
+        // The name and its value in one scan: `=` is not a paramchar, so
+        // the name ends there and the value after it.
+        let n = escaped_span(s, i + 1, charset::param_unescaped)?;
         if n == i + 1 {
             return None;
         }
         i = n;
         if s.get(i) == Some(&b'=') {
-            let v = escaped_span(s, i + 1, charset::param)?;
+            let v = escaped_span(s, i + 1, charset::param_unescaped)?;
             if v == i + 1 {
                 return None;
             }
@@ -607,7 +618,9 @@ fn uri_headers_valid(s: &[u8]) -> bool {
         Some(eq) => {
             let (n, v) = h.split_at(eq);
             let v = v.get(1..).unwrap_or_default();
-            !n.is_empty() && escaped_all(n, charset::hnv) && escaped_all(v, charset::hnv)
+            !n.is_empty()
+                && escaped_all(n, charset::hnv_unescaped)
+                && escaped_all(v, charset::hnv_unescaped)
         }
         None => false,
     })
@@ -615,7 +628,9 @@ fn uri_headers_valid(s: &[u8]) -> bool {
 
 /// Dotted-quad IPv4 at the start of `s` (1 to 3 digits per part, leading
 /// zeros read as decimal): the address and the index after it.
+#[inline]
 fn scan_ipv4(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    let digit = |j: usize| s.get(j).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10);
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, o) in octets.iter_mut().enumerate() {
@@ -625,17 +640,15 @@ fn scan_ipv4(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
             }
             i += 1;
         }
-        let mut n: u16 = 0;
-        let start = i;
-        while let Some(&b) = s.get(i) {
-            if !b.is_ascii_digit() || i - start == 3 {
-                break;
-            }
-            n = n * 10 + u16::from(b - b'0');
+        let mut n = u16::from(digit(i)?);
+        i += 1;
+        if let Some(d) = digit(i) {
+            n = n * 10 + u16::from(d);
             i += 1;
-        }
-        if i == start {
-            return None;
+            if let Some(d) = digit(i) {
+                n = n * 10 + u16::from(d);
+                i += 1;
+            }
         }
         *o = u8::try_from(n).ok()?;
     }

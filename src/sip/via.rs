@@ -66,20 +66,44 @@ impl<'a> Via<'a> {
     /// splitting it first: returns the Via and the index of the `,` that
     /// ends it (or `value.len()`). Saves a pass over the line on the hot
     /// path (top Via).
+    #[inline(always)]
     pub fn parse_first(value: &'a [u8]) -> Result<(Via<'a>, usize), Error> {
         parse(value, true)
+    }
+
+    /// A Via with its sent-by and no parameters yet.
+    #[inline(always)]
+    fn sent_by(
+        protocol: &'a [u8],
+        transport: Transport,
+        host: Host<'a>,
+        host_raw: &'a [u8],
+        port: Option<u16>,
+    ) -> Via<'a> {
+        Via {
+            protocol,
+            transport,
+            host,
+            host_raw,
+            port,
+            params: Params::EMPTY,
+            branch: None,
+            received: None,
+            rport: Rport::Absent,
+            maddr: None,
+            ttl: None,
+        }
     }
 
     /// Records a well-known parameter (the first occurrence wins); false
     /// when its value is malformed.
     fn take_param(&mut self, name: &'a [u8], value: Option<&'a [u8]>) -> bool {
-        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
         match name.len() {
-            6 if is(b"branch") && self.branch.is_none() => match value {
+            6 if charset::eq_letters(name, b"branch") && self.branch.is_none() => match value {
                 Some(v) if v.first() != Some(&b'"') => self.branch = Some(v),
                 _ => return false,
             },
-            5 if is(b"rport") && self.rport == Rport::Absent => {
+            5 if charset::eq_letters(name, b"rport") && self.rport == Rport::Absent => {
                 self.rport = match value {
                     None => Rport::Requested,
                     Some(v) => match parse_port(v) {
@@ -88,15 +112,15 @@ impl<'a> Via<'a> {
                     },
                 }
             }
-            8 if is(b"received") && self.received.is_none() => match value {
+            8 if charset::eq_letters(name, b"received") && self.received.is_none() => match value {
                 Some(v) if v.first() != Some(&b'"') => self.received = Some(v),
                 _ => return false,
             },
-            5 if is(b"maddr") && self.maddr.is_none() => match value {
+            5 if charset::eq_letters(name, b"maddr") && self.maddr.is_none() => match value {
                 Some(v) if Host::parse(v).is_ok() => self.maddr = Some(v),
                 _ => return false,
             },
-            3 if is(b"ttl") && self.ttl.is_none() => {
+            3 if charset::eq_letters(name, b"ttl") && self.ttl.is_none() => {
                 match value
                     .filter(|v| v.len() <= 3)
                     .and_then(charset::parse_u32)
@@ -122,7 +146,7 @@ impl<'a> Via<'a> {
         // The parameters were validated by the parse; stop at the first
         // `rport` (a `None` return here only means the scan stopped).
         let _ = scan_header_params(self.params.raw(), |name, value| {
-            if name.eq_ignore_ascii_case(b"rport") {
+            if charset::eq_letters(name, b"rport") {
                 found = value.is_none().then_some(name);
                 return false;
             }
@@ -149,24 +173,67 @@ impl<'a> Via<'a> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn parse(s: &[u8], list: bool) -> Result<(Via<'_>, usize), Error> {
-    let start = skip_lws(s, 0);
-    let name_end = span(s, start, charset::token);
-    let name = s.get(start..name_end).ok_or(BAD)?;
-    if !name.eq_ignore_ascii_case(b"SIP") {
-        return Err(BAD);
+    if let Some(found) = parse_canonical(s, list) {
+        return Ok(found);
     }
-    let v = slash(s, name_end)?;
-    let v_end = span(s, v, charset::token);
-    if s.get(v..v_end) != Some(b"2.0") {
-        return Err(BAD);
+    parse_general(s, list)
+}
+
+/// The Via as most senders write it: `SIP/2.0/UDP` (TCP, TLS), one space,
+/// the sent-by, and parameters with no white space and no quoted values.
+/// What [`parse_general`] finds for such a value, in one pass without its
+/// white-space skips; `None` for anything else (malformed values
+/// included), which the general parser then reads.
+#[inline(always)]
+fn parse_canonical(s: &[u8], list: bool) -> Option<(Via<'_>, usize)> {
+    let (protocol, transport, t_end) = canonical_prefix(s)?;
+    let h = t_end + 1;
+    let sent_by = s.get(h..)?;
+    let (host, h_len) = scan_host(sent_by)?;
+    let host_raw = sent_by.get(..h_len)?;
+    let mut i = h + h_len;
+    let mut port = None;
+    if s.get(i) == Some(&b':') {
+        let p_end = span(s, i + 1, |b| b.is_ascii_digit());
+        port = Some(parse_port(s.get(i + 1..p_end)?)?);
+        i = p_end;
     }
-    let protocol = s.get(start..v_end).ok_or(BAD)?;
-    let t = slash(s, v_end)?;
-    let t_end = span(s, t, charset::token);
-    let transport = s.get(t..t_end).filter(|t| !t.is_empty()).ok_or(BAD)?;
-    let transport = Transport::from_bytes(transport);
+    let params_at = i;
+    let mut via = Via::sent_by(protocol, transport, host, host_raw, port);
+    loop {
+        match s.get(i) {
+            Some(b';') => {}
+            Some(b',') if list => break,
+            None => break,
+            Some(_) => return None,
+        }
+        let name_end = span(s, i + 1, charset::token);
+        let name = s.get(i + 1..name_end).filter(|n| !n.is_empty())?;
+        let value = if s.get(name_end) == Some(&b'=') {
+            let v_end = span(s, name_end + 1, charset::gen_value);
+            i = v_end;
+            Some(s.get(name_end + 1..v_end).filter(|v| !v.is_empty())?)
+        } else {
+            i = name_end;
+            None
+        };
+        if !via.take_param(name, value) {
+            return None;
+        }
+    }
+    via.params = Params::from_raw(s.get(params_at..i)?);
+    Some((via, i))
+}
+
+/// Any via-parm, LWS (folded line breaks included) allowed around `/`,
+/// `:`, `;` and `=`.
+fn parse_general(s: &[u8], list: bool) -> Result<(Via<'_>, usize), Error> {
+    let (protocol, transport, t_end) = match canonical_prefix(s) {
+        Some(p) => p,
+        None => protocol_and_transport(s)?,
+    };
 
     let h = skip_lws(s, t_end);
     if h == t_end {
@@ -186,19 +253,7 @@ fn parse(s: &[u8], list: bool) -> Result<(Via<'_>, usize), Error> {
     }
 
     let params = s.get(i..).unwrap_or_default();
-    let mut via = Via {
-        protocol,
-        transport,
-        host,
-        host_raw,
-        port,
-        params: Params::EMPTY,
-        branch: None,
-        received: None,
-        rport: Rport::Absent,
-        maddr: None,
-        ttl: None,
-    };
+    let mut via = Via::sent_by(protocol, transport, host, host_raw, port);
     let take = |name, value| via.take_param(name, value);
     let end = if list {
         scan_header_params_list(params, take)
@@ -210,6 +265,45 @@ fn parse(s: &[u8], list: bool) -> Result<(Via<'_>, usize), Error> {
     // A list item may end in LWS before its comma.
     via.params = Params::from_raw(if list { charset::trim(params) } else { params });
     Ok((via, i + end))
+}
+
+/// `SIP/2.0/UDP ` (or TCP, TLS) exactly as most senders write it: the
+/// protocol, the transport and the index after the transport, what
+/// [`protocol_and_transport`] finds for it, without its token scans.
+#[inline(always)]
+fn canonical_prefix(s: &[u8]) -> Option<(&[u8], Transport, usize)> {
+    let (head, rest) = s.split_at_checked(8)?;
+    if head != b"SIP/2.0/" {
+        return None;
+    }
+    let transport = match rest.get(..4)? {
+        b"UDP " => Transport::Udp,
+        b"TCP " => Transport::Tcp,
+        b"TLS " => Transport::Tls,
+        _ => return None,
+    };
+    Some((&s[..7], transport, 11))
+}
+
+/// `SIP SWS "/" SWS 2.0 SWS "/" SWS transport`, LWS allowed around the
+/// slashes: the protocol as written, the transport and the index after it.
+fn protocol_and_transport(s: &[u8]) -> Result<(&[u8], Transport, usize), Error> {
+    let start = skip_lws(s, 0);
+    let name_end = span(s, start, charset::token);
+    let name = s.get(start..name_end).ok_or(BAD)?;
+    if !name.eq_ignore_ascii_case(b"SIP") {
+        return Err(BAD);
+    }
+    let v = slash(s, name_end)?;
+    let v_end = span(s, v, charset::token);
+    if s.get(v..v_end) != Some(b"2.0") {
+        return Err(BAD);
+    }
+    let protocol = s.get(start..v_end).ok_or(BAD)?;
+    let t = slash(s, v_end)?;
+    let t_end = span(s, t, charset::token);
+    let transport = s.get(t..t_end).filter(|t| !t.is_empty()).ok_or(BAD)?;
+    Ok((protocol, Transport::from_bytes(transport), t_end))
 }
 
 /// After `i`: SWS "/" SWS; returns the index after it.
@@ -233,19 +327,7 @@ mod tests {
         host_raw: &'a [u8],
         host: Host<'a>,
     ) -> Via<'a> {
-        Via {
-            protocol,
-            transport,
-            host,
-            host_raw,
-            port: None,
-            params: Params::EMPTY,
-            branch: None,
-            received: None,
-            rport: Rport::Absent,
-            maddr: None,
-            ttl: None,
-        }
+        Via::sent_by(protocol, transport, host, host_raw, None)
     }
 
     const V4: Host<'static> = Host::V4(Ipv4Addr::new(192, 0, 2, 2));
