@@ -366,11 +366,20 @@ fn head_and_body<'a>(
 ) -> Result<(&'a [u8], &'a [u8]), Error> {
     let mut content_length: Option<u32> = None;
     loop {
-        let line = next_line(msg, pos)?;
-        let Some(line) = line else {
-            // The empty line: the head ends after it.
-            pos = line_end(msg, pos)?.1;
-            break;
+        let line = match canonical_line(msg, pos) {
+            Canonical::Line(line) => line,
+            Canonical::Empty(next) => {
+                pos = next;
+                break;
+            }
+            Canonical::Other => match next_line(msg, pos)? {
+                Some(line) => line,
+                None => {
+                    // The empty line: the head ends after it.
+                    pos = line_end(msg, pos)?.1;
+                    break;
+                }
+            },
         };
         if line.slot == CONTENT_LENGTH {
             let value = msg
@@ -393,6 +402,83 @@ fn head_and_body<'a>(
     };
     let end = pos + body_len;
     Ok((&msg[pos..end], &msg[..end]))
+}
+
+/// What [`canonical_line`] found at a line start.
+enum Canonical {
+    /// A header line.
+    Line(Line),
+    /// The empty line; the head ends at this offset.
+    Empty(usize),
+    /// Something else: [`next_line`] reads it.
+    Other,
+}
+
+/// The header line at `pos` when it is written the usual way: a known name
+/// spelled canonically, `: `, a value with no white space at either end, no
+/// control byte inside, CR LF (or LF), and no folding. What [`next_line`]
+/// finds for such a line, in one pass without its general steps; the value
+/// is scanned eight bytes a step.
+#[inline(always)]
+fn canonical_line(msg: &[u8], pos: usize) -> Canonical {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let Some(line) = msg.get(pos..) else {
+        return Canonical::Other;
+    };
+    let (slot, name_len) = match line {
+        [b'\r', b'\n', ..] => return Canonical::Empty(pos + 2),
+        _ => match canonical_name(line) {
+            Some(found) => found,
+            None => return Canonical::Other,
+        },
+    };
+    let value = name_len + 2;
+    match line.get(name_len..=value) {
+        Some([b':', b' ', first]) if !charset::lws(*first) => {}
+        _ => return Canonical::Other,
+    }
+    // The first byte below 0x0E after the value's first byte.
+    let from = value + 1;
+    let mut ctl = line.len();
+    let mut words = line[from.min(line.len())..].chunks_exact(8);
+    let mut base = from;
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        let flagged = w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
+        if flagged != 0 {
+            ctl = base + (flagged.trailing_zeros() / 8) as usize;
+            break;
+        }
+        base += 8;
+    }
+    if ctl == line.len() {
+        let tail = words.remainder();
+        ctl = base + tail.iter().position(|&b| b < 0x0E).unwrap_or(tail.len());
+    }
+    let end = match line.get(ctl..ctl + 2) {
+        Some([b'\r', b'\n']) => ctl + 2,
+        Some([b'\n', _]) => ctl + 1,
+        _ => return Canonical::Other,
+    };
+    match (line.get(end), line.get(ctl - 1)) {
+        (Some(b' ' | b'\t'), _) | (_, Some(b' ' | b'\t' | b'\r' | b'\n') | None) => {
+            return Canonical::Other
+        }
+        _ => {}
+    }
+    if pos + end > MAX_HEAD_LEN {
+        return Canonical::Other;
+    }
+    // Every offset is at most `pos + end`, checked above.
+    Canonical::Line(Line {
+        start: pos as u16,
+        end: (pos + end) as u16,
+        name_end: (pos + name_len) as u16,
+        value_start: (pos + value) as u16,
+        value_end: (pos + ctl) as u16,
+        slot,
+    })
 }
 
 /// The header line starting at `pos` (with its folded continuation lines),
