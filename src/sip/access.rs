@@ -201,6 +201,7 @@ impl<'a> Headers<'a> {
 
     /// The value of a header that may appear once: `Ok(None)` when absent,
     /// `Duplicate(label)` when on two lines.
+    #[inline(always)]
     fn single(
         &self,
         name: HeaderName<'static>,

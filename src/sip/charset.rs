@@ -105,7 +105,14 @@ const fn is_hnv_unescaped(b: u8) -> bool {
     no_percent(b, is_hnv_byte(b))
 }
 
+/// A byte that a quoted-string holds as it is: not `"`, not `\\`, and no
+/// control byte but LWS.
+const fn is_qdtext_byte(b: u8) -> bool {
+    !matches!(b, b'"' | b'\\' | 0x7f) && (b >= 0x20 || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
 static TOKEN: [bool; 256] = table!(is_token_byte);
+static QDTEXT: [bool; 256] = table!(is_qdtext_byte);
 static GEN_VALUE: [bool; 256] = table!(is_gen_value_byte);
 static USER_UNESCAPED: [bool; 256] = table!(is_user_unescaped);
 static PASSWORD_UNESCAPED: [bool; 256] = table!(is_password_unescaped);
@@ -118,6 +125,11 @@ static WORD: [bool; 256] = table!(is_word_byte);
 #[inline(always)]
 pub fn token(b: u8) -> bool {
     TOKEN[b as usize]
+}
+/// A quoted-string byte taken as it is (see `values::quoted_len`).
+#[inline(always)]
+pub fn qdtext(b: u8) -> bool {
+    QDTEXT[b as usize]
 }
 /// Header parameter value character outside quotes (token, `:`, `[`, `]`).
 #[inline(always)]

@@ -54,7 +54,7 @@ pub struct SipUri<'a> {
 
 /// The parameters of a SIP URI that routing looks at, from
 /// [`SipUri::routing`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Routing<'a> {
     /// The `lr` parameter is present (loose routing).
     pub lr: bool,
@@ -62,6 +62,33 @@ pub struct Routing<'a> {
     pub transport: Option<Transport>,
     /// The first `maddr=` value.
     pub maddr: Option<&'a [u8]>,
+}
+
+/// [`SipUri::routing`] under way: the first `transport` and `maddr` win.
+#[derive(Default)]
+struct RoutingScan<'a> {
+    found: Routing<'a>,
+    seen_transport: bool,
+    seen_maddr: bool,
+}
+
+impl<'a> RoutingScan<'a> {
+    #[inline(always)]
+    fn take(&mut self, p: Param<'a>) -> bool {
+        match p.name.len() {
+            2 if charset::eq_letters(p.name, b"lr") => self.found.lr = true,
+            9 if !self.seen_transport && charset::eq_letters(p.name, b"transport") => {
+                self.seen_transport = true;
+                self.found.transport = p.value.map(Transport::from_bytes);
+            }
+            5 if !self.seen_maddr && charset::eq_letters(p.name, b"maddr") => {
+                self.seen_maddr = true;
+                self.found.maddr = p.value;
+            }
+            _ => {}
+        }
+        true
+    }
 }
 
 /// A `tel:` URI (RFC 3966).
@@ -179,7 +206,7 @@ impl<'a> SipUri<'a> {
     /// Parses what follows `sip:`. The userinfo ends at the `@` (an
     /// unescaped `@` can appear nowhere else in a SIP URI). Each part is
     /// validated in one forward pass.
-    #[inline]
+    #[inline(always)]
     fn parse_rest(s: &'a [u8], secure: bool) -> Option<SipUri<'a>> {
         let (user, password, host_at) = match find(s, b'@') {
             None => (None, None, 0),
@@ -252,28 +279,16 @@ impl<'a> SipUri<'a> {
     /// [`SipUri::lr`], [`SipUri::transport`] and [`SipUri::maddr`] in one
     /// pass over the parameters (what routing a request on this URI needs).
     pub fn routing(&self) -> Routing<'a> {
-        let mut r = Routing {
-            lr: false,
-            transport: None,
-            maddr: None,
-        };
-        let (mut seen_transport, mut seen_maddr) = (false, false);
-        for p in self.params.iter() {
-            let is = |n: &[u8]| p.name.eq_ignore_ascii_case(n);
-            match p.name.len() {
-                2 if is(b"lr") => r.lr = true,
-                9 if !seen_transport && is(b"transport") => {
-                    seen_transport = true;
-                    r.transport = p.value.map(Transport::from_bytes);
-                }
-                5 if !seen_maddr && is(b"maddr") => {
-                    seen_maddr = true;
-                    r.maddr = p.value;
-                }
-                _ => {}
-            }
+        let mut plain = RoutingScan::default();
+        if self.params.each_plain(|p| plain.take(p)).is_some() {
+            return plain.found;
         }
-        r
+        // Not plain: again with the general iterator.
+        let mut general = RoutingScan::default();
+        for p in self.params.iter() {
+            general.take(p);
+        }
+        general.found
     }
 
     /// The `maddr=` parameter.
@@ -414,11 +429,65 @@ impl<'a> Params<'a> {
     /// The first parameter with this name (case-insensitive): `Some(None)`
     /// for a bare name, `Some(Some(value))` for `name=value`.
     pub fn get(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        self.iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| p.value)
+        let mut found = None;
+        let plain = self.each_plain(|p| {
+            let hit = p.name.eq_ignore_ascii_case(name);
+            if hit {
+                found = Some(p.value);
+            }
+            !hit
+        });
+        match plain {
+            Some(()) => found,
+            None => self
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+                .map(|p| p.value),
+        }
+    }
+
+    /// Calls `each` with the parameters in order, as [`Params::iter`] yields
+    /// them, until it returns false, when the text holds no quote, backslash
+    /// or white space (always so for the parameters of a parsed SIP URI):
+    /// then a `;` always ends a parameter and nothing needs trimming. `None`
+    /// (having called `each` for none or some of them) when it does hold
+    /// one: the caller then iterates.
+    #[inline]
+    fn each_plain(&self, mut each: impl FnMut(Param<'a>) -> bool) -> Option<()> {
+        let raw = self.raw;
+        let mut i = 0;
+        while i < raw.len() {
+            let end = i + raw[i..]
+                .iter()
+                .position(|&b| PLAIN_STOP[usize::from(b)])
+                .unwrap_or(raw.len() - i);
+            if raw.get(end).is_some_and(|&b| b != b';') {
+                return None;
+            }
+            let seg = &raw[i..end];
+            let param = match seg.iter().position(|&b| b == b'=') {
+                Some(eq) => Param {
+                    name: &seg[..eq],
+                    value: Some(&seg[eq + 1..]),
+                },
+                None => Param {
+                    name: seg,
+                    value: None,
+                },
+            };
+            let empty = param.name.is_empty() && param.value.is_none();
+            if !empty && !each(param) {
+                return Some(());
+            }
+            i = end + 1;
+        }
+        Some(())
     }
 }
+
+/// The bytes that end a plain parameter (`;`) or make [`Params::each_plain`]
+/// hand over to [`ParamsIter`]: quotes, backslash and white space.
+const PLAIN_STOP: [bool; 256] = byte_set(b";\"\\ \t\r\n");
 
 impl<'a> IntoIterator for Params<'a> {
     type Item = Param<'a>;
@@ -499,14 +568,18 @@ impl<'a> Iterator for ParamsIter<'a> {
 }
 
 /// The bytes [`ParamsIter`] must look at: `;`, `=`, `"` and `\\`.
-const PARAM_SPECIAL: [bool; 256] = {
+const PARAM_SPECIAL: [bool; 256] = byte_set(b";=\"\\");
+
+/// A 256-entry table that is true for the bytes of `set`.
+const fn byte_set(set: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
-    t[b';' as usize] = true;
-    t[b'=' as usize] = true;
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
+    let mut i = 0;
+    while i < set.len() {
+        t[set[i] as usize] = true;
+        i += 1;
+    }
     t
-};
+}
 
 /// Length of `scheme` when `s` starts with `scheme ":"`.
 fn scheme_len(s: &[u8]) -> Option<usize> {

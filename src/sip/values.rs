@@ -231,14 +231,15 @@ pub(crate) fn quoted_len(s: &[u8]) -> Option<usize> {
     }
     let mut i = 1;
     loop {
+        i = span(s, i, charset::qdtext);
         match *s.get(i)? {
             b'"' => return Some(i + 1),
             b'\\' => {
                 s.get(i + 1)?;
                 i += 2;
             }
-            b if (b < 0x20 && !charset::lws(b)) || b == 0x7f => return None,
-            _ => i += 1,
+            // Another control byte.
+            _ => return None,
         }
     }
 }
