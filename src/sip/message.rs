@@ -624,7 +624,7 @@ pub const MAX_HEAD_LEN: usize = u16::MAX as usize;
 
 /// One stored header line: offsets into the message and the name's slot
 /// (12 bytes, so the whole inline list is 768 bytes).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Line {
     /// Offset of the line's first byte.
     pub(crate) start: u16,

@@ -170,9 +170,14 @@ fn find_head_end(msg: &[u8]) -> Option<usize> {
 /// (§3.1.2.9), and white space inside the URI is [`Error::RequestUri`]
 /// (§3.1.2.8).
 fn request_line(line: &[u8]) -> Result<(Method<'_>, &[u8]), Error> {
-    if let Some(known) = canonical_request_line(line) {
-        return Ok(known);
+    match canonical_request_line(line) {
+        Some(known) => Ok(known),
+        None => request_line_general(line),
     }
+}
+
+/// [`request_line`] for any line.
+fn request_line_general(line: &[u8]) -> Result<(Method<'_>, &[u8]), Error> {
     let line = trim_end_ws(line);
     let (rest, method) = method_sp(line).map_err(|_| Error::StartLine("Method"))?;
     // The version is the last space-separated element.
@@ -860,6 +865,75 @@ mod tests {
         }
         m.extend_from_slice(b"\r\n");
         assert_eq!(parse(&m).map(|_| ()), Err(Error::TooManyHeaders));
+    }
+
+    /// Messages to check the one-pass readers against the general ones:
+    /// the RFC 4475 fixtures and the benchmark messages, each as it is and
+    /// with every byte replaced, in turn, by a few that matter to them.
+    fn corpus() -> Vec<Vec<u8>> {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut seeds = Vec::new();
+        for dir in ["tests/fixtures/rfc4475", "benches/messages"] {
+            let mut files: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
+                .expect("fixture directory")
+                .map(|e| e.expect("fixture entry").path())
+                .filter(|p| p.extension().is_some_and(|e| e == "dat" || e == "sip"))
+                .collect();
+            files.sort();
+            for f in files {
+                seeds.push(std::fs::read(f).expect("fixture"));
+            }
+        }
+        assert!(seeds.len() > 30, "fixtures missing");
+        let mut all = seeds.clone();
+        for seed in &seeds {
+            let head = seed.len().min(400);
+            for i in (0..head).step_by(3) {
+                for b in [b' ', b'\t', b'\r', b'\n', b':', b';', b'"', b'X'] {
+                    let mut m = seed.clone();
+                    m[i] = b;
+                    all.push(m);
+                }
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn canonical_lines_agree_with_the_line_reader() {
+        let mut fast = 0;
+        for m in corpus() {
+            for pos in 0..m.len().min(600) {
+                match canonical_line(&m, pos) {
+                    Canonical::Line(line) => {
+                        fast += 1;
+                        assert_eq!(next_line(&m, pos), Ok(Some(line)), "{m:?} at {pos}");
+                    }
+                    Canonical::Empty(end) => {
+                        assert_eq!(next_line(&m, pos), Ok(None));
+                        assert_eq!(line_end(&m, pos).map(|(_, e)| e), Ok(end));
+                    }
+                    Canonical::Other => {}
+                }
+            }
+        }
+        assert!(fast > 10_000, "the one-pass reader took {fast} lines");
+    }
+
+    #[test]
+    fn canonical_request_lines_agree_with_the_general_reader() {
+        let mut fast = 0;
+        for m in corpus() {
+            let Ok((len, _)) = line_end(&m, 0) else {
+                continue;
+            };
+            let line = &m[..len];
+            if let Some(found) = canonical_request_line(line) {
+                fast += 1;
+                assert_eq!(request_line_general(line), Ok(found), "{line:?}");
+            }
+        }
+        assert!(fast > 100, "the one-pass reader took {fast} lines");
     }
 
     #[test]

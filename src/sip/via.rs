@@ -447,6 +447,41 @@ mod tests {
     }
 
     #[test]
+    fn canonical_vias_agree_with_the_general_parser() {
+        let seeds: &[&[u8]] = &[
+            b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds.1;rport",
+            b"SIP/2.0/TCP h.example;rport=5062;received=198.51.100.7;branch=z9hG4bKx",
+            b"SIP/2.0/TLS [2001:db8::10]:5070;branch=z9hG4bKv6;maddr=[2001:db8::1];ttl=16",
+            b"SIP/2.0/UDP a.example;branch=z9hG4bK1;x=y, SIP/2.0/TCP b",
+            b"SIP/2.0/UDP 10.0.0.1;received=2001:db8::99;maddr=239.255.255.1;ttl=255",
+        ];
+        let bytes = b" \t\r\n;=,:\"[]x0";
+        let mut fast = 0;
+        let mut check = |v: &[u8]| {
+            for list in [false, true] {
+                if let Some(found) = parse_canonical(v, list) {
+                    fast += 1;
+                    assert_eq!(parse_general(v, list), Ok(found), "{v:?} list={list}");
+                }
+            }
+        };
+        for seed in seeds {
+            check(seed);
+            for i in 0..seed.len() {
+                check(&seed[..i]);
+                for &b in bytes {
+                    let mut m = seed.to_vec();
+                    m[i] = b;
+                    check(&m);
+                    m.insert(i, b);
+                    check(&m);
+                }
+            }
+        }
+        assert!(fast > 1_000, "the one-pass parser took {fast} values");
+    }
+
+    #[test]
     fn derived_values() {
         let v = Via::parse(b"SIP/2.0/TLS h;branch=z9hG4bKabc").unwrap();
         assert_eq!(v.sent_by_port(), 5061);
