@@ -127,7 +127,8 @@ pub struct ProxyArgs {
     pub config: Option<PathBuf>,
 
     /// Largest SIP message accepted, in bytes; larger requests are
-    /// answered 513, larger TCP frames close the connection.
+    /// answered 513, larger TCP frames close the connection. A header
+    /// section past 64 KiB is refused whatever this says.
     #[arg(
         long,
         value_name = "BYTES",
