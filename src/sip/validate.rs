@@ -30,6 +30,7 @@ pub struct Essentials<'a> {
 /// [`validate_request`] for all), From, To, Call-ID, CSeq (whose method must
 /// match the Request-Line's), Max-Forwards when present. Content-Length was
 /// already checked by [`parse`](super::parse).
+#[inline(always)]
 pub fn essentials<'a>(req: &Request<'a>) -> Result<Essentials<'a>, Error> {
     let h = &req.headers;
     let (top_via, top_via_raw) = h.top_via_with_raw()?;
