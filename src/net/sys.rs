@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::{size_of, zeroed, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
@@ -26,6 +26,18 @@ pub struct RecvBatch {
     n: usize,
     lens: [usize; MAX_BATCH],
     srcs: [Option<SocketAddr>; MAX_BATCH],
+    /// Where `recvmmsg` writes the sources: zeroed once here rather than
+    /// on every call.
+    names: Names,
+}
+
+/// One `sockaddr_storage` per datagram of a [`RecvBatch`].
+struct Names(Box<[libc::sockaddr_storage]>);
+
+impl core::fmt::Debug for Names {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Names({})", self.0.len())
+    }
 }
 
 impl RecvBatch {
@@ -38,6 +50,8 @@ impl RecvBatch {
             n,
             lens: [0; MAX_BATCH],
             srcs: [None; MAX_BATCH],
+            // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
+            names: Names((0..n).map(|_| unsafe { zeroed() }).collect()),
         }
     }
 
@@ -51,30 +65,34 @@ impl RecvBatch {
     /// none was queued. Fewer than the capacity means the queue was empty
     /// when the call returned.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        // SAFETY: all-zero bytes are a valid value of these plain C structs.
-        let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        // Only the first `n` entries are written (and given to the kernel):
+        // zeroing all MAX_BATCH of them cost more than the rest of the call
+        // at small batches.
+        let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
+        let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
         let base = self.data.as_mut_ptr();
         for i in 0..self.n {
             // `add` stays inside `data`, whose length is `n * slot`.
-            iovs[i].iov_base = base.wrapping_add(i * self.slot).cast();
-            iovs[i].iov_len = self.slot;
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-            msgs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
-            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            let iov = iovs[i].write(libc::iovec {
+                iov_base: base.wrapping_add(i * self.slot).cast(),
+                iov_len: self.slot,
+            });
+            // SAFETY: all-zero bytes are a valid value of this plain C struct.
+            let m = msgs[i].write(unsafe { zeroed() });
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_name = (&mut self.names.0[i] as *mut libc::sockaddr_storage).cast();
+            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         }
-        // SAFETY: `msgs[..n]` point at `iovs`, `names` and disjoint `slot`-byte
-        // regions of `self.data`, all alive and exclusively borrowed for this
-        // call; the lengths given match the buffers, so the kernel writes only
-        // inside them. `fd` is a socket the caller owns.
+        // SAFETY: `msgs[..n]` are initialised above and point at `iovs`,
+        // `self.names` and disjoint `slot`-byte regions of `self.data`, all
+        // alive and exclusively borrowed for this call; the lengths given
+        // match the buffers, so the kernel writes only inside them. `fd` is
+        // a socket the caller owns.
         let got = unsafe {
             libc::recvmmsg(
                 fd,
-                msgs.as_mut_ptr(),
+                msgs.as_mut_ptr().cast::<libc::mmsghdr>(),
                 self.n as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -83,10 +101,12 @@ impl RecvBatch {
         if got < 0 {
             return Err(io::Error::last_os_error());
         }
-        let got = got as usize;
-        for i in 0..got {
-            self.lens[i] = (msgs[i].msg_len as usize).min(self.slot);
-            self.srcs[i] = sockaddr_to_std(&names[i]);
+        let got = (got as usize).min(self.n);
+        for (i, m) in msgs[..got].iter().enumerate() {
+            // SAFETY: entries below `n` were initialised above.
+            let m = unsafe { m.assume_init_ref() };
+            self.lens[i] = (m.msg_len as usize).min(self.slot);
+            self.srcs[i] = sockaddr_to_std(&self.names.0[i]);
         }
         Ok(got)
     }
@@ -220,29 +240,38 @@ impl SendBatch {
 
     fn send_from(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
         let n = self.len - from;
-        // SAFETY: all-zero bytes are a valid value of these plain C structs.
-        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        // Only the first `n` entries are written (see `RecvBatch::recv`).
+        let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
+        let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
         for i in 0..n {
             let buf = &self.bufs[from + i];
             let dest = &self.dests[from + i];
-            iovs[i].iov_base = buf.as_ptr() as *mut libc::c_void;
-            iovs[i].iov_len = buf.len();
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            let iov = iovs[i].write(libc::iovec {
+                iov_base: buf.as_ptr() as *mut libc::c_void,
+                iov_len: buf.len(),
+            });
+            // SAFETY: all-zero bytes are a valid value of this plain C struct.
+            let m = msgs[i].write(unsafe { zeroed() });
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
             if let Some(dest) = dest {
-                msgs[i].msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
-                msgs[i].msg_hdr.msg_namelen = dest.len();
+                m.msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
+                m.msg_hdr.msg_namelen = dest.len();
             }
         }
-        // SAFETY: `msgs[..n]` point at `iovs` and at buffers and addresses
-        // in `self` (or have a null `msg_name` of length 0), alive and
-        // unchanged for the call; the kernel only reads through `msg_iov` and
-        // `msg_name` (lengths match the buffers) and writes `msg_len` in
-        // `msgs`. `fd` is a socket the caller owns.
-        let r =
-            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+        // SAFETY: `msgs[..n]` are initialised above and point at `iovs` and
+        // at buffers and addresses in `self` (or have a null `msg_name` of
+        // length 0), alive and unchanged for the call; the kernel only reads
+        // through `msg_iov` and `msg_name` (lengths match the buffers) and
+        // writes `msg_len` in `msgs`. `fd` is a socket the caller owns.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                msgs.as_mut_ptr().cast::<libc::mmsghdr>(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
         if r < 0 {
             Err(io::Error::last_os_error())
         } else {
