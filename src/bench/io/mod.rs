@@ -31,7 +31,7 @@ pub mod uas;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -119,8 +119,23 @@ pub(crate) fn publish(mailbox: &Mailbox, stats: &mut Stats) {
 
 /// Running workers and their mailboxes.
 pub(crate) struct Workers<T> {
-    pub threads: Vec<JoinHandle<io::Result<T>>>,
-    pub mailboxes: Vec<Mailbox>,
+    threads: Vec<JoinHandle<io::Result<T>>>,
+    mailboxes: Vec<Mailbox>,
+    /// A message from each worker as it ends (see [`Ended`]), so the
+    /// supervisor sleeps until the next progress line or the end, not in
+    /// short polls.
+    ended_tx: mpsc::Sender<()>,
+    ended: mpsc::Receiver<()>,
+}
+
+/// Sends the supervisor a message when dropped: when its worker returns
+/// or unwinds.
+struct Ended(mpsc::Sender<()>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
 }
 
 /// What the supervisor prints while workers run.
@@ -132,6 +147,38 @@ pub struct ProgressOptions {
     pub headline: Latency,
 }
 
+impl<T: Send + 'static> Workers<T> {
+    /// No workers yet.
+    pub fn new() -> Workers<T> {
+        let (ended_tx, ended) = mpsc::channel();
+        Workers {
+            threads: Vec::new(),
+            mailboxes: Vec::new(),
+            ended_tx,
+            ended,
+        }
+    }
+
+    /// Starts a worker thread called `name` that runs `f` with its own
+    /// mailbox.
+    pub fn spawn(
+        &mut self,
+        name: String,
+        f: impl FnOnce(&Mailbox) -> io::Result<T> + Send + 'static,
+    ) -> io::Result<()> {
+        let mailbox: Mailbox = Arc::new(Mutex::new(Stats::new()));
+        let theirs = Arc::clone(&mailbox);
+        let ended = Ended(self.ended_tx.clone());
+        let thread = std::thread::Builder::new().name(name).spawn(move || {
+            let _ended = ended;
+            f(&theirs)
+        })?;
+        self.threads.push(thread);
+        self.mailboxes.push(mailbox);
+        Ok(())
+    }
+}
+
 impl<T> Workers<T> {
     /// Waits for every worker, printing the progress line once a second,
     /// and returns everything measured and the workers' results. `stop` is
@@ -141,36 +188,36 @@ impl<T> Workers<T> {
         let mut interval = Stats::new();
         let mut last = clock.now();
         let mut next_line = last + Duration::from_secs(1);
-        loop {
-            let done = self.threads.iter().all(|t| t.is_finished());
-            if done {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut running = self.threads.len();
+        while running > 0 {
             let now = clock.now();
-            if now >= next_line {
-                self.collect(&mut interval);
-                total.merge(&interval);
-                if progress.enabled {
-                    let mut line = String::new();
-                    let _ = write_progress(
-                        &mut line,
-                        &Progress {
-                            elapsed: now.since(Nanos::ZERO),
-                            total: &total,
-                            interval: &interval,
-                            interval_len: now.since(last),
-                            headline: progress.headline,
-                        },
-                    );
-                    eprintln!("{line}");
+            if now < next_line {
+                if self.ended.recv_timeout(next_line.since(now)).is_ok() {
+                    running -= 1;
                 }
-                interval.clear();
-                last = now;
-                next_line = next_line + Duration::from_secs(1);
-                if next_line <= now {
-                    next_line = now + Duration::from_secs(1);
-                }
+                continue;
+            }
+            self.collect(&mut interval);
+            total.merge(&interval);
+            if progress.enabled {
+                let mut line = String::new();
+                let _ = write_progress(
+                    &mut line,
+                    &Progress {
+                        elapsed: now.since(Nanos::ZERO),
+                        total: &total,
+                        interval: &interval,
+                        interval_len: now.since(last),
+                        headline: progress.headline,
+                    },
+                );
+                eprintln!("{line}");
+            }
+            interval.clear();
+            last = now;
+            next_line = next_line + Duration::from_secs(1);
+            if next_line <= now {
+                next_line = now + Duration::from_secs(1);
             }
         }
         let results = self

@@ -10,7 +10,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mio::net::{TcpStream, UdpSocket};
@@ -111,21 +110,17 @@ pub fn run(
         }
         legs_per_worker.push(legs);
     }
-    let mut threads = Vec::new();
-    let mut mailboxes = Vec::new();
+    let mut threads = Workers::new();
     for (w, legs) in legs_per_worker.into_iter().enumerate() {
         let w = w as u16;
-        let mailbox: Mailbox = Arc::new(Mutex::new(Stats::new()));
-        mailboxes.push(Arc::clone(&mailbox));
         let pace = share(plan, w, workers);
         let plan = plan.clone();
         let stop = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("bench-uac-{w}"))
-            .spawn(move || worker(&plan, pace, legs, clock, &stop, &mailbox))?;
-        threads.push(handle);
+        threads.spawn(format!("bench-uac-{w}"), move |mailbox| {
+            worker(&plan, pace, legs, clock, &stop, mailbox)
+        })?;
     }
-    let (stats, results) = Workers { threads, mailboxes }.supervise(clock, progress);
+    let (stats, results) = threads.supervise(clock, progress);
     let mut missed = 0;
     for r in results {
         missed += r?;
