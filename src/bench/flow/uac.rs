@@ -252,8 +252,10 @@ impl Uac {
 
     /// Handles one received datagram.
     pub fn handle(&mut self, datagram: &[u8], now: Nanos, out: &mut Outbox) {
-        match sip::parse(datagram) {
-            Ok(Message::Response(resp)) => self.on_response(&resp, now, out),
+        // Matched by reference: moving the parsed message out would copy
+        // its inline header list (some 3 KB).
+        match &sip::parse(datagram) {
+            Ok(Message::Response(resp)) => self.on_response(resp, now, out),
             // The UAC answers no requests.
             Ok(Message::Request(_)) => self.stats.stray(),
             Err(_) => self.stats.malformed(),
