@@ -17,7 +17,8 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::stream::Conn;
-use super::{is_transient, publish, sleep_until, udp_socket, Clock, Mailbox, StopFlag, Workers};
+use super::Workers;
+use super::{is_transient, publish, sleep_until, udp_socket, Arrivals, Clock, Mailbox, StopFlag};
 use super::{Grid, MAX_MESSAGE, PUBLISH_EVERY, RECV_BATCH};
 use crate::bench::flow::uac::{DigestSigner, Scenario, Uac, UacConfig};
 use crate::bench::flow::Outbox;
@@ -25,7 +26,9 @@ use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
-use crate::net::sys::{set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
+use crate::net::sys::{
+    enable_rx_timestamps, set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH,
+};
 use crate::sip::Transport;
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
@@ -196,6 +199,7 @@ impl Leg {
             }
             _ => {
                 let s = udp_socket(local, false).map_err(|e| with_context(e, "bind", local))?;
+                enable_rx_timestamps(s.as_raw_fd())?;
                 s.connect(plan.target)?;
                 let bound = s.local_addr()?;
                 let udp = UdpLeg {
@@ -272,8 +276,10 @@ impl Leg {
     }
 
     /// Handles everything readable on the leg; what the UAC answers is
-    /// queued (see [`Leg::queue`]).
-    fn receive(&mut self, batch: &mut RecvBatch, now: Nanos, out: &mut Outbox) {
+    /// queued (see [`Leg::queue`]). Over UDP each datagram's latency ends
+    /// at its kernel receive time, placed on the run's clock by `at`.
+    fn receive(&mut self, batch: &mut RecvBatch, at: &Arrivals, out: &mut Outbox) {
+        let now = at.now();
         match &mut self.io {
             LegIo::Udp(u) => {
                 let fd = u.socket.as_raw_fd();
@@ -282,7 +288,8 @@ impl Leg {
                     match batch.recv(fd) {
                         Ok(n) => {
                             for i in 0..n {
-                                self.uac.handle(batch.get(i).0, now, out);
+                                let received = at.at(batch.received_at(i));
+                                self.uac.handle_at(batch.get(i).0, received, now, out);
                             }
                             self.queue(out);
                             // A short batch emptied the queue; a datagram
@@ -426,9 +433,10 @@ fn worker(
         }
     }
     let mut events = Events::with_capacity(256);
-    let mut batch = RecvBatch::new(RECV_BATCH, MAX_MESSAGE);
+    let mut batch = RecvBatch::with_timestamps(RECV_BATCH, MAX_MESSAGE);
     let mut out = Outbox::new();
-    let mut now = clock.now();
+    let (mut now, wall) = clock.read();
+    let mut arrivals = Arrivals::new(now, wall);
     let grid = Grid::new(now, plan.tick);
     let mut pacer = pace.map(|p| Pacer::new(&p, now));
     let mut next_call = Some(now);
@@ -500,13 +508,15 @@ fn worker(
             ],
         );
         poll.poll(&mut events, Some(wait))?;
-        now = clock.now();
+        let (t, wall) = clock.read();
+        now = t;
+        arrivals.update(now, wall);
         for ev in events.iter() {
             let Some(leg) = legs.get_mut(ev.token().0) else {
                 continue;
             };
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                leg.receive(&mut batch, now, &mut out);
+                leg.receive(&mut batch, &arrivals, &mut out);
             }
             if ev.is_writable() {
                 leg.writable();
