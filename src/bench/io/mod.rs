@@ -16,7 +16,10 @@
 //! extra empty read, and everything the iteration produces for a UDP
 //! socket leaves in one `sendmmsg` (`net::sys::SendBatch`) at its end. Wakeups for
 //! pacing and timers are rounded up to a `Grid` of ticks, so one wakeup
-//! releases a tick's calls and every timer due within it. Workers run
+//! releases a tick's calls and every timer due within it. A UAC worker that
+//! starts a call every tick anyway takes its UDP sockets out of the epoll
+//! set and reads them once per tick; latencies stay exact because they end
+//! at each response's kernel receive timestamp (`Arrivals`). Workers run
 //! under `SCHED_BATCH` (`net::sys::set_batch_scheduling`): over loopback the
 //! peer's socket wakeups are synchronous and land on the sender's CPU,
 //! and without it the woken peer preempts the sender after its first
@@ -382,6 +385,12 @@ impl Grid {
         )
     }
 
+    /// The first grid point strictly after `t` (`t` plus a step before the
+    /// origin).
+    pub fn after(&self, t: Nanos) -> Nanos {
+        Nanos(self.floor(t).0.saturating_add(self.step))
+    }
+
     /// The last grid point at or before `t` (`t` itself before the origin).
     pub fn floor(&self, t: Nanos) -> Nanos {
         let Some(off) = t.0.checked_sub(self.origin.0) else {
@@ -417,6 +426,13 @@ mod tests {
         let fine = Grid::new(Nanos::ZERO, Duration::ZERO);
         assert_eq!(fine.ceil(Nanos(7)), Nanos(7));
         assert_eq!(fine.floor(Nanos(7)), Nanos(7));
+        assert_eq!(g.after(Nanos(14)), Nanos(18));
+        assert_eq!(g.after(Nanos(15)), Nanos(18));
+        assert_eq!(g.after(Nanos(17)), Nanos(18));
+        assert_eq!(g.after(Nanos(3)), Nanos(7));
+        assert_eq!(g.after(Nanos(u64::MAX - 2)), Nanos(u64::MAX - 1));
+        assert_eq!(g.after(Nanos(u64::MAX - 1)), Nanos(u64::MAX));
+        assert_eq!(fine.after(Nanos(7)), Nanos(8));
     }
 
     #[test]
