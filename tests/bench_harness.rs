@@ -58,6 +58,55 @@ fn uac_to_uas_udp_several_local_addresses() {
 }
 
 #[test]
+fn uac_reading_once_per_tick_measures_from_kernel_receive_times() {
+    // At 2,000 calls/s (4 per 2 ms tick) the UAC reads its sockets once per
+    // tick, up to a tick after a response arrived. Its latencies end at the
+    // kernel's receive time: ending at the read, they would be about a tick
+    // (2 ms) long for every call but the last tick's few.
+    let port = free_port();
+    let uas = bench_uas(port, &[]);
+    let json = scratch("per-tick.json");
+    let out = bench_uac(
+        port,
+        &json,
+        &[
+            "--calls",
+            "2000",
+            "--rate",
+            "2000",
+            "--local",
+            "127.0.0.1:0",
+            "--local",
+            "127.0.0.2:0",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_all_ok(&j, 2000);
+    for m in ["INVITE", "ACK", "BYE"] {
+        assert_eq!(
+            json_u64(&j, &format!("messages/{m}/sent")),
+            2000,
+            "{m}: {j}"
+        );
+    }
+    for l in ["invite_first_response", "invite_200", "bye_200"] {
+        assert_eq!(json_u64(&j, &format!("latency_us/{l}/count")), 2000, "{j}");
+        assert!(
+            json_u64(&j, &format!("latency_us/{l}/p50")) < 1500,
+            "{l}: {j}"
+        );
+    }
+    let uas_out = uas.terminate(Duration::from_secs(5));
+    let uas_text = String::from_utf8_lossy(&uas_out.stdout);
+    assert!(
+        uas_text.contains("calls: 2000 started, 2000 succeeded, 0 failed"),
+        "{}",
+        show(&uas_out)
+    );
+}
+
+#[test]
 fn uac_to_uas_tcp_exact_counts() {
     call_flow("tcp", &["127.0.0.1:0", "127.0.0.2:0"]);
 }

@@ -25,14 +25,19 @@ fn bench_uac_to_sipp_uas() {
             .args(["-nostdin", "-timeout", "60s"]),
     );
     std::thread::sleep(Duration::from_millis(700));
-    let json = scratch("to-sipp.json");
-    let out = bench_uac(port, &json, &["--calls", "300", "--rate", "200"]);
-    assert!(out.status.success(), "{}", show(&out));
-    let j = std::fs::read_to_string(&json).unwrap();
-    assert_eq!(json_u64(&j, "calls/started"), 300, "{j}");
-    assert_eq!(json_u64(&j, "calls/succeeded"), 300, "{j}");
-    assert_eq!(json_u64(&j, "calls/failed"), 0, "{j}");
-    assert_eq!(json_u64(&j, "messages/BYE/sent"), 300, "{j}");
+    // 200 calls/s: a response wakes the UAC; 1,000 calls/s: it reads its
+    // socket once per pacing tick.
+    for (rate, calls) in [("200", 300), ("1000", 1000)] {
+        let json = scratch(&format!("to-sipp-{rate}.json"));
+        let n = calls.to_string();
+        let out = bench_uac(port, &json, &["--calls", &n, "--rate", rate]);
+        assert!(out.status.success(), "{rate}/s: {}", show(&out));
+        let j = std::fs::read_to_string(&json).unwrap();
+        assert_eq!(json_u64(&j, "calls/started"), calls, "{j}");
+        assert_eq!(json_u64(&j, "calls/succeeded"), calls, "{j}");
+        assert_eq!(json_u64(&j, "calls/failed"), 0, "{j}");
+        assert_eq!(json_u64(&j, "messages/BYE/sent"), calls, "{j}");
+    }
 }
 
 #[test]
@@ -88,17 +93,22 @@ fn bench_uac_through_kamailio_to_bench_uas() {
             .arg(cfg_path.parent().unwrap()),
     );
     std::thread::sleep(Duration::from_millis(1500));
-    let json = scratch("via-kamailio.json");
-    let out = bench_uac(kam_port, &json, &["--calls", "300", "--rate", "200"]);
-    assert!(out.status.success(), "{}", show(&out));
-    let j = std::fs::read_to_string(&json).unwrap();
-    assert_eq!(json_u64(&j, "calls/started"), 300, "{j}");
-    assert_eq!(json_u64(&j, "calls/succeeded"), 300, "{j}");
-    assert_eq!(json_u64(&j, "calls/failed"), 0, "{j}");
+    // 200 calls/s: a response wakes the UAC; 1,000 calls/s: it reads its
+    // socket once per pacing tick.
+    for (rate, calls) in [("200", 300), ("1000", 1000)] {
+        let json = scratch(&format!("via-kamailio-{rate}.json"));
+        let n = calls.to_string();
+        let out = bench_uac(kam_port, &json, &["--calls", &n, "--rate", rate]);
+        assert!(out.status.success(), "{rate}/s: {}", show(&out));
+        let j = std::fs::read_to_string(&json).unwrap();
+        assert_eq!(json_u64(&j, "calls/started"), calls, "{j}");
+        assert_eq!(json_u64(&j, "calls/succeeded"), calls, "{j}");
+        assert_eq!(json_u64(&j, "calls/failed"), 0, "{j}");
+    }
     let uas_out = uas.terminate(Duration::from_secs(5));
     let text = String::from_utf8_lossy(&uas_out.stdout);
     assert!(
-        text.contains("calls: 300 started, 300 succeeded, 0 failed"),
+        text.contains("calls: 1300 started, 1300 succeeded, 0 failed"),
         "{}",
         show(&uas_out)
     );

@@ -109,7 +109,8 @@ pub struct UacArgs {
     /// Where to send: HOST:PORT (a proxy or a UAS).
     #[arg(long, value_name = "HOST:PORT")]
     pub target: String,
-    /// New calls per second, evenly paced (bursts of at most one 2 ms tick).
+    /// New calls per second, evenly paced (bursts of at most one 2 ms tick;
+    /// from 500/s per worker, responses are read once per tick).
     #[arg(long, default_value_t = 100.0, value_name = "CPS")]
     pub rate: f64,
     /// Place this many calls, then drain.

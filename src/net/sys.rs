@@ -9,14 +9,20 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::{size_of, zeroed, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
+use std::time::Duration;
 
 use socket2::SockAddr;
 
 /// Most datagrams one call moves.
 pub const MAX_BATCH: usize = 64;
+
+/// Control-message room per datagram, in 8-byte words: one
+/// `SCM_TIMESTAMPNS` (a 16-byte header and a 16-byte `timespec`) with room
+/// to spare.
+const CMSG_WORDS: usize = 8;
 
 /// Buffers for up to `n` received datagrams of up to `slot` bytes each.
 #[derive(Debug)]
@@ -26,6 +32,28 @@ pub struct RecvBatch {
     n: usize,
     lens: [usize; MAX_BATCH],
     srcs: [Option<SocketAddr>; MAX_BATCH],
+    /// Where `recvmmsg` writes the sources: zeroed once here rather than
+    /// on every call.
+    names: Names,
+    /// Kernel receive times, when the batch asks for them.
+    stamps: Option<Box<Stamps>>,
+}
+
+/// One `sockaddr_storage` per datagram of a [`RecvBatch`].
+struct Names(Box<[libc::sockaddr_storage]>);
+
+impl core::fmt::Debug for Names {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Names({})", self.0.len())
+    }
+}
+
+/// The control buffers `recvmmsg` writes timestamps into, and what was
+/// read from them.
+#[derive(Debug)]
+struct Stamps {
+    cmsgs: [[u64; CMSG_WORDS]; MAX_BATCH],
+    times: [Option<Duration>; MAX_BATCH],
 }
 
 impl RecvBatch {
@@ -38,7 +66,22 @@ impl RecvBatch {
             n,
             lens: [0; MAX_BATCH],
             srcs: [None; MAX_BATCH],
+            // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
+            names: Names((0..n).map(|_| unsafe { zeroed() }).collect()),
+            stamps: None,
         }
+    }
+
+    /// [`RecvBatch::new`] that also reads each datagram's kernel receive
+    /// time ([`RecvBatch::received_at`]), for a socket that has
+    /// [`enable_rx_timestamps`].
+    pub fn with_timestamps(n: usize, slot: usize) -> RecvBatch {
+        let mut b = RecvBatch::new(n, slot);
+        b.stamps = Some(Box::new(Stamps {
+            cmsgs: [[0; CMSG_WORDS]; MAX_BATCH],
+            times: [None; MAX_BATCH],
+        }));
+        b
     }
 
     /// How many datagrams one [`RecvBatch::recv`] may return.
@@ -51,30 +94,39 @@ impl RecvBatch {
     /// none was queued. Fewer than the capacity means the queue was empty
     /// when the call returned.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        // SAFETY: all-zero bytes are a valid value of these plain C structs.
-        let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        // Only the first `n` entries are written (and given to the kernel):
+        // zeroing all MAX_BATCH of them cost more than the rest of the call
+        // at small batches.
+        let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
+        let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
         let base = self.data.as_mut_ptr();
         for i in 0..self.n {
             // `add` stays inside `data`, whose length is `n * slot`.
-            iovs[i].iov_base = base.wrapping_add(i * self.slot).cast();
-            iovs[i].iov_len = self.slot;
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-            msgs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
-            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            let iov = iovs[i].write(libc::iovec {
+                iov_base: base.wrapping_add(i * self.slot).cast(),
+                iov_len: self.slot,
+            });
+            // SAFETY: all-zero bytes are a valid value of this plain C struct.
+            let m = msgs[i].write(unsafe { zeroed() });
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_name = (&mut self.names.0[i] as *mut libc::sockaddr_storage).cast();
+            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            if let Some(st) = self.stamps.as_mut() {
+                m.msg_hdr.msg_control = st.cmsgs[i].as_mut_ptr().cast();
+                m.msg_hdr.msg_controllen = size_of::<[u64; CMSG_WORDS]>() as _;
+            }
         }
-        // SAFETY: `msgs[..n]` point at `iovs`, `names` and disjoint `slot`-byte
-        // regions of `self.data`, all alive and exclusively borrowed for this
-        // call; the lengths given match the buffers, so the kernel writes only
-        // inside them. `fd` is a socket the caller owns.
+        // SAFETY: `msgs[..n]` are initialised above and point at `iovs`,
+        // `self.names`, disjoint `slot`-byte regions of `self.data` and
+        // (with timestamps) disjoint control buffers in `self.stamps`, all
+        // alive and exclusively borrowed for this call; the lengths given
+        // match the buffers, so the kernel writes only inside them. `fd` is
+        // a socket the caller owns.
         let got = unsafe {
             libc::recvmmsg(
                 fd,
-                msgs.as_mut_ptr(),
+                msgs.as_mut_ptr().cast::<libc::mmsghdr>(),
                 self.n as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -83,12 +135,26 @@ impl RecvBatch {
         if got < 0 {
             return Err(io::Error::last_os_error());
         }
-        let got = got as usize;
-        for i in 0..got {
-            self.lens[i] = (msgs[i].msg_len as usize).min(self.slot);
-            self.srcs[i] = sockaddr_to_std(&names[i]);
+        let got = (got as usize).min(self.n);
+        for (i, m) in msgs[..got].iter().enumerate() {
+            // SAFETY: entries below `n` were initialised above.
+            let m = unsafe { m.assume_init_ref() };
+            self.lens[i] = (m.msg_len as usize).min(self.slot);
+            self.srcs[i] = sockaddr_to_std(&self.names.0[i]);
+            if let Some(st) = self.stamps.as_mut() {
+                st.times[i] = timestamp_of(&m.msg_hdr);
+            }
         }
         Ok(got)
+    }
+
+    /// When the kernel received datagram `i` of the last
+    /// [`RecvBatch::recv`], as time since the Unix epoch on the wall clock
+    /// (`CLOCK_REALTIME`, `SO_TIMESTAMPNS`). `None` unless the batch was
+    /// made [`RecvBatch::with_timestamps`] and the socket has
+    /// [`enable_rx_timestamps`].
+    pub fn received_at(&self, i: usize) -> Option<Duration> {
+        self.stamps.as_ref().and_then(|st| st.times[i])
     }
 
     /// Receives one datagram into the first slot with `f` (plain
@@ -100,6 +166,9 @@ impl RecvBatch {
         let (n, src) = f(&mut self.data[..self.slot])?;
         self.lens[0] = n.min(self.slot);
         self.srcs[0] = Some(src);
+        if let Some(st) = self.stamps.as_mut() {
+            st.times[0] = None;
+        }
         Ok(1)
     }
 
@@ -220,29 +289,38 @@ impl SendBatch {
 
     fn send_from(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
         let n = self.len - from;
-        // SAFETY: all-zero bytes are a valid value of these plain C structs.
-        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        // Only the first `n` entries are written (see `RecvBatch::recv`).
+        let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
+        let mut msgs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
         for i in 0..n {
             let buf = &self.bufs[from + i];
             let dest = &self.dests[from + i];
-            iovs[i].iov_base = buf.as_ptr() as *mut libc::c_void;
-            iovs[i].iov_len = buf.len();
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            let iov = iovs[i].write(libc::iovec {
+                iov_base: buf.as_ptr() as *mut libc::c_void,
+                iov_len: buf.len(),
+            });
+            // SAFETY: all-zero bytes are a valid value of this plain C struct.
+            let m = msgs[i].write(unsafe { zeroed() });
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
             if let Some(dest) = dest {
-                msgs[i].msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
-                msgs[i].msg_hdr.msg_namelen = dest.len();
+                m.msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
+                m.msg_hdr.msg_namelen = dest.len();
             }
         }
-        // SAFETY: `msgs[..n]` point at `iovs` and at buffers and addresses
-        // in `self` (or have a null `msg_name` of length 0), alive and
-        // unchanged for the call; the kernel only reads through `msg_iov` and
-        // `msg_name` (lengths match the buffers) and writes `msg_len` in
-        // `msgs`. `fd` is a socket the caller owns.
-        let r =
-            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+        // SAFETY: `msgs[..n]` are initialised above and point at `iovs` and
+        // at buffers and addresses in `self` (or have a null `msg_name` of
+        // length 0), alive and unchanged for the call; the kernel only reads
+        // through `msg_iov` and `msg_name` (lengths match the buffers) and
+        // writes `msg_len` in `msgs`. `fd` is a socket the caller owns.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                msgs.as_mut_ptr().cast::<libc::mmsghdr>(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
         if r < 0 {
             Err(io::Error::last_os_error())
         } else {
@@ -266,6 +344,57 @@ pub fn set_batch_scheduling() -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Asks the kernel to stamp every datagram received on `fd` with the wall
+/// clock time it arrived (`SO_TIMESTAMPNS`), which a
+/// [`RecvBatch::with_timestamps`] then reads. Linux only.
+pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a valid `c_int` that outlives the call, which only
+    // reads `size_of::<c_int>()` bytes of it. `fd` is a socket the caller
+    // owns.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The `SCM_TIMESTAMPNS` time in the control messages of `hdr`, as
+/// received by `recvmmsg`.
+fn timestamp_of(hdr: &libc::msghdr) -> Option<Duration> {
+    if hdr.msg_control.is_null() || hdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        return None;
+    }
+    // SAFETY: `hdr` is a header the kernel just filled in: `msg_control`
+    // points at a live, 8-byte aligned buffer of which the kernel wrote
+    // `msg_controllen` bytes of well-formed control messages.
+    // `CMSG_FIRSTHDR`/`CMSG_NXTHDR` return null or a header inside those
+    // bytes, and a header of type `SCM_TIMESTAMPNS` is followed by a
+    // `timespec` (read unaligned, as `CMSG_DATA` promises no alignment).
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                let secs = u64::try_from(ts.tv_sec).ok()?;
+                let nanos = u32::try_from(ts.tv_nsec).ok()?;
+                return (nanos < 1_000_000_000).then(|| Duration::new(secs, nanos));
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+    None
 }
 
 fn sockaddr_to_std(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -338,6 +467,50 @@ mod tests {
             inb.recv(b.as_raw_fd()).unwrap_err().kind(),
             io::ErrorKind::WouldBlock
         );
+    }
+
+    #[test]
+    fn timestamped_batch_reads_the_kernel_receive_time() {
+        use std::time::SystemTime;
+        let wall = || {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+        };
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_nonblocking(true).unwrap();
+        enable_rx_timestamps(b.as_raw_fd()).unwrap();
+        let before = wall();
+        a.send_to(b"one", b.local_addr().unwrap()).unwrap();
+        a.send_to(b"two", b.local_addr().unwrap()).unwrap();
+        let sent = wall();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut inb = RecvBatch::with_timestamps(8, 64);
+        assert_eq!(inb.recv(b.as_raw_fd()).unwrap(), 2);
+        let read = wall();
+        for (i, want) in [&b"one"[..], b"two"].into_iter().enumerate() {
+            assert_eq!(inb.get(i).0, want);
+            let at = inb.received_at(i).expect("a timestamp");
+            // Stamped on arrival, not when read 20 ms later.
+            assert!(
+                before <= at && at <= sent,
+                "{before:?} <= {at:?} <= {sent:?}"
+            );
+            assert!(read - at >= std::time::Duration::from_millis(20));
+        }
+        assert!(inb.received_at(0) <= inb.received_at(1));
+        // Without the socket option, or a batch that does not ask: none.
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_nonblocking(true).unwrap();
+        a.send_to(b"x", c.local_addr().unwrap()).unwrap();
+        a.send_to(b"x", b.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(inb.recv(c.as_raw_fd()).unwrap(), 1);
+        assert_eq!(inb.received_at(0), None);
+        let mut plain = RecvBatch::new(8, 64);
+        assert_eq!(plain.recv(b.as_raw_fd()).unwrap(), 1);
+        assert_eq!(plain.received_at(0), None);
     }
 
     #[test]

@@ -184,6 +184,90 @@ fn a_call_end_to_end() {
     assert_eq!(net.uas.next_timer(), None);
 }
 
+/// The datagrams in `out`, cleared.
+fn take(out: &mut Outbox) -> Vec<Vec<u8>> {
+    let v = out.iter().map(|t| t.bytes.to_vec()).collect();
+    out.clear();
+    v
+}
+
+fn first_line(d: &[u8]) -> String {
+    String::from_utf8_lossy(d.split(|&b| b == b'\r').next().unwrap()).into_owned()
+}
+
+#[test]
+fn responses_read_late_are_measured_at_their_arrival() {
+    // A shell that reads its socket once per pacing tick hands each
+    // response over with its kernel receive time.
+    let mut uac = Uac::new(uac_config(Scenario::Call), None);
+    let mut uas = Uas::new(uas_config());
+    let mut out = Outbox::new();
+    uac.start(Nanos::ZERO, &mut out);
+    for d in take(&mut out) {
+        uas.handle(&d, uac_addr(), Nanos::from_micros(600), &mut out);
+    }
+    let answers = take(&mut out);
+    assert_eq!(
+        answers.iter().map(|d| first_line(d)).collect::<Vec<_>>(),
+        ["SIP/2.0 180 Ringing", "SIP/2.0 200 OK"]
+    );
+    // Both arrived at 1.3 ms; read at the 2 ms tick.
+    for d in &answers {
+        uac.handle_at(d, Nanos::from_micros(1300), Nanos::from_millis(2), &mut out);
+    }
+    let requests = take(&mut out);
+    assert_eq!(
+        requests.iter().map(|d| first_line(d)).collect::<Vec<_>>(),
+        [
+            "ACK sip:service@192.0.2.2:5060 SIP/2.0",
+            "BYE sip:service@192.0.2.2:5060 SIP/2.0"
+        ]
+    );
+    // The BYE left at the tick: its Timer E runs from there.
+    assert_eq!(uac.next_timer(), Some(Nanos::from_micros(502_000)));
+    for d in &requests {
+        uas.handle(d, uac_addr(), Nanos::from_micros(2200), &mut out);
+    }
+    let ok = take(&mut out);
+    assert_eq!(ok.len(), 1);
+    // Arrived at 2.45 ms, read at the 4 ms tick.
+    uac.handle_at(
+        &ok[0],
+        Nanos::from_micros(2450),
+        Nanos::from_millis(4),
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(uac.open(), 0);
+    assert_eq!(uac.next_timer(), None);
+    let s = uac.stats();
+    assert_eq!(s.calls().succeeded, 1);
+    for kind in [
+        Latency::InviteFirstResponse,
+        Latency::InviteRinging,
+        Latency::InviteAnswer,
+    ] {
+        assert_eq!(s.summary(kind).max, 1300);
+    }
+    assert_eq!(s.summary(Latency::Bye).max, 450);
+    assert_eq!(s.retransmits(), 0);
+}
+
+#[test]
+fn a_receive_time_after_the_handling_time_counts_as_the_handling_time() {
+    let mut uac = Uac::new(uac_config(Scenario::Options), None);
+    let mut out = Outbox::new();
+    uac.start(Nanos::ZERO, &mut out);
+    let reply = respond(&take(&mut out)[0], 200);
+    uac.handle_at(
+        &reply,
+        Nanos::from_micros(1900),
+        Nanos::from_micros(1500),
+        &mut out,
+    );
+    assert_eq!(uac.stats().summary(Latency::Options).max, 1500);
+}
+
 #[test]
 fn ring_and_hold_on_the_virtual_clock() {
     let mut uac = uac_config(Scenario::Call);

@@ -250,10 +250,22 @@ impl Uac {
         slot
     }
 
-    /// Handles one received datagram.
+    /// Handles one datagram received at `now`.
     pub fn handle(&mut self, datagram: &[u8], now: Nanos, out: &mut Outbox) {
-        match sip::parse(datagram) {
-            Ok(Message::Response(resp)) => self.on_response(&resp, now, out),
+        self.handle_at(datagram, now, now, out);
+    }
+
+    /// Handles at `now` one datagram that arrived earlier, at `received`
+    /// (the kernel's receive timestamp, for a shell that reads its sockets
+    /// once per pacing tick): latencies end at `received`, while the
+    /// requests it causes (ACK, BYE, a signed REGISTER) are sent, and
+    /// their timers start, at `now`.
+    pub fn handle_at(&mut self, datagram: &[u8], received: Nanos, now: Nanos, out: &mut Outbox) {
+        let received = received.min(now);
+        // Matched by reference: moving the parsed message out would copy
+        // its inline header list (some 3 KB).
+        match &sip::parse(datagram) {
+            Ok(Message::Response(resp)) => self.on_response(resp, received, now, out),
             // The UAC answers no requests.
             Ok(Message::Request(_)) => self.stats.stray(),
             Err(_) => self.stats.malformed(),
@@ -317,7 +329,7 @@ impl Uac {
         }
     }
 
-    fn on_response(&mut self, resp: &Response<'_>, now: Nanos, out: &mut Outbox) {
+    fn on_response(&mut self, resp: &Response<'_>, received: Nanos, now: Nanos, out: &mut Outbox) {
         let (Some(slot), Ok(cseq)) = (self.find(resp), resp.headers.cseq()) else {
             self.stats.stray();
             return;
@@ -329,12 +341,12 @@ impl Uac {
                 if !call.got_response {
                     call.got_response = true;
                     self.stats
-                        .record_span(Latency::InviteFirstResponse, call.sent_at, now);
+                        .record_span(Latency::InviteFirstResponse, call.sent_at, received);
                 }
                 if code == 180 && !call.got_ringing {
                     call.got_ringing = true;
                     self.stats
-                        .record_span(Latency::InviteRinging, call.sent_at, now);
+                        .record_span(Latency::InviteRinging, call.sent_at, received);
                 }
                 if code < 200 {
                     call.retx.on_provisional();
@@ -350,7 +362,7 @@ impl Uac {
                     return;
                 }
                 self.stats
-                    .record_span(Latency::InviteAnswer, call.sent_at, now);
+                    .record_span(Latency::InviteAnswer, call.sent_at, received);
                 if call.to_tag.is_empty() {
                     self.fail(slot, Failure::Protocol);
                     return;
@@ -382,7 +394,7 @@ impl Uac {
                     call.retx.on_provisional();
                     self.arm(slot);
                 } else if code < 300 {
-                    self.stats.record_span(Latency::Bye, call.sent_at, now);
+                    self.stats.record_span(Latency::Bye, call.sent_at, received);
                     self.succeed(slot);
                 } else {
                     self.fail(slot, Failure::Status(code));
@@ -394,7 +406,7 @@ impl Uac {
                     self.arm(slot);
                 } else if code < 300 {
                     let kind = self.cfg.scenario.headline();
-                    self.stats.record_span(kind, call.sent_at, now);
+                    self.stats.record_span(kind, call.sent_at, received);
                     self.succeed(slot);
                 } else if (code == 401 || code == 407)
                     && self.cfg.scenario == Scenario::Register

@@ -126,16 +126,19 @@ impl Uas {
 
     /// Handles one datagram received from `peer`; answers go to `peer`.
     pub fn handle(&mut self, datagram: &[u8], peer: SocketAddr, now: Nanos, out: &mut Outbox) {
-        let req = match sip::parse(datagram) {
+        // Borrowed, not moved out: the parsed message holds its header list
+        // inline (some 3 KB).
+        let parsed = sip::parse(datagram);
+        let req = match &parsed {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return self.stats.stray(),
             Err(_) => return self.stats.malformed(),
         };
         match req.method {
-            Method::Invite => self.on_invite(&req, peer, now, out),
-            Method::Ack => self.on_ack(&req),
+            Method::Invite => self.on_invite(req, peer, now, out),
+            Method::Ack => self.on_ack(req),
             Method::Bye => {
-                if let Some(slot) = self.by_to_tag(&req) {
+                if let Some(slot) = self.by_to_tag(req) {
                     // In WaitAck the ACK was lost, but the BYE shows it was sent.
                     if matches!(
                         self.slots[slot as usize].state,
@@ -147,16 +150,16 @@ impl Uas {
                 }
                 // Also for an unknown dialog: a retransmitted BYE whose 200
                 // was lost must not fail the caller's call.
-                self.reply(&req, 200, None, peer, out);
+                self.reply(req, 200, None, peer, out);
             }
-            Method::Cancel => self.on_cancel(&req, peer, now, out),
-            Method::Options | Method::Message => self.reply(&req, 200, None, peer, out),
+            Method::Cancel => self.on_cancel(req, peer, now, out),
+            Method::Options | Method::Message => self.reply(req, 200, None, peer, out),
             Method::Register => {
                 let contact = req.headers.first(HeaderName::Contact).map(|h| h.value);
                 let extra = contact.map(|c| (&b"Contact"[..], c));
                 let extra = extra.as_slice();
                 build::response(
-                    &req,
+                    req,
                     200,
                     "OK",
                     "",
@@ -172,7 +175,7 @@ impl Uas {
                     b"INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE",
                 )];
                 build::response(
-                    &req,
+                    req,
                     405,
                     reason(405),
                     "",
@@ -193,7 +196,7 @@ impl Uas {
             match d.state {
                 State::Ringing if d.ring_until.is_some_and(|t| t <= now) => {
                     let code = d.final_code;
-                    self.answer(slot, code, now, out);
+                    self.answer(slot, code, None, now, out);
                 }
                 State::WaitAck => match d.retx.on_timer(now) {
                     Fire::Retransmit => {
@@ -261,9 +264,9 @@ impl Uas {
         d.call_id.extend_from_slice(call_id);
         d.invite.clear();
         d.invite.extend_from_slice(req.raw);
-        self.respond(slot, 180, out);
+        self.respond(slot, 180, Some(req), out);
         if self.cfg.ring.is_zero() {
-            self.answer(slot, final_code, now, out);
+            self.answer(slot, final_code, Some(req), now, out);
         } else {
             self.slots[slot as usize].ring_until = Some(now + self.cfg.ring);
             self.arm(slot);
@@ -296,16 +299,23 @@ impl Uas {
             Some(slot) if self.slots[slot as usize].state == State::Ringing => {
                 self.reply(req, 200, None, peer, out);
                 self.slots[slot as usize].final_code = 487;
-                self.answer(slot, 487, now, out);
+                self.answer(slot, 487, None, now, out);
             }
             _ => self.reply(req, 481, None, peer, out),
         }
     }
 
-    /// Sends the final response `code` to the INVITE of `slot` and waits
-    /// for the ACK.
-    fn answer(&mut self, slot: u32, code: u16, now: Nanos, out: &mut Outbox) {
-        self.respond(slot, code, out);
+    /// Sends the final response `code` to the INVITE of `slot` (`invite`
+    /// when the caller has it parsed) and waits for the ACK.
+    fn answer(
+        &mut self,
+        slot: u32,
+        code: u16,
+        invite: Option<&Request<'_>>,
+        now: Nanos,
+        out: &mut Outbox,
+    ) {
+        self.respond(slot, code, invite, out);
         let d = &mut self.slots[slot as usize];
         d.state = State::WaitAck;
         d.ring_until = None;
@@ -318,37 +328,23 @@ impl Uas {
         self.arm(slot);
     }
 
-    /// Builds a response to the stored INVITE of `slot`, keeps it for
-    /// retransmission and sends it.
-    fn respond(&mut self, slot: u32, code: u16, out: &mut Outbox) {
+    /// Builds a response to the INVITE of `slot`, keeps it for
+    /// retransmission and sends it. `invite` is that INVITE when the caller
+    /// has it parsed; otherwise the stored copy is parsed again.
+    fn respond(&mut self, slot: u32, code: u16, invite: Option<&Request<'_>>, out: &mut Outbox) {
         let d = &mut self.slots[slot as usize];
         let mut tag = Id::new(b"t");
         tag.hex(u64::from(slot), false)
             .hex(u64::from(d.generation), true);
-        let Ok(Message::Request(invite)) = sip::parse(&d.invite) else {
-            return;
-        };
-        if (200..300).contains(&code) {
-            build::response_with_body(
-                &invite,
-                code,
-                reason(code),
-                Some(tag.as_bytes()),
-                &[(b"Contact", &self.contact)],
-                b"application/sdp",
-                SDP,
-                &mut d.response,
-            );
-        } else {
-            build::response(
-                &invite,
-                code,
-                reason(code),
-                "",
-                Some(tag.as_bytes()),
-                &[],
-                &mut d.response,
-            );
+        let tag = tag.as_bytes();
+        match invite {
+            Some(req) => write_response(req, code, tag, &self.contact, &mut d.response),
+            None => {
+                let Ok(Message::Request(req)) = &sip::parse(&d.invite) else {
+                    return;
+                };
+                write_response(req, code, tag, &self.contact, &mut d.response);
+            }
         }
         out.next(Some(d.peer), slot).extend_from_slice(&d.response);
         self.stats.sent(MsgKind::Response);
@@ -415,6 +411,25 @@ impl Uas {
         self.rng ^= self.rng >> 27;
         let v = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
         (v >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Writes into `buf` response `code` to `invite` with To tag `tag`: a 2xx
+/// carries `contact` and the SDP answer.
+fn write_response(invite: &Request<'_>, code: u16, tag: &[u8], contact: &[u8], buf: &mut Vec<u8>) {
+    if (200..300).contains(&code) {
+        build::response_with_body(
+            invite,
+            code,
+            reason(code),
+            Some(tag),
+            &[(b"Contact", contact)],
+            b"application/sdp",
+            SDP,
+            buf,
+        );
+    } else {
+        build::response(invite, code, reason(code), "", Some(tag), &[], buf);
     }
 }
 

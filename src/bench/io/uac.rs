@@ -10,7 +10,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mio::net::{TcpStream, UdpSocket};
@@ -18,7 +17,8 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::stream::Conn;
-use super::{is_transient, publish, sleep_until, udp_socket, Clock, Mailbox, StopFlag, Workers};
+use super::Workers;
+use super::{is_transient, publish, sleep_until, udp_socket, Arrivals, Clock, Mailbox, StopFlag};
 use super::{Grid, MAX_MESSAGE, PUBLISH_EVERY, RECV_BATCH};
 use crate::bench::flow::uac::{DigestSigner, Scenario, Uac, UacConfig};
 use crate::bench::flow::Outbox;
@@ -26,7 +26,9 @@ use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
-use crate::net::sys::{set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
+use crate::net::sys::{
+    enable_rx_timestamps, set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH,
+};
 use crate::sip::Transport;
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
@@ -111,21 +113,17 @@ pub fn run(
         }
         legs_per_worker.push(legs);
     }
-    let mut threads = Vec::new();
-    let mut mailboxes = Vec::new();
+    let mut threads = Workers::new();
     for (w, legs) in legs_per_worker.into_iter().enumerate() {
         let w = w as u16;
-        let mailbox: Mailbox = Arc::new(Mutex::new(Stats::new()));
-        mailboxes.push(Arc::clone(&mailbox));
         let pace = share(plan, w, workers);
         let plan = plan.clone();
         let stop = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("bench-uac-{w}"))
-            .spawn(move || worker(&plan, pace, legs, clock, &stop, &mailbox))?;
-        threads.push(handle);
+        threads.spawn(format!("bench-uac-{w}"), move |mailbox| {
+            worker(&plan, pace, legs, clock, &stop, mailbox)
+        })?;
     }
-    let (stats, results) = Workers { threads, mailboxes }.supervise(clock, progress);
+    let (stats, results) = threads.supervise(clock, progress);
     let mut missed = 0;
     for r in results {
         missed += r?;
@@ -201,6 +199,7 @@ impl Leg {
             }
             _ => {
                 let s = udp_socket(local, false).map_err(|e| with_context(e, "bind", local))?;
+                enable_rx_timestamps(s.as_raw_fd())?;
                 s.connect(plan.target)?;
                 let bound = s.local_addr()?;
                 let udp = UdpLeg {
@@ -277,8 +276,10 @@ impl Leg {
     }
 
     /// Handles everything readable on the leg; what the UAC answers is
-    /// queued (see [`Leg::queue`]).
-    fn receive(&mut self, batch: &mut RecvBatch, now: Nanos, out: &mut Outbox) {
+    /// queued (see [`Leg::queue`]). Over UDP each datagram's latency ends
+    /// at its kernel receive time, placed on the run's clock by `at`.
+    fn receive(&mut self, batch: &mut RecvBatch, at: &Arrivals, out: &mut Outbox) {
+        let now = at.now();
         match &mut self.io {
             LegIo::Udp(u) => {
                 let fd = u.socket.as_raw_fd();
@@ -287,7 +288,8 @@ impl Leg {
                     match batch.recv(fd) {
                         Ok(n) => {
                             for i in 0..n {
-                                self.uac.handle(batch.get(i).0, now, out);
+                                let received = at.at(batch.received_at(i));
+                                self.uac.handle_at(batch.get(i).0, received, now, out);
                             }
                             self.queue(out);
                             // A short batch emptied the queue; a datagram
@@ -396,15 +398,33 @@ fn host_of(a: SocketAddr) -> String {
     }
 }
 
+/// Whether a UDP worker pacing at `rate` with pacing tick `tick` reads
+/// its sockets once per tick instead of waking for each datagram: when at
+/// least one call is due per tick, the worker wakes at every tick anyway.
+fn reads_per_tick(rate: Rate, tick: Duration) -> bool {
+    u128::from(rate.millicalls()) * tick.as_nanos() >= 1_000 * 1_000_000_000
+}
+
 /// One UAC worker; returns the pacing slots it missed.
 ///
-/// Each iteration reads the clock once (after `poll`), handles what
-/// arrived, starts the calls due, runs the timers due, then sends all
-/// queued datagrams, one `sendmmsg` per UDP leg. The pacer is polled at the
+/// Each iteration reads the clock once (after the wait), starts the calls
+/// due, handles what arrived, runs the timers due, then sends all queued
+/// datagrams, one `sendmmsg` per UDP leg. The pacer is polled at the
 /// last point of the tick grid, and the wakeups for the next call and the
 /// next timer are rounded up to the grid, so one wakeup starts a whole
 /// tick's calls (a burst the pacer allows anyway) and serves every timer
 /// due within the tick.
+///
+/// While a UDP worker paces at least one call per tick
+/// ([`reads_per_tick`]), its sockets are out of the epoll set: it sleeps
+/// until the next tick and reads every socket once then, so a tick costs
+/// one wakeup, one `recvmmsg` and one `sendmmsg` per leg however many
+/// responses came in. Latencies stay exact: they end at each datagram's
+/// kernel receive timestamp ([`Arrivals`]), not at the read. What a
+/// response causes (ACK, BYE) leaves at the next tick, at most one tick
+/// later. Otherwise (lower rates, TCP, and the drain after the last call)
+/// a datagram wakes the worker, as a foreign peer's retransmission of a 2xx
+/// during a long hold must.
 fn worker(
     plan: &UacPlan,
     pace: Option<PaceConfig>,
@@ -417,23 +437,23 @@ fn worker(
     let _ = set_batch_scheduling();
     let mut poll = Poll::new()?;
     for (i, leg) in legs.iter_mut().enumerate() {
-        let token = Token(i);
-        match &mut leg.io {
-            LegIo::Udp(u) => poll
-                .registry()
-                .register(&mut u.socket, token, Interest::READABLE)?,
-            LegIo::Tcp(Some(c)) => poll.registry().register(
+        if let LegIo::Tcp(Some(c)) = &mut leg.io {
+            poll.registry().register(
                 &mut c.stream,
-                token,
+                Token(i),
                 Interest::READABLE | Interest::WRITABLE,
-            )?,
-            LegIo::Tcp(None) => {}
+            )?;
         }
     }
+    let udp = plan.transport != Transport::Tcp;
+    let per_tick = udp && pace.is_some_and(|p| reads_per_tick(p.rate, p.tick));
+    // Whether the UDP sockets are in the epoll set.
+    let mut watched = false;
     let mut events = Events::with_capacity(256);
-    let mut batch = RecvBatch::new(RECV_BATCH, MAX_MESSAGE);
+    let mut batch = RecvBatch::with_timestamps(RECV_BATCH, MAX_MESSAGE);
     let mut out = Outbox::new();
-    let mut now = clock.now();
+    let (mut now, wall) = clock.read();
+    let mut arrivals = Arrivals::new(now, wall);
     let grid = Grid::new(now, plan.tick);
     let mut pacer = pace.map(|p| Pacer::new(&p, now));
     let mut next_call = Some(now);
@@ -441,6 +461,9 @@ fn worker(
     let mut next_publish = grid.ceil(now + PUBLISH_EVERY);
     let mut rr = 0usize;
     let drain = plan.hold + plan.timeout + Duration::from_millis(200);
+    // Whether this iteration reads every UDP leg (it slept) or only those
+    // `events` name (it polled).
+    let mut read_all = false;
     loop {
         // Calls due by the last tick.
         if drain_until.is_none() {
@@ -468,6 +491,27 @@ fn worker(
                 drain_until = Some(now);
             }
         }
+        // What arrived: with the sockets out of the epoll set, everything
+        // on every leg, else what the events name. After the tick's new
+        // calls, so their INVITEs lead the tick's datagrams.
+        if read_all {
+            for leg in legs.iter_mut() {
+                leg.receive(&mut batch, &arrivals, &mut out);
+            }
+        } else {
+            for ev in events.iter() {
+                let Some(leg) = legs.get_mut(ev.token().0) else {
+                    continue;
+                };
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    leg.receive(&mut batch, &arrivals, &mut out);
+                }
+                if ev.is_writable() {
+                    leg.writable();
+                }
+            }
+            events.clear();
+        }
         // Timers due now, then everything queued goes out.
         let mut next_timer: Option<Nanos> = None;
         for leg in legs.iter_mut() {
@@ -493,6 +537,20 @@ fn worker(
                 break;
             }
         }
+        let every_tick = per_tick && drain_until.is_none();
+        if udp && watched == every_tick {
+            for (i, leg) in legs.iter_mut().enumerate() {
+                if let LegIo::Udp(u) = &mut leg.io {
+                    if every_tick {
+                        poll.registry().deregister(&mut u.socket)?;
+                    } else {
+                        poll.registry()
+                            .register(&mut u.socket, Token(i), Interest::READABLE)?;
+                    }
+                }
+            }
+            watched = !every_tick;
+        }
         let wait = sleep_until(
             now,
             [
@@ -500,27 +558,42 @@ fn worker(
                     .filter(|_| drain_until.is_none())
                     .map(|t| grid.ceil(t)),
                 next_timer.map(|t| grid.ceil(t)),
+                every_tick.then(|| grid.after(now)),
                 drain_until,
                 Some(next_publish),
             ],
         );
-        poll.poll(&mut events, Some(wait))?;
-        now = clock.now();
-        for ev in events.iter() {
-            let Some(leg) = legs.get_mut(ev.token().0) else {
-                continue;
-            };
-            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                leg.receive(&mut batch, now, &mut out);
-            }
-            if ev.is_writable() {
-                leg.writable();
-            }
+        if every_tick {
+            // Nothing is registered: a plain sleep, to the nanosecond
+            // (epoll_wait rounds up to a millisecond).
+            std::thread::sleep(wait);
+        } else {
+            poll.poll(&mut events, Some(wait))?;
         }
+        read_all = every_tick;
+        let (t, wall) = clock.read();
+        now = t;
+        arrivals.update(now, wall);
     }
     for leg in legs.iter_mut() {
         leg.uac.abort_all();
         publish(mailbox, leg.uac.stats_mut());
     }
     Ok(pacer.map_or(0, |p| p.missed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_are_read_once_per_tick_from_one_call_per_tick() {
+        let tick = Duration::from_millis(2);
+        let rate = |mcps| Rate::from_millicalls(mcps).unwrap();
+        assert!(!reads_per_tick(rate(499_999), tick));
+        assert!(reads_per_tick(rate(500_000), tick));
+        assert!(reads_per_tick(rate(2_000_000), tick));
+        assert!(!reads_per_tick(rate(999_999), Duration::from_millis(1)));
+        assert!(reads_per_tick(rate(1_000_000), Duration::from_millis(1)));
+    }
 }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mio::net::{TcpListener, UdpSocket};
@@ -88,11 +87,8 @@ impl UasServer {
             };
             sockets.push(s);
         }
-        let mut threads = Vec::new();
-        let mut mailboxes = Vec::new();
+        let mut workers = Workers::new();
         for (w, sock) in sockets.into_iter().enumerate() {
-            let mailbox: Mailbox = Arc::new(Mutex::new(Stats::new()));
-            mailboxes.push(Arc::clone(&mailbox));
             let mut cfg = plan.answer.clone();
             let tparam = if plan.transport == Transport::Tcp {
                 ";transport=tcp"
@@ -104,16 +100,15 @@ impl UasServer {
             cfg.seed = plan.answer.seed.wrapping_add(w as u64 * 0x9e37_79b9);
             let stop = stop.clone();
             let end = plan.duration.map(|d| Nanos::ZERO + d);
-            let handle = std::thread::Builder::new()
-                .name(format!("bench-uas-{w}"))
-                .spawn(move || worker(Uas::new(cfg), sock, clock, end, &stop, &mailbox))?;
-            threads.push(handle);
+            workers.spawn(format!("bench-uas-{w}"), move |mailbox| {
+                worker(Uas::new(cfg), sock, clock, end, &stop, mailbox)
+            })?;
         }
         Ok(UasServer {
             addr,
             stop,
             clock,
-            workers: Workers { threads, mailboxes },
+            workers,
         })
     }
 
