@@ -136,22 +136,22 @@ pub fn qdtext(b: u8) -> bool {
 pub fn gen_value(b: u8) -> bool {
     GEN_VALUE[b as usize]
 }
-/// [`user`] but `%` (escapes are checked apart).
+/// RFC 3261 `user` bytes but `%` (escapes are checked apart).
 #[inline(always)]
 pub fn user_unescaped(b: u8) -> bool {
     USER_UNESCAPED[b as usize]
 }
-/// [`password`] but `%`.
+/// RFC 3261 `password` bytes but `%`.
 #[inline(always)]
 pub fn password_unescaped(b: u8) -> bool {
     PASSWORD_UNESCAPED[b as usize]
 }
-/// [`param`] but `%`.
+/// RFC 3261 `paramchar` bytes but `%`.
 #[inline(always)]
 pub fn param_unescaped(b: u8) -> bool {
     PARAM_UNESCAPED[b as usize]
 }
-/// [`hnv`] but `%`.
+/// RFC 3261 `hnv-unreserved` / unreserved bytes but `%`.
 #[inline(always)]
 pub fn hnv_unescaped(b: u8) -> bool {
     HNV_UNESCAPED[b as usize]

@@ -703,7 +703,7 @@ impl<'a> Headers<'a> {
             name_end,
             value_start: value_start as u16,
             value_end,
-            slot: h.name.slot().map_or(OTHER, |s| s as u8),
+            slot: h.name.slot_u8(),
         })
     }
 

@@ -16,7 +16,7 @@ use nom::{
 use super::{
     charset,
     message::{HeaderName, Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
-    values::span,
+    values::{first_control, span},
     Error,
 };
 
@@ -426,8 +426,6 @@ enum Canonical {
 /// is scanned eight bytes a step.
 #[inline(always)]
 fn canonical_line(msg: &[u8], pos: usize) -> Canonical {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let Some(line) = msg.get(pos..) else {
         return Canonical::Other;
     };
@@ -443,34 +441,18 @@ fn canonical_line(msg: &[u8], pos: usize) -> Canonical {
         Some([b':', b' ', first]) if !charset::lws(*first) => {}
         _ => return Canonical::Other,
     }
-    // The first byte below 0x0E after the value's first byte.
+    // The first control byte after the value's first byte.
     let from = value + 1;
-    let mut ctl = line.len();
-    let mut words = line[from.min(line.len())..].chunks_exact(8);
-    let mut base = from;
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        let flagged = w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
-        if flagged != 0 {
-            ctl = base + (flagged.trailing_zeros() / 8) as usize;
-            break;
-        }
-        base += 8;
-    }
-    if ctl == line.len() {
-        let tail = words.remainder();
-        ctl = base + tail.iter().position(|&b| b < 0x0E).unwrap_or(tail.len());
-    }
+    let ctl = from + first_control(line.get(from..).unwrap_or_default());
     let end = match line.get(ctl..ctl + 2) {
         Some([b'\r', b'\n']) => ctl + 2,
         Some([b'\n', _]) => ctl + 1,
         _ => return Canonical::Other,
     };
-    match (line.get(end), line.get(ctl - 1)) {
-        (Some(b' ' | b'\t'), _) | (_, Some(b' ' | b'\t' | b'\r' | b'\n') | None) => {
-            return Canonical::Other
-        }
-        _ => {}
+    // Folded, or a value ending in white space (bytes before `ctl` are
+    // not control bytes, so only a space can be).
+    if matches!(line.get(end), Some(b' ' | b'\t')) || line.get(ctl - 1) == Some(&b' ') {
+        return Canonical::Other;
     }
     if pos + end > MAX_HEAD_LEN {
         return Canonical::Other;
@@ -584,36 +566,6 @@ fn line_end(s: &[u8], from: usize) -> Result<(usize, usize), Error> {
             Some(_) => i += 1,
         }
     }
-}
-
-/// The index of the first byte below 0x0E (CR, LF, tab and the other
-/// low control bytes) in `s`, or `s.len()`: sixteen bytes a step, each
-/// word's bytes tested together (a byte below 0x0E starts a borrow, so the
-/// lowest flagged byte of a word is exact). Not inlined: lines are short,
-/// and its own registers make the loop tight.
-#[inline(never)]
-fn first_control(s: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let flag = |w: u64| w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
-    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-    let mut blocks = s.chunks_exact(16);
-    let mut base = 0;
-    for block in &mut blocks {
-        let (lo, hi) = block.split_at(8);
-        let (lo, hi) = (flag(word(lo)), flag(word(hi)));
-        if lo | hi != 0 {
-            return base
-                + if lo != 0 {
-                    (lo.trailing_zeros() / 8) as usize
-                } else {
-                    8 + (hi.trailing_zeros() / 8) as usize
-                };
-        }
-        base += 16;
-    }
-    let tail = blocks.remainder();
-    base + tail.iter().position(|&b| b < 0x0E).unwrap_or(tail.len())
 }
 
 /// A CR at `i`: the line ends there when LF follows.

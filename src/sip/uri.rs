@@ -213,19 +213,19 @@ impl<'a> SipUri<'a> {
             Some(at) => {
                 let user_end = escaped_span(s, 0, charset::user_unescaped)?;
                 let user = s.get(..user_end).filter(|u| !u.is_empty())?;
+                // `@` is not a user byte: the user ends at the first `@` or
+                // at the `:` before a password.
                 let password = match s.get(user_end) {
                     Some(b'@') => None,
                     Some(b':') => {
                         let p = s.get(user_end + 1..at)?;
-                        (escaped_span(p, 0, charset::password_unescaped)? == p.len())
-                            .then_some(p)?;
+                        if escaped_span(p, 0, charset::password_unescaped)? != p.len() {
+                            return None;
+                        }
                         Some(p)
                     }
                     _ => return None,
                 };
-                if password.is_none() && user_end != at {
-                    return None;
-                }
                 (Some(user), password, at + 1)
             }
         };

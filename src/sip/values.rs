@@ -204,7 +204,7 @@ fn scan_params<'a>(
             let v_end = if s.get(v) == Some(&b'"') {
                 v + quoted_len(s.get(v..)?)?
             } else {
-                span(s, v, gen_value_byte)
+                span(s, v, charset::gen_value)
             };
             if v_end == v {
                 return None;
@@ -355,6 +355,25 @@ pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
         .map(|i| base + i)
 }
 
+/// The index of the first byte below 0x0E (CR, LF, tab and the other low
+/// control bytes) in `s`, or `s.len()`, eight bytes a step: a byte below
+/// 0x0E starts a borrow, so the lowest flagged byte of a word is exact.
+#[inline(always)]
+pub(crate) fn first_control(s: &[u8]) -> usize {
+    let mut words = s.chunks_exact(8);
+    let mut base = 0;
+    for w in &mut words {
+        let w = word(w);
+        let flagged = w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
+        if flagged != 0 {
+            return base + (flagged.trailing_zeros() / 8) as usize;
+        }
+        base += 8;
+    }
+    let tail = words.remainder();
+    base + tail.iter().position(|&b| b < 0x0E).unwrap_or(tail.len())
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -380,13 +399,6 @@ pub(crate) fn parse_port(s: &[u8]) -> Option<u16> {
         }
     }
     u16::try_from(n).ok()
-}
-
-/// `token / host / quoted-string` bytes of a header parameter value,
-/// quoted-strings excepted (IPv6 `received=` values need `:`).
-#[inline(always)]
-fn gen_value_byte(b: u8) -> bool {
-    charset::gen_value(b)
 }
 
 #[cfg(test)]
