@@ -38,13 +38,7 @@ fn call_flow(transport: &str, locals: &[&str]) {
         "{text}"
     );
     // The UAS saw and completed every call.
-    let uas_out = uas.terminate(Duration::from_secs(5));
-    let uas_text = String::from_utf8_lossy(&uas_out.stdout);
-    assert!(
-        uas_text.contains("calls: 400 started, 400 succeeded, 0 failed"),
-        "{}",
-        show(&uas_out)
-    );
+    assert_uas_served(uas, 400);
 }
 
 #[test]
@@ -97,13 +91,7 @@ fn uac_reading_once_per_tick_measures_from_kernel_receive_times() {
             "{l}: {j}"
         );
     }
-    let uas_out = uas.terminate(Duration::from_secs(5));
-    let uas_text = String::from_utf8_lossy(&uas_out.stdout);
-    assert!(
-        uas_text.contains("calls: 2000 started, 2000 succeeded, 0 failed"),
-        "{}",
-        show(&uas_out)
-    );
+    assert_uas_served(uas, 2000);
 }
 
 #[test]

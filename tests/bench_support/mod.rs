@@ -195,3 +195,17 @@ pub fn bench_uac(port: u16, json: &PathBuf, extra: &[&str]) -> Output {
         Duration::from_secs(60),
     )
 }
+
+/// Stops a `bench uas` and asserts its report: `calls` calls started, all of
+/// them completed, none failed.
+pub fn assert_uas_served(uas: Guard, calls: u64) {
+    let out = uas.terminate(Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "calls: {calls} started, {calls} succeeded, 0 failed"
+        )),
+        "{}",
+        show(&out)
+    );
+}
