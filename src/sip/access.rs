@@ -59,24 +59,34 @@ impl<'a> Headers<'a> {
 
     /// The topmost Via value; `Missing("Via")` when there is none.
     pub fn top_via(&self) -> Result<Via<'a>, Error> {
-        self.top_via_with_raw().map(|(via, _)| via)
+        match self.top_via_text() {
+            Some(rest) => Via::parse_first(rest).map(|(via, _)| via),
+            None => Err(Error::Missing("Via")),
+        }
     }
 
-    /// The topmost Via value, parsed, with its text as received (LWS
-    /// trimmed, up to the comma that ends it): one pass over the line, no
-    /// split. `Missing("Via")` when there is none.
-    pub fn top_via_with_raw(&self) -> Result<(Via<'a>, &'a [u8]), Error> {
+    /// The text from the topmost Via value on (to the end of its line).
+    #[inline(always)]
+    fn top_via_text(&self) -> Option<&'a [u8]> {
         for line in self.all(HeaderName::Via) {
             let v = line.value;
             let rest = v
                 .get(span(v, 0, |b| b == b',' || charset::lws(b))..)
                 .unwrap_or_default();
             if !rest.is_empty() {
-                let (via, end) = Via::parse_first(rest)?;
-                return Ok((via, charset::trim(rest.get(..end).unwrap_or_default())));
+                return Some(rest);
             }
         }
-        Err(Error::Missing("Via"))
+        None
+    }
+
+    /// The topmost Via value, parsed, with its text as received (LWS
+    /// trimmed, up to the comma that ends it): one pass over the line, no
+    /// split. `Missing("Via")` when there is none.
+    pub fn top_via_with_raw(&self) -> Result<(Via<'a>, &'a [u8]), Error> {
+        let rest = self.top_via_text().ok_or(Error::Missing("Via"))?;
+        let (via, end) = Via::parse_first(rest)?;
+        Ok((via, charset::trim(rest.get(..end).unwrap_or_default())))
     }
 
     /// The Call-ID, validated (`word ["@" word]`).

@@ -682,6 +682,12 @@ impl<'a> Headers<'a> {
         }
     }
 
+    /// The message the lines lie in.
+    #[inline(always)]
+    pub(crate) fn src(&self) -> &'a [u8] {
+        self.src
+    }
+
     /// Appends a header whose name (for unknown names) and value lie inside
     /// the message given to [`Headers::new`], with `start`/`end` offsets in
     /// it. `Err(TooManyHeaders)` past [`MAX_HEADERS`]; a header outside the

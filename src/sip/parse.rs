@@ -28,19 +28,29 @@ use super::{
 /// are ignored. A Content-Length beyond the input is
 /// [`Error::BodyTruncated`]; without a Content-Length the body is the rest
 /// of the input.
+#[inline(always)]
 pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
-    // The header list is large (inline storage): it is built in its final
-    // place, the returned `Result`, which every path returns, rather than
-    // moved through temporaries.
-    let mut res = Err(Error::Incomplete);
-    if let Err(e) = parse_into(input, &mut res) {
+    // The header list is large (inline storage): the returned `Result` is
+    // built in place, by assignments to this local only (a write through a
+    // reference would build a temporary and copy it), and the header lines
+    // are then added where it lies.
+    let mut res = start_line(input);
+    let filled = match &mut res {
+        Ok(Message::Request(r)) => fill(r.headers.src(), &mut r.headers, &mut r.body, &mut r.raw),
+        Ok(Message::Response(r)) => fill(r.headers.src(), &mut r.headers, &mut r.body, &mut r.raw),
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = filled {
         res = Err(e);
     }
     res
 }
 
+/// The message with its start line read and no header lines yet: its
+/// headers' source is the message without leading CR LF pairs, and its
+/// `raw` (until [`fill`] sets it) the start line with its terminator.
 #[inline(always)]
-fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Result<(), Error> {
+fn start_line(input: &[u8]) -> Result<Message<'_>, Error> {
     let mut skip = 0;
     while input.get(skip..skip + 2) == Some(b"\r\n") {
         skip += 2;
@@ -51,32 +61,37 @@ fn parse_into<'a>(input: &'a [u8], res: &mut Result<Message<'a>, Error>) -> Resu
         e => e,
     })?;
     let line = &msg[..line_len];
-
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         let (code, reason) = status_line(line)?;
-        *res = Ok(Message::Response(Response {
+        Ok(Message::Response(Response {
             code,
             reason,
             headers: Headers::new(msg),
             body: &[],
-            raw: &[],
-        }));
-        if let Ok(Message::Response(r)) = res {
-            (r.body, r.raw) = head_and_body(msg, after_start, &mut r.headers)?;
-        }
+            raw: &msg[..after_start],
+        }))
     } else {
         let (method, uri_raw) = request_line(line)?;
-        *res = Ok(Message::Request(Request {
+        Ok(Message::Request(Request {
             method,
             uri_raw,
             headers: Headers::new(msg),
             body: &[],
-            raw: &[],
-        }));
-        if let Ok(Message::Request(r)) = res {
-            (r.body, r.raw) = head_and_body(msg, after_start, &mut r.headers)?;
-        }
+            raw: &msg[..after_start],
+        }))
     }
+}
+
+/// Reads the header lines and frames the body of a message whose start
+/// line [`start_line`] read (`msg` is its headers' source).
+#[inline(always)]
+fn fill<'a>(
+    msg: &'a [u8],
+    headers: &mut Headers<'a>,
+    body: &mut &'a [u8],
+    raw: &mut &'a [u8],
+) -> Result<(), Error> {
+    (*body, *raw) = head_and_body(msg, raw.len(), headers)?;
     Ok(())
 }
 
@@ -370,34 +385,50 @@ fn head_and_body<'a>(
     headers: &mut Headers<'a>,
 ) -> Result<(&'a [u8], &'a [u8]), Error> {
     let mut content_length: Option<u32> = None;
+    // Lines read the usual way lie inside `fast`, so their offsets fit 16
+    // bits; a line past it goes the general way (and is too large).
+    let fast = msg.get(..MAX_HEAD_LEN).unwrap_or(msg);
     loop {
-        let line = match canonical_line(msg, pos) {
-            Canonical::Line(line) => line,
+        match canonical_line(fast, msg, pos) {
+            Canonical::Line(c) => {
+                let value_start = pos + c.name_len + 2;
+                if c.slot == CONTENT_LENGTH {
+                    let value = fast.get(value_start..c.value_end).unwrap_or_default();
+                    content_length_line(value, &mut content_length)?;
+                }
+                // Every offset is at most `c.end`, inside `fast`.
+                headers.push_line(Line {
+                    start: pos as u16,
+                    end: c.end as u16,
+                    name_end: (pos + c.name_len) as u16,
+                    value_start: value_start as u16,
+                    value_end: c.value_end as u16,
+                    slot: c.slot,
+                })?;
+                pos = c.end;
+            }
             Canonical::Empty(next) => {
                 pos = next;
                 break;
             }
             Canonical::Other => match next_line(msg, pos)? {
-                Some(line) => line,
+                Some(line) => {
+                    if line.slot == CONTENT_LENGTH {
+                        let value = msg
+                            .get(usize::from(line.value_start)..usize::from(line.value_end))
+                            .unwrap_or_default();
+                        content_length_line(value, &mut content_length)?;
+                    }
+                    pos = usize::from(line.end);
+                    headers.push_line(line)?;
+                }
                 None => {
                     // The empty line: the head ends after it.
                     pos = line_end(msg, pos)?.1;
                     break;
                 }
             },
-        };
-        if line.slot == CONTENT_LENGTH {
-            let value = msg
-                .get(usize::from(line.value_start)..usize::from(line.value_end))
-                .unwrap_or_default();
-            let n = charset::parse_u32(value).ok_or(Error::Invalid("Content-Length"))?;
-            match content_length {
-                Some(prev) if prev != n => return Err(Error::Duplicate("Content-Length")),
-                _ => content_length = Some(n),
-            }
         }
-        pos = usize::from(line.end);
-        headers.push_line(line)?;
     }
     let available = msg.len() - pos;
     let body_len = match content_length {
@@ -409,24 +440,49 @@ fn head_and_body<'a>(
     Ok((&msg[pos..end], &msg[..end]))
 }
 
+/// A Content-Length line's value: a number, equal to any earlier one.
+#[inline(never)]
+fn content_length_line(value: &[u8], seen: &mut Option<u32>) -> Result<(), Error> {
+    let n = charset::parse_u32(value).ok_or(Error::Invalid("Content-Length"))?;
+    match *seen {
+        Some(prev) if prev != n => Err(Error::Duplicate("Content-Length")),
+        _ => {
+            *seen = Some(n);
+            Ok(())
+        }
+    }
+}
+
 /// What [`canonical_line`] found at a line start.
 enum Canonical {
     /// A header line.
-    Line(Line),
+    Line(CanonicalLine),
     /// The empty line; the head ends at this offset.
     Empty(usize),
     /// Something else: [`next_line`] reads it.
     Other,
 }
 
-/// The header line at `pos` when it is written the usual way: a known name
-/// spelled canonically, `: `, a value with no white space at either end, no
-/// control byte inside, CR LF (or LF), and no folding. What [`next_line`]
-/// finds for such a line, in one pass without its general steps; the value
-/// is scanned eight bytes a step.
+/// A header line written the usual way: `name: value` CR LF (or LF).
+struct CanonicalLine {
+    /// Length of the name (the colon follows it, then one space).
+    name_len: usize,
+    /// Offset where the value ends (its line terminator).
+    value_end: usize,
+    /// Offset just past the line terminator.
+    end: usize,
+    /// The name's [`Line::slot`].
+    slot: u8,
+}
+
+/// The header line at `pos` of `fast` (a prefix of `msg`) when it is
+/// written the usual way: a known name spelled canonically, `: `, a value
+/// with no white space at either end, no control byte inside, CR LF (or
+/// LF), and no folding. What [`next_line`] finds for such a line, in one
+/// pass without its general steps; the value is scanned eight bytes a step.
 #[inline(always)]
-fn canonical_line(msg: &[u8], pos: usize) -> Canonical {
-    let Some(line) = msg.get(pos..) else {
+fn canonical_line(fast: &[u8], msg: &[u8], pos: usize) -> Canonical {
+    let Some(line) = fast.get(pos..) else {
         return Canonical::Other;
     };
     let (slot, name_len) = match line {
@@ -436,34 +492,28 @@ fn canonical_line(msg: &[u8], pos: usize) -> Canonical {
             None => return Canonical::Other,
         },
     };
-    let value = name_len + 2;
-    match line.get(name_len..=value) {
-        Some([b':', b' ', first]) if !charset::lws(*first) => {}
+    match line.get(name_len..name_len + 3) {
+        Some(&[b':', b' ', first]) if first > b' ' => {}
         _ => return Canonical::Other,
     }
-    // The first control byte after the value's first byte.
-    let from = value + 1;
-    let ctl = from + first_control(line.get(from..).unwrap_or_default());
-    let end = match line.get(ctl..ctl + 2) {
+    // The first byte below 0x0E after the value's first byte.
+    let from = pos + name_len + 3;
+    let ctl = from + first_control(fast.get(from..).unwrap_or_default());
+    let end = match fast.get(ctl..ctl + 2) {
         Some([b'\r', b'\n']) => ctl + 2,
         Some([b'\n', _]) => ctl + 1,
         _ => return Canonical::Other,
     };
-    // Folded, or a value ending in white space (bytes before `ctl` are
-    // not control bytes, so only a space can be).
-    if matches!(line.get(end), Some(b' ' | b'\t')) || line.get(ctl - 1) == Some(&b' ') {
+    // Folded (the next line may lie past `fast`), or a value ending in
+    // white space (bytes before `ctl` are not control bytes, so only a
+    // space can be).
+    if matches!(msg.get(end), Some(b' ' | b'\t')) || fast.get(ctl - 1) == Some(&b' ') {
         return Canonical::Other;
     }
-    if pos + end > MAX_HEAD_LEN {
-        return Canonical::Other;
-    }
-    // Every offset is at most `pos + end`, checked above.
-    Canonical::Line(Line {
-        start: pos as u16,
-        end: (pos + end) as u16,
-        name_end: (pos + name_len) as u16,
-        value_start: (pos + value) as u16,
-        value_end: (pos + ctl) as u16,
+    Canonical::Line(CanonicalLine {
+        name_len,
+        value_end: ctl,
+        end,
         slot,
     })
 }
@@ -856,9 +906,17 @@ mod tests {
         let mut fast = 0;
         for m in corpus() {
             for pos in 0..m.len().min(600) {
-                match canonical_line(&m, pos) {
-                    Canonical::Line(line) => {
+                match canonical_line(&m, &m, pos) {
+                    Canonical::Line(c) => {
                         fast += 1;
+                        let line = Line {
+                            start: pos as u16,
+                            end: c.end as u16,
+                            name_end: (pos + c.name_len) as u16,
+                            value_start: (pos + c.name_len + 2) as u16,
+                            value_end: c.value_end as u16,
+                            slot: c.slot,
+                        };
                         assert_eq!(next_line(&m, pos), Ok(Some(line)), "{m:?} at {pos}");
                     }
                     Canonical::Empty(end) => {

@@ -122,10 +122,30 @@ pub enum Host<'a> {
 /// and never fails; validation happened when the list was parsed. Values
 /// are returned as written: quoted-strings keep their quotes
 /// ([`Param::unquoted`] removes them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Params<'a> {
     raw: &'a [u8],
+    /// Which routing parameters the URI parser saw while validating the
+    /// list ([`SEEN_KNOWN`] set), so [`SipUri::lr`] and [`SipUri::routing`]
+    /// need not scan it again; 0 when unknown.
+    seen: u8,
 }
+
+/// [`Params::seen`] is filled in.
+const SEEN_KNOWN: u8 = 0x80;
+/// An `lr` parameter is present.
+const SEEN_LR: u8 = 1;
+/// A `transport` or `maddr` parameter is present.
+const SEEN_OTHER_ROUTING: u8 = 2;
+
+/// Two lists are equal when their text is.
+impl PartialEq for Params<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for Params<'_> {}
 
 /// One parameter: `name` or `name=value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,7 +258,7 @@ impl<'a> SipUri<'a> {
             i = end;
         }
         let rest = hostport.get(i..)?;
-        let q = scan_uri_params(rest)?;
+        let (q, seen) = scan_uri_params(rest)?;
         let (params, headers) = rest.split_at(q);
         let headers = headers.get(1..);
         if let Some(h) = headers {
@@ -252,7 +272,10 @@ impl<'a> SipUri<'a> {
             password,
             host,
             port,
-            params: Params { raw: params },
+            params: Params {
+                raw: params,
+                seen: seen | SEEN_KNOWN,
+            },
             headers,
         })
     }
@@ -273,12 +296,23 @@ impl<'a> SipUri<'a> {
 
     /// True when the `lr` parameter is present (RFC 3261 §19.1.1, loose routing).
     pub fn lr(&self) -> bool {
+        if self.params.seen & SEEN_KNOWN != 0 {
+            return self.params.seen & SEEN_LR != 0;
+        }
         self.param(b"lr").is_some()
     }
 
     /// [`SipUri::lr`], [`SipUri::transport`] and [`SipUri::maddr`] in one
     /// pass over the parameters (what routing a request on this URI needs).
     pub fn routing(&self) -> Routing<'a> {
+        let seen = self.params.seen;
+        if seen & SEEN_KNOWN != 0 && seen & SEEN_OTHER_ROUTING == 0 {
+            return Routing {
+                lr: seen & SEEN_LR != 0,
+                transport: None,
+                maddr: None,
+            };
+        }
         let mut plain = RoutingScan::default();
         if self.params.each_plain(|p| plain.take(p)).is_some() {
             return plain.found;
@@ -324,13 +358,13 @@ impl<'a> TelUri<'a> {
             let hexish = |b: u8| b.is_ascii_hexdigit() || b == b'*' || b == b'#';
             number.iter().all(|&b| hexish(b) || visual(b)) && number.iter().any(|&b| hexish(b))
         };
-        if !ok || scan_uri_params(params) != Some(params.len()) {
+        if !ok || scan_uri_params(params).map(|(end, _)| end) != Some(params.len()) {
             return None;
         }
         Some(TelUri {
             number,
             global,
-            params: Params { raw: params },
+            params: Params::from_raw(params),
         })
     }
 }
@@ -399,13 +433,13 @@ impl From<IpAddr> for Host<'_> {
 
 impl<'a> Params<'a> {
     /// An empty list.
-    pub const EMPTY: Params<'static> = Params { raw: b"" };
+    pub const EMPTY: Params<'static> = Params { raw: b"", seen: 0 };
 
     /// Wraps raw parameter text without validating it (iteration still
     /// never panics; malformed pieces come out as odd names).
     #[inline]
     pub fn from_raw(raw: &'a [u8]) -> Params<'a> {
-        Params { raw }
+        Params { raw, seen: 0 }
     }
 
     /// The raw text, starting at the first `;` (empty when there are none).
@@ -658,22 +692,29 @@ fn escaped_all(s: &[u8], class: impl Fn(u8) -> bool + Copy) -> bool {
 }
 
 /// Validates `*( ";" pname [ "=" pvalue ] )` (paramchar names and values)
-/// at the start of `s`; returns where it ends: a `?` or the end of `s`.
+/// at the start of `s`; returns where it ends (a `?` or the end of `s`) and
+/// the [`Params::seen`] bits of the names it met.
 #[inline]
-fn scan_uri_params(s: &[u8]) -> Option<usize> {
+fn scan_uri_params(s: &[u8]) -> Option<(usize, u8)> {
     let mut i = 0;
+    let mut seen = 0;
     loop {
         match s.get(i) {
-            None | Some(b'?') => return Some(i),
+            None | Some(b'?') => return Some((i, seen)),
             Some(b';') => {}
             Some(_) => return None,
         }
         // The name and its value in one scan: `=` is not a paramchar, so
         // the name ends there and the value after it.
         let n = escaped_span(s, i + 1, charset::param_unescaped)?;
-        if n == i + 1 {
-            return None;
-        }
+        let name = s.get(i + 1..n).unwrap_or_default();
+        seen |= match name.len() {
+            0 => return None,
+            2 if charset::eq_letters(name, b"lr") => SEEN_LR,
+            5 if charset::eq_letters(name, b"maddr") => SEEN_OTHER_ROUTING,
+            9 if charset::eq_letters(name, b"transport") => SEEN_OTHER_ROUTING,
+            _ => 0,
+        };
         i = n;
         if s.get(i) == Some(&b'=') {
             let v = escaped_span(s, i + 1, charset::param_unescaped)?;
@@ -784,6 +825,34 @@ mod tests {
             });
         }
         out
+    }
+
+    /// `lr()` and `routing()` answer from what the parser saw exactly as a
+    /// scan of the parameters would.
+    #[test]
+    fn routing_from_the_parse_agrees_with_a_scan() {
+        let uris: &[&[u8]] = &[
+            b"sip:p.example.com;lr",
+            b"sip:p.example.com;LR=1;transport=TCP",
+            b"sip:p.example.com;maddr=192.0.2.1;lr",
+            b"sip:p.example.com;lrx;xlr;l%72",
+            b"sip:u@p.example.com:5070;transport=udp;transport=tcp",
+            b"sip:p.example.com;maddr=a;maddr=b",
+            b"sip:p.example.com",
+            b"sip:p.example.com;user=phone?h=v",
+            b"sips:[2001:db8::1];Lr",
+        ];
+        for &raw in uris {
+            let u = SipUri::parse(raw).expect("test URI parses");
+            assert_ne!(u.params.seen & SEEN_KNOWN, 0);
+            let unparsed = SipUri {
+                params: Params::from_raw(u.params.raw()),
+                ..u
+            };
+            let text = String::from_utf8_lossy(raw);
+            assert_eq!(u.lr(), unparsed.lr(), "{text}");
+            assert_eq!(u.routing(), unparsed.routing(), "{text}");
+        }
     }
 
     #[test]
