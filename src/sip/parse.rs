@@ -873,32 +873,9 @@ mod tests {
     /// the RFC 4475 fixtures and the benchmark messages, each as it is and
     /// with every byte replaced, in turn, by a few that matter to them.
     fn corpus() -> Vec<Vec<u8>> {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let mut seeds = Vec::new();
-        for dir in ["tests/fixtures/rfc4475", "benches/messages"] {
-            let mut files: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
-                .expect("fixture directory")
-                .map(|e| e.expect("fixture entry").path())
-                .filter(|p| p.extension().is_some_and(|e| e == "dat" || e == "sip"))
-                .collect();
-            files.sort();
-            for f in files {
-                seeds.push(std::fs::read(f).expect("fixture"));
-            }
-        }
+        let seeds = super::super::test_messages();
         assert!(seeds.len() > 30, "fixtures missing");
-        let mut all = seeds.clone();
-        for seed in &seeds {
-            let head = seed.len().min(400);
-            for i in (0..head).step_by(3) {
-                for b in [b' ', b'\t', b'\r', b'\n', b':', b';', b'"', b'X'] {
-                    let mut m = seed.clone();
-                    m[i] = b;
-                    all.push(m);
-                }
-            }
-        }
-        all
+        super::super::with_mutations(seeds, 400, 3, b" \t\r\n:;\"X")
     }
 
     #[test]

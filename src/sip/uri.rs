@@ -33,7 +33,7 @@ pub enum Uri<'a> {
 
 /// A `sip:` / `sips:` URI. Every slice borrows the input and keeps its
 /// escapes (`%HH`) as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct SipUri<'a> {
     /// True for `sips:`.
     pub secure: bool,
@@ -50,7 +50,27 @@ pub struct SipUri<'a> {
     pub params: Params<'a>,
     /// The headers after `?`, without the `?`.
     pub headers: Option<&'a [u8]>,
+    /// Which routing parameters the parser saw while validating `params`
+    /// ([`SEEN_KNOWN`] set), so [`SipUri::lr`] and [`SipUri::routing`]
+    /// need not scan them again; 0 when unknown (a URI built by hand).
+    pub(crate) seen: u8,
 }
+
+/// Two URIs are equal when their parts are (what the parser noted about
+/// them aside).
+impl PartialEq for SipUri<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.secure == other.secure
+            && self.user == other.user
+            && self.password == other.password
+            && self.host == other.host
+            && self.port == other.port
+            && self.params == other.params
+            && self.headers == other.headers
+    }
+}
+
+impl Eq for SipUri<'_> {}
 
 /// The parameters of a SIP URI that routing looks at, from
 /// [`SipUri::routing`].
@@ -122,30 +142,17 @@ pub enum Host<'a> {
 /// and never fails; validation happened when the list was parsed. Values
 /// are returned as written: quoted-strings keep their quotes
 /// ([`Param::unquoted`] removes them).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Params<'a> {
     raw: &'a [u8],
-    /// Which routing parameters the URI parser saw while validating the
-    /// list ([`SEEN_KNOWN`] set), so [`SipUri::lr`] and [`SipUri::routing`]
-    /// need not scan it again; 0 when unknown.
-    seen: u8,
 }
 
-/// [`Params::seen`] is filled in.
+/// [`SipUri::seen`] is filled in.
 const SEEN_KNOWN: u8 = 0x80;
 /// An `lr` parameter is present.
 const SEEN_LR: u8 = 1;
 /// A `transport` or `maddr` parameter is present.
 const SEEN_OTHER_ROUTING: u8 = 2;
-
-/// Two lists are equal when their text is.
-impl PartialEq for Params<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
-    }
-}
-
-impl Eq for Params<'_> {}
 
 /// One parameter: `name` or `name=value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,13 +257,7 @@ impl<'a> SipUri<'a> {
             }
         };
         let hostport = s.get(host_at..)?;
-        let (host, mut i) = scan_host(hostport)?;
-        let mut port = None;
-        if hostport.get(i) == Some(&b':') {
-            let end = span(hostport, i + 1, |b| b.is_ascii_digit());
-            port = Some(parse_port(hostport.get(i + 1..end)?)?);
-            i = end;
-        }
+        let (host, _, port, i) = scan_hostport(hostport)?;
         let rest = hostport.get(i..)?;
         let (q, seen) = scan_uri_params(rest)?;
         let (params, headers) = rest.split_at(q);
@@ -272,12 +273,51 @@ impl<'a> SipUri<'a> {
             password,
             host,
             port,
-            params: Params {
-                raw: params,
-                seen: seen | SEEN_KNOWN,
-            },
+            params: Params { raw: params },
             headers,
+            seen: seen | SEEN_KNOWN,
         })
+    }
+
+    /// What follows `sip:` when it is `host[:port]` and unescaped
+    /// parameters, up to the first byte that cannot continue it: the URI
+    /// (not secure, no userinfo, no headers) and that byte's index. For a
+    /// `rest` whose byte at the returned index is `>` (or its end), this is
+    /// what [`Uri::parse`] finds for `sip:` and `rest` up to that index: no
+    /// byte of a host or a parameter is `@`, `?` or `%`, and the parts are
+    /// read by the same scanners. `None` when it is not of that form.
+    #[inline(always)]
+    pub(crate) fn parse_host_params(rest: &'a [u8]) -> Option<(SipUri<'a>, usize)> {
+        let (host, _, port, mut i) = scan_hostport(rest)?;
+        let params_at = i;
+        let mut seen = SEEN_KNOWN;
+        while rest.get(i) == Some(&b';') {
+            let n = span(rest, i + 1, charset::param_unescaped);
+            seen |= param_seen(rest.get(i + 1..n)?)?;
+            i = n;
+            if rest.get(i) == Some(&b'=') {
+                let v = span(rest, i + 1, charset::param_unescaped);
+                if v == i + 1 {
+                    return None;
+                }
+                i = v;
+            }
+        }
+        Some((
+            SipUri {
+                secure: false,
+                user: None,
+                password: None,
+                host,
+                port,
+                params: Params {
+                    raw: rest.get(params_at..i)?,
+                },
+                headers: None,
+                seen,
+            },
+            i,
+        ))
     }
 
     /// A uri-parameter by name (case-insensitive): `Some(None)` for a bare
@@ -296,8 +336,8 @@ impl<'a> SipUri<'a> {
 
     /// True when the `lr` parameter is present (RFC 3261 §19.1.1, loose routing).
     pub fn lr(&self) -> bool {
-        if self.params.seen & SEEN_KNOWN != 0 {
-            return self.params.seen & SEEN_LR != 0;
+        if self.seen & SEEN_KNOWN != 0 {
+            return self.seen & SEEN_LR != 0;
         }
         self.param(b"lr").is_some()
     }
@@ -305,7 +345,7 @@ impl<'a> SipUri<'a> {
     /// [`SipUri::lr`], [`SipUri::transport`] and [`SipUri::maddr`] in one
     /// pass over the parameters (what routing a request on this URI needs).
     pub fn routing(&self) -> Routing<'a> {
-        let seen = self.params.seen;
+        let seen = self.seen;
         if seen & SEEN_KNOWN != 0 && seen & SEEN_OTHER_ROUTING == 0 {
             return Routing {
                 lr: seen & SEEN_LR != 0,
@@ -433,13 +473,13 @@ impl From<IpAddr> for Host<'_> {
 
 impl<'a> Params<'a> {
     /// An empty list.
-    pub const EMPTY: Params<'static> = Params { raw: b"", seen: 0 };
+    pub const EMPTY: Params<'static> = Params { raw: b"" };
 
     /// Wraps raw parameter text without validating it (iteration still
     /// never panics; malformed pieces come out as odd names).
     #[inline]
     pub fn from_raw(raw: &'a [u8]) -> Params<'a> {
-        Params { raw, seen: 0 }
+        Params { raw }
     }
 
     /// The raw text, starting at the first `;` (empty when there are none).
@@ -667,6 +707,19 @@ pub(crate) fn scan_host(s: &[u8]) -> Option<(Host<'_>, usize)> {
     Some((Host::Name(h), end))
 }
 
+/// [`scan_host`] and the `:port` after it, if any: the host, the index
+/// after it, the port, and the index after them. A `:` without a valid port
+/// is `None`.
+#[inline(always)]
+pub(crate) fn scan_hostport(s: &[u8]) -> Option<(Host<'_>, usize, Option<u16>, usize)> {
+    let (host, i) = scan_host(s)?;
+    if s.get(i) != Some(&b':') {
+        return Some((host, i, None, i));
+    }
+    let end = span(s, i + 1, |b| b.is_ascii_digit());
+    Some((host, i, Some(parse_port(s.get(i + 1..end)?)?), end))
+}
+
 /// First index at or after `i` whose byte is not in `class` (which must not
 /// hold `%`), where `%` must start a `%HH` escape (`None` on a bad escape).
 #[inline(always)]
@@ -693,7 +746,7 @@ fn escaped_all(s: &[u8], class: impl Fn(u8) -> bool + Copy) -> bool {
 
 /// Validates `*( ";" pname [ "=" pvalue ] )` (paramchar names and values)
 /// at the start of `s`; returns where it ends (a `?` or the end of `s`) and
-/// the [`Params::seen`] bits of the names it met.
+/// the [`SipUri::seen`] bits of the names it met.
 #[inline]
 fn scan_uri_params(s: &[u8]) -> Option<(usize, u8)> {
     let mut i = 0;
@@ -707,14 +760,7 @@ fn scan_uri_params(s: &[u8]) -> Option<(usize, u8)> {
         // The name and its value in one scan: `=` is not a paramchar, so
         // the name ends there and the value after it.
         let n = escaped_span(s, i + 1, charset::param_unescaped)?;
-        let name = s.get(i + 1..n).unwrap_or_default();
-        seen |= match name.len() {
-            0 => return None,
-            2 if charset::eq_letters(name, b"lr") => SEEN_LR,
-            5 if charset::eq_letters(name, b"maddr") => SEEN_OTHER_ROUTING,
-            9 if charset::eq_letters(name, b"transport") => SEEN_OTHER_ROUTING,
-            _ => 0,
-        };
+        seen |= param_seen(s.get(i + 1..n).unwrap_or_default())?;
         i = n;
         if s.get(i) == Some(&b'=') {
             let v = escaped_span(s, i + 1, charset::param_unescaped)?;
@@ -724,6 +770,19 @@ fn scan_uri_params(s: &[u8]) -> Option<(usize, u8)> {
             i = v;
         }
     }
+}
+
+/// The [`SipUri::seen`] bit of a uri-parameter name; `None` when it is
+/// empty.
+#[inline(always)]
+fn param_seen(name: &[u8]) -> Option<u8> {
+    Some(match name.len() {
+        0 => return None,
+        2 if charset::eq_letters(name, b"lr") => SEEN_LR,
+        5 if charset::eq_letters(name, b"maddr") => SEEN_OTHER_ROUTING,
+        9 if charset::eq_letters(name, b"transport") => SEEN_OTHER_ROUTING,
+        _ => 0,
+    })
 }
 
 /// `hname "=" hvalue *( "&" hname "=" hvalue )`.
@@ -844,11 +903,8 @@ mod tests {
         ];
         for &raw in uris {
             let u = SipUri::parse(raw).expect("test URI parses");
-            assert_ne!(u.params.seen & SEEN_KNOWN, 0);
-            let unparsed = SipUri {
-                params: Params::from_raw(u.params.raw()),
-                ..u
-            };
+            assert_ne!(u.seen & SEEN_KNOWN, 0);
+            let unparsed = SipUri { seen: 0, ..u };
             let text = String::from_utf8_lossy(raw);
             assert_eq!(u.lr(), unparsed.lr(), "{text}");
             assert_eq!(u.routing(), unparsed.routing(), "{text}");
@@ -893,6 +949,7 @@ mod tests {
             port: None,
             params: Params::EMPTY,
             headers: None,
+            seen: 0,
         }
     }
 

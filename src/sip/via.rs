@@ -3,7 +3,7 @@
 
 use super::{
     charset,
-    uri::{scan_host, Host, Params},
+    uri::{scan_host, scan_hostport, Host, Params},
     values::{parse_port, scan_header_params, scan_header_params_list, skip_lws, span},
     Error, Transport,
 };
@@ -191,15 +191,9 @@ fn parse_canonical(s: &[u8], list: bool) -> Option<(Via<'_>, usize)> {
     let (protocol, transport, t_end) = canonical_prefix(s)?;
     let h = t_end + 1;
     let sent_by = s.get(h..)?;
-    let (host, h_len) = scan_host(sent_by)?;
+    let (host, h_len, port, hp_len) = scan_hostport(sent_by)?;
     let host_raw = sent_by.get(..h_len)?;
-    let mut i = h + h_len;
-    let mut port = None;
-    if s.get(i) == Some(&b':') {
-        let p_end = span(s, i + 1, |b| b.is_ascii_digit());
-        port = Some(parse_port(s.get(i + 1..p_end)?)?);
-        i = p_end;
-    }
+    let mut i = h + hp_len;
     let params_at = i;
     let mut via = Via::sent_by(protocol, transport, host, host_raw, port);
     loop {
