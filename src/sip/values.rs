@@ -360,18 +360,33 @@ pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
 /// 0x0E starts a borrow, so the lowest flagged byte of a word is exact.
 #[inline(always)]
 pub(crate) fn first_control(s: &[u8]) -> usize {
-    let mut words = s.chunks_exact(8);
+    // Sixteen bytes a step (one branch for two words), then eight, then
+    // one at a time.
+    let flag = |w: u64| w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
+    let mut pairs = s.chunks_exact(16);
     let mut base = 0;
-    for w in &mut words {
-        let w = word(w);
-        let flagged = w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
-        if flagged != 0 {
-            return base + (flagged.trailing_zeros() / 8) as usize;
+    for p in &mut pairs {
+        let (lo, hi) = (flag(word(&p[..8])), flag(word(&p[8..])));
+        if lo | hi != 0 {
+            return base
+                + if lo != 0 {
+                    (lo.trailing_zeros() / 8) as usize
+                } else {
+                    8 + (hi.trailing_zeros() / 8) as usize
+                };
+        }
+        base += 16;
+    }
+    let mut rest = pairs.remainder();
+    if let (Some(w), Some(after)) = (rest.get(..8), rest.get(8..)) {
+        let f = flag(word(w));
+        if f != 0 {
+            return base + (f.trailing_zeros() / 8) as usize;
         }
         base += 8;
+        rest = after;
     }
-    let tail = words.remainder();
-    base + tail.iter().position(|&b| b < 0x0E).unwrap_or(tail.len())
+    base + rest.iter().position(|&b| b < 0x0E).unwrap_or(rest.len())
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -404,6 +419,24 @@ pub(crate) fn parse_port(s: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time scan finds what a byte-at-a-time one does, at
+    /// every length and position, for every byte value that matters.
+    #[test]
+    fn first_control_agrees_with_a_byte_scan() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for b in [0u8, b'\t', b'\n', 0x0D, 0x0E, b' ', 0x7F, 0x80, 0xFF] {
+                    let mut s = vec![b'a'; len];
+                    if let Some(x) = s.get_mut(at) {
+                        *x = b;
+                    }
+                    let expected = s.iter().position(|&c| c < 0x0E).unwrap_or(len);
+                    assert_eq!(first_control(&s), expected, "{s:?}");
+                }
+            }
+        }
+    }
 
     /// `input => expected` rows for a parser.
     macro_rules! table {
