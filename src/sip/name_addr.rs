@@ -99,6 +99,9 @@ impl<'a> NameAddr<'a> {
                 after.get(close + 1..).unwrap_or_default()
             }
         };
+        if let Some(tag) = lone_tag(params) {
+            return Ok(tag);
+        }
         let mut tag = None;
         scan_header_params(params, |name, value| tag_param(&mut tag, name, value)).ok_or(bad)?;
         Ok(tag)
@@ -280,6 +283,23 @@ fn bare(s: &[u8], bad: Error, list: bool) -> Result<(NameAddr<'_>, usize), Error
         },
         end + p_end,
     ))
+}
+
+/// The tag of header parameters that are nothing or only `;tag=value` with
+/// a plain value: what [`scan_header_params`] with [`tag_param`] finds for
+/// them, without its white-space skips. `None` for anything else.
+#[inline(always)]
+fn lone_tag(params: &[u8]) -> Option<Option<&[u8]>> {
+    let Some((head, value)) = params.split_at_checked(5) else {
+        return params.is_empty().then_some(None);
+    };
+    let [b';', t, a, g, b'='] = *head else {
+        return None;
+    };
+    let plain = !value.is_empty()
+        && value.first() != Some(&b'"')
+        && span(value, 0, charset::gen_value) == value.len();
+    (plain && charset::eq_letters(&[t, a, g], b"tag")).then_some(Some(value))
 }
 
 /// Records the first `tag` parameter; false when its value is missing or
@@ -604,5 +624,28 @@ mod tests {
             }
         }
         assert!(fast > 1000, "the one-pass reader took {fast} values");
+    }
+
+    #[test]
+    fn lone_tags_agree_with_the_parameter_scan() {
+        let mut fast = 0;
+        let mut seeds: Vec<Vec<u8>> = vec![b";tag=1928301774".to_vec(), b";TaG=a.b-c!".to_vec()];
+        for v in addresses() {
+            if let Some(close) = v.iter().position(|&b| b == b'>') {
+                seeds.push(v[close + 1..].to_vec());
+            }
+        }
+        for p in crate::sip::with_mutations(seeds, usize::MAX, 1, b" \t;=\"t,") {
+            if let Some(found) = lone_tag(&p) {
+                fast += 1;
+                let mut tag = None;
+                let scanned = scan_header_params(&p, |n, v| tag_param(&mut tag, n, v));
+                assert_eq!(scanned.map(|()| tag), Some(found), "{p:?}");
+            }
+        }
+        assert!(
+            fast > 100,
+            "the one-pass reader took {fast} parameter lists"
+        );
     }
 }
