@@ -487,13 +487,14 @@ fn canonical_line(fast: &[u8], msg: &[u8], pos: usize) -> Canonical {
     };
     let (slot, name_len) = match line {
         [b'\r', b'\n', ..] => return Canonical::Empty(pos + 2),
-        _ => match canonical_name(line) {
+        _ => match canonical_name(line, true) {
             Some(found) => found,
             None => return Canonical::Other,
         },
     };
-    match line.get(name_len..name_len + 3) {
-        Some(&[b':', b' ', first]) if first > b' ' => {}
+    // `name: ` matched; the value's first byte is not white space.
+    match line.get(name_len + 2) {
+        Some(&first) if first > b' ' => {}
         _ => return Canonical::Other,
     }
     // The first byte below 0x0E after the value's first byte.
@@ -530,7 +531,7 @@ fn next_line(msg: &[u8], pos: usize) -> Result<Option<Line>, Error> {
     let (slot, name_len) = match line {
         [b'\n', ..] | [b'\r', b'\n', ..] => return Ok(None),
         [b' ' | b'\t', ..] | [] | [b'\r', ..] => return Err(bad_line(msg, pos, false)),
-        _ => match canonical_name(line) {
+        _ => match canonical_name(line, false) {
             // A known name spelled canonically: a token, already classified.
             Some(known) => known,
             None => {
@@ -634,10 +635,10 @@ fn cr_lf(s: &[u8], i: usize) -> Result<(usize, usize), Error> {
 /// [`HeaderName::from_bytes`] would find, without scanning byte by byte.
 /// `None` sends the line the general way.
 #[inline(always)]
-fn canonical_name(line: &[u8]) -> Option<(u8, usize)> {
+fn canonical_name(line: &[u8], colon_space: bool) -> Option<(u8, usize)> {
     macro_rules! names {
         ($($lit:literal => $v:ident),* $(,)?) => {{
-            $(if is_name(line, $lit) {
+            $(if is_name(line, $lit, colon_space) {
                 return Some((HeaderName::$v.slot_u8(), $lit.len()));
             })*
             None
@@ -691,11 +692,15 @@ fn canonical_name(line: &[u8]) -> Option<(u8, usize)> {
 }
 
 /// `line` starts with `name` and then `:` or white space (so `name` is the
-/// whole field name).
+/// whole field name); with `colon_space`, `: ` exactly.
 #[inline(always)]
-fn is_name(line: &[u8], name: &[u8]) -> bool {
+fn is_name(line: &[u8], name: &[u8], colon_space: bool) -> bool {
     line.get(..name.len()) == Some(name)
-        && matches!(line.get(name.len()), Some(b':' | b' ' | b'\t'))
+        && if colon_space {
+            line.get(name.len()..name.len() + 2) == Some(b": ")
+        } else {
+            matches!(line.get(name.len()), Some(b':' | b' ' | b'\t'))
+        }
 }
 
 #[cfg(test)]
@@ -774,7 +779,7 @@ mod tests {
                 while i < line.len() && charset::token(line[i]) {
                     i += 1;
                 }
-                if let Some((n, len)) = canonical_name(&line) {
+                if let Some((n, len)) = canonical_name(&line, false) {
                     assert_eq!(
                         (n, len),
                         (HeaderName::from_bytes(&line[..i]).slot_u8(), i),
@@ -782,10 +787,18 @@ mod tests {
                     );
                     assert_ne!(n, OTHER);
                 }
+                // With `: ` required: the same name, only when `: ` follows.
+                let strict = canonical_name(&line, true);
+                let colon_space = line.get(i..i + 2) == Some(b": ");
+                assert_eq!(
+                    strict,
+                    canonical_name(&line, false).filter(|_| colon_space),
+                    "{line:?}"
+                );
                 let general = (!name.is_empty() && tail.starts_with(b":")).then_some(*name);
                 if general.is_some_and(|n| n.len() > 1) {
                     assert!(
-                        canonical_name(&line).is_some()
+                        canonical_name(&line, false).is_some()
                             || matches!(HeaderName::from_bytes(name), HeaderName::Other(_)),
                         "{line:?}"
                     );
