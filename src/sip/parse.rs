@@ -500,9 +500,9 @@ fn canonical_line(fast: &[u8], msg: &[u8], pos: usize) -> Canonical {
     // The first byte below 0x0E after the value's first byte.
     let from = pos + name_len + 3;
     let ctl = from + first_control(fast.get(from..).unwrap_or_default());
-    let end = match fast.get(ctl..ctl + 2) {
-        Some([b'\r', b'\n']) => ctl + 2,
-        Some([b'\n', _]) => ctl + 1,
+    let end = match fast.get(ctl) {
+        Some(b'\r') if fast.get(ctl + 1) == Some(&b'\n') => ctl + 2,
+        Some(b'\n') => ctl + 1,
         _ => return Canonical::Other,
     };
     // Folded (the next line may lie past `fast`), or a value ending in
