@@ -70,9 +70,7 @@ impl<'a> Headers<'a> {
     fn top_via_text(&self) -> Option<&'a [u8]> {
         for line in self.all(HeaderName::Via) {
             let v = line.value;
-            let rest = v
-                .get(span(v, 0, |b| b == b',' || charset::lws(b))..)
-                .unwrap_or_default();
+            let rest = v.get(list_gap(v)..).unwrap_or_default();
             if !rest.is_empty() {
                 return Some(rest);
             }
@@ -223,7 +221,18 @@ impl<'a> Headers<'a> {
 
 /// True when a line holds no value (only commas and LWS).
 fn only_commas(v: &[u8]) -> bool {
-    span(v, 0, |b| b == b',' || charset::lws(b)) == v.len()
+    list_gap(v) == v.len()
+}
+
+/// Where the value at the start of `v` begins, after any commas and LWS
+/// (usually none: one compare).
+#[inline(always)]
+fn list_gap(v: &[u8]) -> usize {
+    let gap = |b: u8| b == b',' || charset::lws(b);
+    match v.first() {
+        Some(&b) if gap(b) => span(v, 1, gap),
+        _ => 0,
+    }
 }
 
 /// Walks the comma-separated values of every line of one header, parsing
@@ -256,7 +265,7 @@ where
 
     fn next(&mut self) -> Option<Result<T, Error>> {
         loop {
-            let start = span(self.rest, 0, |b| b == b',' || charset::lws(b));
+            let start = list_gap(self.rest);
             let rest = self.rest.get(start..).unwrap_or_default();
             if rest.is_empty() {
                 self.rest = self.lines.next()?.value;
