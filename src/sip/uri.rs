@@ -335,6 +335,7 @@ impl<'a> SipUri<'a> {
     }
 
     /// True when the `lr` parameter is present (RFC 3261 §19.1.1, loose routing).
+    #[inline]
     pub fn lr(&self) -> bool {
         if self.seen & SEEN_KNOWN != 0 {
             return self.seen & SEEN_LR != 0;
