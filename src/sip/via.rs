@@ -203,6 +203,30 @@ fn parse_canonical(s: &[u8], list: bool) -> Option<(Via<'_>, usize)> {
             None => break,
             Some(_) => return None,
         }
+        // `branch=` first (nearly every Via has it, written this way).
+        if via.branch.is_none() && s.get(i + 1..i + 8) == Some(b"branch=") {
+            let v_end = span(s, i + 8, charset::gen_value);
+            let v = s.get(i + 8..v_end).filter(|v| !v.is_empty())?;
+            if v.first() == Some(&b'"') {
+                return None;
+            }
+            via.branch = Some(v);
+            i = v_end;
+            continue;
+        }
+        // A bare `rport` (RFC 3581: the client asks for its source port).
+        if via.rport == Rport::Absent && s.get(i + 1..i + 6) == Some(b"rport") {
+            let ends = match s.get(i + 6) {
+                None | Some(b';') => true,
+                Some(b',') => list,
+                Some(_) => false,
+            };
+            if ends {
+                via.rport = Rport::Requested;
+                i += 6;
+                continue;
+            }
+        }
         let name_end = span(s, i + 1, charset::token);
         let name = s.get(i + 1..name_end).filter(|n| !n.is_empty())?;
         let value = if s.get(name_end) == Some(&b'=') {
@@ -448,6 +472,9 @@ mod tests {
             b"SIP/2.0/TLS [2001:db8::10]:5070;branch=z9hG4bKv6;maddr=[2001:db8::1];ttl=16",
             b"SIP/2.0/UDP a.example;branch=z9hG4bK1;x=y, SIP/2.0/TCP b",
             b"SIP/2.0/UDP 10.0.0.1;received=2001:db8::99;maddr=239.255.255.1;ttl=255",
+            b"SIP/2.0/UDP h;rport;branch=z9hG4bKa, SIP/2.0/UDP i",
+            b"SIP/2.0/UDP h;branch=z9hG4bKa;rport, SIP/2.0/UDP i",
+            b"SIP/2.0/UDP h;rport=5;rport;branch=x;branch=y;rportx;branchy=z",
         ];
         let bytes = b" \t\r\n;=,:\"[]x0";
         let mut fast = 0;
