@@ -500,10 +500,12 @@ fn canonical_line(fast: &[u8], msg: &[u8], pos: usize) -> Canonical {
     // The first byte below 0x0E after the value's first byte.
     let from = pos + name_len + 3;
     let ctl = from + first_control(fast.get(from..).unwrap_or_default());
-    let end = match fast.get(ctl) {
-        Some(b'\r') if fast.get(ctl + 1) == Some(&b'\n') => ctl + 2,
-        Some(b'\n') => ctl + 1,
-        _ => return Canonical::Other,
+    let end = if fast.get(ctl..ctl + 2) == Some(b"\r\n") {
+        ctl + 2
+    } else if fast.get(ctl) == Some(&b'\n') {
+        ctl + 1
+    } else {
+        return Canonical::Other;
     };
     // Folded (the next line may lie past `fast`), or a value ending in
     // white space (bytes before `ctl` are not control bytes, so only a
