@@ -77,11 +77,11 @@ impl<'a> CSeq<'a> {
         let mut seq = 0u32;
         let mut i = 0;
         while let Some(d) = s.get(i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
-            seq = seq * 10 + u32::from(d);
-            i += 1;
-            if i > 9 {
+            if i == 9 {
                 return None;
             }
+            seq = seq * 10 + u32::from(d);
+            i += 1;
         }
         match s.get(i..)? {
             [b' ', method @ ..] if i > 0 && method.first().is_some_and(|&b| !charset::lws(b)) => {
@@ -465,6 +465,8 @@ mod tests {
             b"2147483647 X-EXT",
             b"123456789 OPTIONS",
             b"99 INVITE ",
+            b"9999999999 INVITE",
+            b"99999999999999999999 ACK",
         ]
         .iter()
         .map(|s| s.to_vec())
