@@ -728,61 +728,46 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends `n` in decimal.
-    pub fn u32(&mut self, mut n: u32) -> &mut Self {
-        // Short numbers (octets, Max-Forwards, ports' digits) are the common
-        // case: write them without the loop and without a variable-length copy.
+    #[inline]
+    pub fn u32(&mut self, n: u32) -> &mut Self {
+        // One digit (Max-Forwards' last, a small octet) is a single push.
         if n < 10 {
             return self.byte(b'0' + n as u8);
         }
-        if n < 100 {
-            return self.bytes(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
-        }
-        if n < 1000 {
-            return self.bytes(&[
-                b'0' + (n / 100) as u8,
-                b'0' + (n / 10 % 10) as u8,
-                b'0' + (n % 10) as u8,
-            ]);
-        }
         let mut tmp = [0u8; 10];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.bytes(&tmp[i..])
+        let at = decimal_into(&mut tmp, u64::from(n));
+        self.bytes(tmp.get(at..).unwrap_or_default())
     }
 
     /// Appends `n` in decimal.
-    pub fn u64(&mut self, mut n: u64) -> &mut Self {
-        if let Ok(small) = u32::try_from(n) {
-            return self.u32(small);
-        }
+    pub fn u64(&mut self, n: u64) -> &mut Self {
         let mut tmp = [0u8; 20];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.bytes(&tmp[i..])
+        let at = decimal_into(&mut tmp, n);
+        self.bytes(tmp.get(at..).unwrap_or_default())
     }
 
-    /// Appends an IPv4 address in dotted decimal.
+    /// Appends an IPv4 address in dotted decimal, formatted on the stack
+    /// and copied once.
     pub fn ipv4(&mut self, ip: Ipv4Addr) -> &mut Self {
-        let [a, b, c, d] = ip.octets();
-        self.u32(u32::from(a))
-            .byte(b'.')
-            .u32(u32::from(b))
-            .byte(b'.');
-        self.u32(u32::from(c)).byte(b'.').u32(u32::from(d))
+        let mut tmp = [0u8; 15];
+        let mut n = 0;
+        for (i, o) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                tmp[n] = b'.';
+                n += 1;
+            }
+            if o >= 100 {
+                tmp[n] = b'0' + o / 100;
+                n += 1;
+            }
+            if o >= 10 {
+                tmp[n] = b'0' + o / 10 % 10;
+                n += 1;
+            }
+            tmp[n] = b'0' + o % 10;
+            n += 1;
+        }
+        self.bytes(&tmp[..n])
     }
 
     /// Appends an address as a SIP host: dotted decimal, or an IPv6
@@ -815,6 +800,22 @@ impl<'b> Writer<'b> {
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+}
+
+/// Writes `n` in decimal at the end of `buf` and returns where its first
+/// digit is (`buf` must hold the longest value: 10 bytes for a `u32`).
+#[inline(always)]
+fn decimal_into(buf: &mut [u8], mut n: u64) -> usize {
+    let mut i = buf.len();
+    while i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    i
 }
 
 impl fmt::Write for Writer<'_> {
