@@ -230,11 +230,11 @@ pub(super) fn handle(
     out: &mut Vec<u8>,
 ) -> Output {
     // §16.3 item 1: reasonable syntax of everything we rely on.
-    let ess = match sip::essentials(req) {
+    let ess = match sip::Essentials::tags_only(req) {
         Ok(e) => e,
         Err(e) => return refuse(p, input, req, e, out),
     };
-    let to_tag = ess.to.tag;
+    let to_tag = ess.to;
 
     // The ACK for one of our own non-2xx replies carries our To-tag.
     if req.method == Method::Ack {
@@ -251,22 +251,18 @@ pub(super) fn handle(
         Err(e) => return refuse(p, input, req, e, out),
     };
 
-    let mut routes: SmallVec<[NameAddr<'_>; 4]> = SmallVec::new();
+    // Every Route value must parse (§16.3 item 1); only a summary is kept.
+    let mut routes = Routes::default();
     for r in req.headers.routes() {
         match r {
-            Ok(r) => routes.push(r),
+            Ok(r) => routes.push(r, |s| p.uri_is_us(s)),
             Err(e) => return refuse(p, input, req, e, out),
         }
     }
 
     // Our own OPTIONS (keep-alive probes): answered whatever Max-Forwards.
     let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
-    let routes_all_us = || {
-        routes
-            .iter()
-            .all(|r| r.sip_uri().is_some_and(|s| p.uri_is_us(s)))
-    };
-    if req.method == Method::Options && to_us && routes_all_us() {
+    if req.method == Method::Options && to_us && routes.leading_us == routes.count {
         let extra: [(&[u8], &[u8]); 2] = [(b"Allow", ALLOW), (b"Supported", b"")];
         return reply(p, input, &req.headers, 200, "OK", "", &extra, out);
     }
@@ -287,7 +283,7 @@ pub(super) fn handle(
         top_via_raw: ess.top_via_raw,
         call_id: ess.call_id,
         cseq: ess.cseq,
-        from_tag: ess.from.tag.unwrap_or_default(),
+        from_tag: ess.from.unwrap_or_default(),
         to_tag,
     };
     let loop_part = inv.loop_part(p.key, req.headers.values(HeaderName::Route));
@@ -337,17 +333,14 @@ pub(super) fn handle(
 
     // §16.4: route information preprocessing.
     let mut restore_uri: Option<&[u8]> = None;
-    let mut routes_end = routes.len();
-    if to_us && !routes.is_empty() {
+    let mut routes_end = routes.count;
+    if to_us && routes.count > 0 {
         // The previous hop was a strict router: our Record-Route URI is the
         // Request-URI, the real one is the last Route value.
-        restore_uri = Some(routes[routes.len() - 1].uri_raw);
+        restore_uri = routes.last_uri_raw;
         routes_end -= 1;
     }
-    let mut ours = 0;
-    while ours < routes_end && routes[ours].sip_uri().is_some_and(|s| p.uri_is_us(s)) {
-        ours += 1;
-    }
+    let ours = routes.leading_us.min(routes_end);
     let effective_uri = match restore_uri {
         Some(raw) => match Uri::parse(raw) {
             Ok(u) => u,
@@ -362,8 +355,8 @@ pub(super) fn handle(
         Strict(Hop, &'x [u8]),
         Table,
     }
-    let next = if ours < routes_end {
-        let r = &routes[ours];
+    // Below `routes_end`, the Route after ours is the first one not naming us.
+    let next = if let Some(r) = routes.first_other.as_ref().filter(|_| ours < routes_end) {
         let sip = r.sip_uri().map(|s| (s, s.routing()));
         match sip.as_ref().map(|(s, rt)| (uri_hop_with(s, rt), rt.lr)) {
             Some((UriHop::Hop(hop), true)) => Next::Loose(hop),
@@ -448,7 +441,7 @@ pub(super) fn handle(
         }
     });
     // RFC 3261 §18.2.1 and RFC 3581: received and rport on the sender's Via.
-    received_rport(ed, req, input, &ess);
+    received_rport(ed, req, input, &ess.top_via, ess.top_via_raw);
     // Item 3: Max-Forwards.
     let mf = ess.max_forwards.map_or(70, |m| m - 1);
     ed.set_max_forwards(req, mf);
@@ -504,6 +497,34 @@ pub(super) fn handle(
     }
 }
 
+/// What route processing (§16.4) needs from the Route values, gathered in
+/// the one pass that checks them all.
+#[derive(Default)]
+struct Routes<'a> {
+    /// Number of values.
+    count: usize,
+    /// How many values from the first on name us.
+    leading_us: usize,
+    /// The first value that does not name us (index `leading_us`).
+    first_other: Option<NameAddr<'a>>,
+    /// The URI of the last value, as written.
+    last_uri_raw: Option<&'a [u8]>,
+}
+
+impl<'a> Routes<'a> {
+    fn push(&mut self, r: NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
+        if self.leading_us == self.count {
+            if r.sip_uri().is_some_and(is_us) {
+                self.leading_us += 1;
+            } else {
+                self.first_other = Some(r);
+            }
+        }
+        self.count += 1;
+        self.last_uri_raw = Some(r.uri_raw);
+    }
+}
+
 fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
     match h {
         Host::Name(n) => n,
@@ -536,14 +557,14 @@ fn received_rport(
     ed: &mut Editor,
     req: &Request<'_>,
     input: &Input<'_>,
-    ess: &sip::Essentials<'_>,
+    v: &Via<'_>,
+    v_raw: &[u8],
 ) {
     let src = input.source;
-    let v = &ess.top_via;
-    let Some(start) = sip::offset_in(req.raw, ess.top_via_raw) else {
+    let Some(start) = sip::offset_in(req.raw, v_raw) else {
         return;
     };
-    let end = start + ess.top_via_raw.len();
+    let end = start + v_raw.len();
     if matches!(v.rport, Rport::Requested) {
         let rport_at = rport_name(v).and_then(|n| sip::offset_in(req.raw, n));
         if let Some(at) = rport_at {
