@@ -85,9 +85,10 @@ impl Invariants<'_, '_> {
 pub(crate) fn branch_bytes(tx: u64, lp: u32) -> [u8; BRANCH_LEN] {
     let mut b = [0u8; BRANCH_LEN];
     b[..7].copy_from_slice(COOKIE);
-    hex_into(&mut b[7..23], tx);
+    b[7..15].copy_from_slice(&hex8((tx >> 32) as u32));
+    b[15..23].copy_from_slice(&hex8(tx as u32));
     b[23] = b'.';
-    hex_into(&mut b[24..], u64::from(lp));
+    b[24..].copy_from_slice(&hex8(lp));
     b
 }
 
@@ -169,18 +170,23 @@ pub(crate) fn local_tag(
     let mut tag = [0u8; 18];
     tag[0] = b'b';
     tag[1] = b'l';
-    hex_into(&mut tag[2..], h.finish());
+    let v = h.finish();
+    tag[2..10].copy_from_slice(&hex8((v >> 32) as u32));
+    tag[10..].copy_from_slice(&hex8(v as u32));
     tag
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Writes the low `out.len()` hex digits of `v`, most significant first.
-fn hex_into(out: &mut [u8], v: u64) {
-    let n = out.len();
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = HEX[((v >> (4 * (n - 1 - i))) & 0xf) as usize];
-    }
+/// The 8 lower-case hex digits of `v`, most significant first: the nibbles
+/// are spread one per byte and turned into digits all at once.
+pub(crate) fn hex8(v: u32) -> [u8; 8] {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let mut x = u64::from(v);
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // Byte k holds nibble k (least significant first); 1 where it is > 9.
+    let letters = ((x + 6 * LOW) >> 4) & LOW;
+    (x + u64::from(b'0') * LOW + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 #[cfg(test)]
@@ -197,6 +203,32 @@ mod tests {
         assert!(!is_our_shape(b"z9hG4bK0123456789abcdef.deadbeeX"));
         assert!(!is_our_shape(b"z9hG4bKxyz"));
         assert_eq!(loop_part_of(b"z9hG4bK1"), None);
+    }
+
+    #[test]
+    fn hex8_matches_format() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xdead_beef,
+            0x0123_4567,
+            0x89ab_cdef,
+            u32::MAX,
+        ] {
+            assert_eq!(hex8(v), format!("{v:08x}").as_bytes(), "{v:x}");
+        }
+        let mut v = 0x9e37_79b9u32;
+        for _ in 0..1000 {
+            v = v
+                .wrapping_mul(0x0101_0101)
+                .wrapping_add(0x1234_5679)
+                .rotate_left(7);
+            assert_eq!(hex8(v), format!("{v:08x}").as_bytes());
+        }
     }
 
     #[test]

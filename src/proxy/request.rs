@@ -545,10 +545,7 @@ fn write_branch(w: &mut Writer<'_>, tx: u64, lp: u32) {
 }
 
 fn write_hex32(w: &mut Writer<'_>, v: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..8).rev() {
-        w.byte(HEX[((v >> (4 * i)) & 0xf) as usize]);
-    }
+    w.bytes(&branch::hex8(v));
 }
 
 /// `received=` when the sent-by host is not the source IP, and
