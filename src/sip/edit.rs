@@ -747,27 +747,20 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends an IPv4 address in dotted decimal, formatted on the stack
-    /// and copied once.
+    /// from a table of the 256 octets and copied once.
     pub fn ipv4(&mut self, ip: Ipv4Addr) -> &mut Self {
-        let mut tmp = [0u8; 15];
+        // Room for "255.255.255.255" plus the table entry's padding.
+        let mut tmp = [0u8; 20];
         let mut n = 0;
-        for (i, o) in ip.octets().into_iter().enumerate() {
-            if i > 0 {
-                tmp[n] = b'.';
-                n += 1;
+        for o in ip.octets() {
+            let (text, len) = OCTETS[usize::from(o)];
+            if let Some(slot) = tmp.get_mut(n..n + 4) {
+                slot.copy_from_slice(&text);
             }
-            if o >= 100 {
-                tmp[n] = b'0' + o / 100;
-                n += 1;
-            }
-            if o >= 10 {
-                tmp[n] = b'0' + o / 10 % 10;
-                n += 1;
-            }
-            tmp[n] = b'0' + o % 10;
-            n += 1;
+            n += usize::from(len);
         }
-        self.bytes(&tmp[..n])
+        // Without the last dot.
+        self.bytes(tmp.get(..n - 1).unwrap_or_default())
     }
 
     /// Appends an address as a SIP host: dotted decimal, or an IPv6
@@ -801,6 +794,29 @@ impl<'b> Writer<'b> {
         self.buf.is_empty()
     }
 }
+
+/// Every octet in decimal followed by a dot, left-aligned in 4 bytes, and
+/// the length of that text.
+const OCTETS: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let d = [
+            b'0' + (i / 100) as u8,
+            b'0' + (i / 10 % 10) as u8,
+            b'0' + (i % 10) as u8,
+        ];
+        t[i] = if i >= 100 {
+            ([d[0], d[1], d[2], b'.'], 4)
+        } else if i >= 10 {
+            ([d[1], d[2], b'.', 0], 3)
+        } else {
+            ([d[2], b'.', 0, 0], 2)
+        };
+        i += 1;
+    }
+    t
+};
 
 /// Writes `n` in decimal at the end of `buf` and returns where its first
 /// digit is (`buf` must hold the longest value: 10 bytes for a `u32`).
@@ -1264,5 +1280,21 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
             String::from_utf8(buf).unwrap(),
             "0 65535 4294967295 18446744073709551615 4294967296 10.0.0.255 [::1] 7 9 10 99 100 999 1000 12345"
         );
+    }
+
+    #[test]
+    fn writer_ipv4_matches_display() {
+        let mut buf = Vec::new();
+        for a in 0..=255u8 {
+            for ip in [
+                Ipv4Addr::new(a, a, a, a),
+                Ipv4Addr::new(a, 0, 255, a.wrapping_mul(7)),
+                Ipv4Addr::new(9, a, 10, 100),
+            ] {
+                buf.clear();
+                Writer::new(&mut buf).ipv4(ip);
+                assert_eq!(buf, ip.to_string().as_bytes());
+            }
+        }
     }
 }
