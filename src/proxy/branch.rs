@@ -105,45 +105,48 @@ pub(crate) fn conn_mac(key: Key, worker: u16, id: u32, tx: u64) -> u32 {
 
 /// The transaction part of one of our branches.
 pub(crate) fn tx_part_of(b: &[u8]) -> Option<u64> {
-    if !is_our_shape(b) {
-        return None;
-    }
-    Some(
-        b[7..23]
-            .iter()
-            .fold(0u64, |n, &c| (n << 4) | u64::from(hex_val(c))),
-    )
-}
-
-/// True when `b` has the shape of a branch we make.
-pub(crate) fn is_our_shape(b: &[u8]) -> bool {
-    b.len() == BRANCH_LEN
-        && b.starts_with(COOKIE)
-        && b[23] == b'.'
-        && b[7..23]
-            .iter()
-            .chain(&b[24..])
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    our_parts(b).map(|(tx, _)| tx)
 }
 
 /// The loop part of one of our branches.
 pub(crate) fn loop_part_of(b: &[u8]) -> Option<u32> {
-    if !is_our_shape(b) {
-        return None;
-    }
-    let mut n = 0u32;
-    for &c in &b[24..] {
-        n = (n << 4) | u32::from(hex_val(c));
-    }
-    Some(n)
+    our_parts(b).map(|(_, lp)| lp)
 }
 
-fn hex_val(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        _ => c - b'a' + 10,
+/// The transaction and loop parts of a branch of our shape (the cookie, 16
+/// lower-case hex digits, `.`, 8 more), in one pass over the digits.
+fn our_parts(b: &[u8]) -> Option<(u64, u32)> {
+    let b: &[u8; BRANCH_LEN] = b.try_into().ok()?;
+    if !b.starts_with(COOKIE) || b[23] != b'.' {
+        return None;
     }
+    let mut tx = 0u64;
+    let mut bad = 0u8;
+    for &c in &b[7..23] {
+        let v = HEX_VALUE[usize::from(c)];
+        bad |= v;
+        tx = (tx << 4) | u64::from(v);
+    }
+    let mut lp = 0u32;
+    for &c in &b[24..] {
+        let v = HEX_VALUE[usize::from(c)];
+        bad |= v;
+        lp = (lp << 4) | u32::from(v);
+    }
+    // Valid digits are below 16; anything else has the high bit set.
+    (bad & 0x80 == 0).then_some((tx, lp))
 }
+
+/// The value of a lower-case hex digit, `0xff` for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The To-tag of a local reply to a request, from raw values that a
 /// retransmission and the ACK for a non-2xx reply repeat byte for byte:
@@ -197,12 +200,50 @@ mod tests {
     fn shape_round_trip() {
         let b = branch_bytes(0x0123_4567_89ab_cdef, 0xdead_beef);
         assert_eq!(&b, b"z9hG4bK0123456789abcdef.deadbeef");
-        assert!(is_our_shape(&b));
+        assert!(our_parts(&b).is_some());
         assert_eq!(loop_part_of(&b), Some(0xdead_beef));
         assert_eq!(tx_part_of(&b), Some(0x0123_4567_89ab_cdef));
-        assert!(!is_our_shape(b"z9hG4bK0123456789abcdef.deadbeeX"));
-        assert!(!is_our_shape(b"z9hG4bKxyz"));
+        assert!(our_parts(b"z9hG4bK0123456789abcdef.deadbeeX").is_none());
+        assert!(our_parts(b"z9hG4bKxyz").is_none());
         assert_eq!(loop_part_of(b"z9hG4bK1"), None);
+    }
+
+    #[test]
+    fn our_parts_match_a_plain_reading() {
+        let plain = |b: &[u8]| -> Option<(u64, u32)> {
+            let text = core::str::from_utf8(b).ok()?;
+            let rest = text.strip_prefix("z9hG4bK")?;
+            let (tx, lp) = rest.split_once('.')?;
+            let lower_hex = |s: &str, n| {
+                s.len() == n && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+            };
+            if !lower_hex(tx, 16) || !lower_hex(lp, 8) {
+                return None;
+            }
+            Some((
+                u64::from_str_radix(tx, 16).ok()?,
+                u32::from_str_radix(lp, 16).ok()?,
+            ))
+        };
+        let good = branch_bytes(0x0123_4567_89ab_cdef, 0xdead_beef);
+        assert_eq!(our_parts(&good), plain(&good));
+        assert!(our_parts(&good).is_some());
+        for i in 0..good.len() {
+            for c in [
+                b'0', b'9', b'a', b'f', b'g', b'A', b'F', b'.', b'/', b':', b'`', 0xff,
+            ] {
+                let mut b = good;
+                b[i] = c;
+                assert_eq!(
+                    our_parts(&b),
+                    plain(&b),
+                    "{:?}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
+        }
+        assert_eq!(our_parts(&good[..31]), None);
+        assert_eq!(our_parts(b"z9hG4bK776asdhds.1"), None);
     }
 
     #[test]
