@@ -469,32 +469,35 @@ impl Editor {
             let Some(line) = self.line(raw, h) else {
                 break;
             };
+            let v = h.value;
+            // Without a comma a line holds at most one value, the usual
+            // case (`Via: <one>`, `Route: <one>`): the whole line goes, or
+            // it is skipped when it holds only LWS; no scan needed.
+            if !h.name.is_list() || memchr::memchr(b',', v).is_none() {
+                let value = charset::trim(v);
+                if value.is_empty() {
+                    continue;
+                }
+                first.get_or_insert(value);
+                removed += 1;
+                self.remove(line);
+                continue;
+            }
             // Scan the value as `split_values` splits it (commas outside
             // quotes and `<>`, LWS trimmed, empty elements skipped), but
             // jumping with memchr instead of visiting every byte.
-            let v = h.value;
-            let list = h.name.is_list();
-            let Some(first_start) = (if list {
-                next_value_start(v, 0)
-            } else {
-                (!charset::trim(v).is_empty()).then_some(0)
-            }) else {
+            let Some(first_start) = next_value_start(v, 0) else {
                 continue;
             };
             let mut start = first_start;
             let mut cut = None;
             loop {
-                let end = if list {
-                    list_value_end(v, start)
-                } else {
-                    v.len()
-                };
+                let end = list_value_end(v, start);
                 if first.is_none() {
                     first = v.get(start..end).map(charset::trim);
                 }
                 removed += 1;
-                let next = if list { next_value_start(v, end) } else { None };
-                match next {
+                match next_value_start(v, end) {
                     None => break,
                     Some(next) if removed == n => {
                         cut = Some(next);
