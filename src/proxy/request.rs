@@ -286,7 +286,11 @@ pub(super) fn handle(
         from_tag: ess.from.unwrap_or_default(),
         to_tag,
     };
-    let loop_part = inv.loop_part(p.key, req.headers.values(HeaderName::Route));
+    let route_values = req
+        .headers
+        .all(HeaderName::Route)
+        .flat_map(|h| values_of(h.value));
+    let loop_part = inv.loop_part(p.key, route_values);
     // The top Via was parsed by `essentials`; the rest are parsed here.
     let is_our_loop = |v: &Via<'_>| {
         v.branch.and_then(branch::loop_part_of) == Some(loop_part)
@@ -523,6 +527,16 @@ impl<'a> Routes<'a> {
         self.count += 1;
         self.last_uri_raw = Some(r.uri_raw);
     }
+}
+
+/// The values of one line of a list header, as [`Header::values`] splits
+/// them, without the split scan for a line with no comma (one value, or
+/// none when it holds only LWS).
+pub(super) fn values_of(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let one = memchr::memchr(b',', v).is_none();
+    let whole = Some(charset::trim(v)).filter(|t| one && !t.is_empty());
+    let split = (!one).then(|| sip::split_values(v));
+    whole.into_iter().chain(split.into_iter().flatten())
 }
 
 fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {

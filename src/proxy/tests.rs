@@ -658,3 +658,24 @@ fn rport_name_shortcut_agrees_with_the_parameter_scan() {
         );
     }
 }
+
+#[test]
+fn values_of_splits_as_split_values() {
+    for v in [
+        "",
+        "   ",
+        " , ,",
+        "<sip:a;lr>",
+        " <sip:a;lr> ",
+        "<sip:a;lr>, <sip:b;lr>",
+        "<sip:a,b;lr>",
+        "\"x,y\" <sip:a>",
+        "\"x <sip:a>",
+        "<sip:a",
+        ",<sip:a>,",
+    ] {
+        let ours: Vec<&[u8]> = request::values_of(v.as_bytes()).collect();
+        let split: Vec<&[u8]> = crate::sip::split_values(v.as_bytes()).collect();
+        assert_eq!(ours, split, "{v:?}");
+    }
+}
