@@ -429,11 +429,7 @@ pub(super) fn handle(
     // Our Via on top (item 8), carrying the stream connection the request
     // came on so that its responses find their way back.
     ed.insert_via(req, |w| {
-        w.bytes(b"SIP/2.0/")
-            .str(hop.transport.as_str())
-            .byte(b' ')
-            .bytes(&outgoing.hostport)
-            .bytes(b";branch=");
+        outgoing.via_start(hop.transport, w);
         write_branch(w, tx, loop_part);
         if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
             w.bytes(b";bl=")
@@ -479,10 +475,10 @@ pub(super) fn handle(
             || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
             || inbound.hostport != outgoing.hostport;
         ed.add_record_route_with(req, |w| {
-            rr_uri(w, &outgoing.hostport, hop.transport);
+            outgoing.rr_uri(hop.transport, w);
             if two {
                 w.bytes(b", ");
-                rr_uri(w, &inbound.hostport, input.transport);
+                inbound.rr_uri(input.transport, w);
             }
         });
     }
@@ -544,14 +540,6 @@ fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
         Host::Name(n) => n,
         _ => b"",
     }
-}
-
-fn rr_uri(w: &mut Writer<'_>, hostport: &[u8], t: Transport) {
-    w.bytes(b"<sip:")
-        .bytes(hostport)
-        .bytes(b";transport=")
-        .str(t.as_param())
-        .bytes(b";lr>");
 }
 
 fn write_branch(w: &mut Writer<'_>, tx: u64, lp: u32) {
