@@ -114,39 +114,46 @@ pub(crate) fn loop_part_of(b: &[u8]) -> Option<u32> {
 }
 
 /// The transaction and loop parts of a branch of our shape (the cookie, 16
-/// lower-case hex digits, `.`, 8 more), in one pass over the digits.
+/// lower-case hex digits, `.`, 8 more).
 fn our_parts(b: &[u8]) -> Option<(u64, u32)> {
     let b: &[u8; BRANCH_LEN] = b.try_into().ok()?;
     if !b.starts_with(COOKIE) || b[23] != b'.' {
         return None;
     }
-    let mut tx = 0u64;
-    let mut bad = 0u8;
-    for &c in &b[7..23] {
-        let v = HEX_VALUE[usize::from(c)];
-        bad |= v;
-        tx = (tx << 4) | u64::from(v);
-    }
-    let mut lp = 0u32;
-    for &c in &b[24..] {
-        let v = HEX_VALUE[usize::from(c)];
-        bad |= v;
-        lp = (lp << 4) | u32::from(v);
-    }
-    // Valid digits are below 16; anything else has the high bit set.
-    (bad & 0x80 == 0).then_some((tx, lp))
+    let word = |at: usize| {
+        b.get(at..at + 8)
+            .and_then(|w| w.first_chunk::<8>())
+            .and_then(|w| unhex8(*w))
+    };
+    let (hi, lo, lp) = (word(7)?, word(15)?, word(24)?);
+    Some(((u64::from(hi) << 32) | u64::from(lo), lp))
 }
 
-/// The value of a lower-case hex digit, `0xff` for any other byte.
-const HEX_VALUE: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 16 {
-        t[b"0123456789abcdef"[i] as usize] = i as u8;
-        i += 1;
+/// The value of 8 lower-case hex digits (most significant first), all
+/// checked and converted at once; `None` when one is anything else.
+fn unhex8(digits: [u8; 8]) -> Option<u32> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_be_bytes(digits);
+    if x & HIGH != 0 {
+        return None;
     }
-    t
-};
+    // With every byte below 0x80, adding at most 0x80 carries into no
+    // neighbour: the high bit of each byte says whether it is in a range.
+    let at_least = |lo: u8| x + (0x80 - u64::from(lo)) * LOW;
+    let above = |hi: u8| x + (0x7f - u64::from(hi)) * LOW;
+    let digit = at_least(b'0') & !above(b'9') & HIGH;
+    let letter = at_least(b'a') & !above(b'f') & HIGH;
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'..'9' have their value in the low nibble, 'a'..'f' 1..6 (+9).
+    let mut n = (x & (0x0f * LOW)) + (letter >> 7) * 9;
+    n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n >> 16)) & 0xffff_ffff;
+    Some(n as u32)
+}
 
 /// The To-tag of a local reply to a request, from raw values that a
 /// retransmission and the ACK for a non-2xx reply repeat byte for byte:
@@ -244,6 +251,22 @@ mod tests {
         }
         assert_eq!(our_parts(&good[..31]), None);
         assert_eq!(our_parts(b"z9hG4bK776asdhds.1"), None);
+    }
+
+    #[test]
+    fn unhex8_inverts_hex8_and_refuses_the_rest() {
+        for v in [0, 9, 10, 0xdead_beef, 0x0123_4567, u32::MAX] {
+            assert_eq!(unhex8(hex8(v)), Some(v));
+        }
+        for b in 0..=255u8 {
+            let mut d = *b"0123abcd";
+            d[3] = b;
+            let want = core::str::from_utf8(&d)
+                .ok()
+                .filter(|s| s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+                .and_then(|s| u32::from_str_radix(s, 16).ok());
+            assert_eq!(unhex8(d), want, "{b:#x}");
+        }
     }
 
     #[test]

@@ -130,23 +130,31 @@ pub(super) fn parse_ip(s: &[u8]) -> Option<IpAddr> {
 /// parser; `None` for anything else, which [`parse_ip`] then hands to std.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for o in &mut octets {
-        let d = parts.next()?;
-        let ok = match d {
-            [a] => a.is_ascii_digit(),
-            [b'1'..=b'9', rest @ ..] if rest.len() <= 2 => rest.iter().all(u8::is_ascii_digit),
-            _ => false,
-        };
-        if !ok {
-            return None;
+    let mut k = 0;
+    let mut n = 0u16;
+    let mut digits = 0;
+    for &b in s {
+        match b {
+            b'.' if digits > 0 && k < 3 => {
+                octets[k] = n as u8;
+                k += 1;
+                (n, digits) = (0, 0);
+            }
+            // A second digit after a leading zero is refused, as std does.
+            b'0'..=b'9' if digits == 0 || n > 0 => {
+                n = n * 10 + u16::from(b - b'0');
+                digits += 1;
+                if n > 255 {
+                    return None;
+                }
+            }
+            _ => return None,
         }
-        let n = d.iter().fold(0u16, |n, &c| n * 10 + u16::from(c - b'0'));
-        *o = u8::try_from(n).ok()?;
     }
-    if parts.next().is_some() {
+    if k != 3 || digits == 0 {
         return None;
     }
+    octets[3] = n as u8;
     Some(Ipv4Addr::from(octets))
 }
 
