@@ -229,10 +229,12 @@ pub(super) fn handle(
     ed: &mut Editor,
     out: &mut Vec<u8>,
 ) -> Output {
-    // §16.3 item 1: reasonable syntax of everything we rely on.
-    let ess = match sip::Essentials::tags_only(req) {
+    // §16.3 item 1: reasonable syntax of everything we rely on. Results
+    // are borrowed in place rather than moved out of their `Result`s.
+    let ess = sip::Essentials::tags_only(req);
+    let ess = match &ess {
         Ok(e) => e,
-        Err(e) => return refuse(p, input, req, e, out),
+        Err(e) => return refuse(p, input, req, *e, out),
     };
     let to_tag = ess.to;
 
@@ -246,9 +248,10 @@ pub(super) fn handle(
     }
 
     // §16.3 item 2: the Request-URI scheme.
-    let uri = match sip::check_request_uri(req) {
+    let uri = sip::check_request_uri(req);
+    let uri = match &uri {
         Ok(u) => u,
-        Err(e) => return refuse(p, input, req, e, out),
+        Err(e) => return refuse(p, input, req, *e, out),
     };
 
     // Every Route value must parse (§16.3 item 1); only a summary is kept.
@@ -345,11 +348,10 @@ pub(super) fn handle(
         routes_end -= 1;
     }
     let ours = routes.leading_us.min(routes_end);
-    let effective_uri = match restore_uri {
-        Some(raw) => match Uri::parse(raw) {
-            Ok(u) => u,
-            Err(_) => return refuse(p, input, req, Error::Invalid("Route"), out),
-        },
+    let restored = restore_uri.map(Uri::parse);
+    let effective_uri = match &restored {
+        Some(Ok(u)) => u,
+        Some(Err(_)) => return refuse(p, input, req, Error::Invalid("Route"), out),
         None => uri,
     };
 
@@ -373,7 +375,7 @@ pub(super) fn handle(
             Some((UriHop::Name, _)) => Next::Table,
         }
     } else {
-        match &effective_uri {
+        match effective_uri {
             Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match uri_hop(s) {
                 UriHop::Hop(hop) => Next::Loose(hop),
                 UriHop::Unsupported => {
@@ -387,7 +389,7 @@ pub(super) fn handle(
     let hop = match next {
         Next::Loose(h) | Next::Strict(h, _) => h,
         Next::Table => {
-            let (user, host) = match &effective_uri {
+            let (user, host) = match effective_uri {
                 Uri::Sip(s) => (s.user.unwrap_or_default(), host_bytes(&s.host)),
                 Uri::Tel(t) => (t.number, &b""[..]),
                 Uri::Absolute { .. } => (&b""[..], &b""[..]),
