@@ -85,9 +85,10 @@ impl Invariants<'_, '_> {
 pub(crate) fn branch_bytes(tx: u64, lp: u32) -> [u8; BRANCH_LEN] {
     let mut b = [0u8; BRANCH_LEN];
     b[..7].copy_from_slice(COOKIE);
-    hex_into(&mut b[7..23], tx);
+    b[7..15].copy_from_slice(&hex8((tx >> 32) as u32));
+    b[15..23].copy_from_slice(&hex8(tx as u32));
     b[23] = b'.';
-    hex_into(&mut b[24..], u64::from(lp));
+    b[24..].copy_from_slice(&hex8(lp));
     b
 }
 
@@ -104,44 +105,54 @@ pub(crate) fn conn_mac(key: Key, worker: u16, id: u32, tx: u64) -> u32 {
 
 /// The transaction part of one of our branches.
 pub(crate) fn tx_part_of(b: &[u8]) -> Option<u64> {
-    if !is_our_shape(b) {
-        return None;
-    }
-    Some(
-        b[7..23]
-            .iter()
-            .fold(0u64, |n, &c| (n << 4) | u64::from(hex_val(c))),
-    )
-}
-
-/// True when `b` has the shape of a branch we make.
-pub(crate) fn is_our_shape(b: &[u8]) -> bool {
-    b.len() == BRANCH_LEN
-        && b.starts_with(COOKIE)
-        && b[23] == b'.'
-        && b[7..23]
-            .iter()
-            .chain(&b[24..])
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    our_parts(b).map(|(tx, _)| tx)
 }
 
 /// The loop part of one of our branches.
 pub(crate) fn loop_part_of(b: &[u8]) -> Option<u32> {
-    if !is_our_shape(b) {
-        return None;
-    }
-    let mut n = 0u32;
-    for &c in &b[24..] {
-        n = (n << 4) | u32::from(hex_val(c));
-    }
-    Some(n)
+    our_parts(b).map(|(_, lp)| lp)
 }
 
-fn hex_val(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        _ => c - b'a' + 10,
+/// The transaction and loop parts of a branch of our shape (the cookie, 16
+/// lower-case hex digits, `.`, 8 more).
+fn our_parts(b: &[u8]) -> Option<(u64, u32)> {
+    let b: &[u8; BRANCH_LEN] = b.try_into().ok()?;
+    if !b.starts_with(COOKIE) || b[23] != b'.' {
+        return None;
     }
+    let word = |at: usize| {
+        b.get(at..at + 8)
+            .and_then(|w| w.first_chunk::<8>())
+            .and_then(|w| unhex8(*w))
+    };
+    let (hi, lo, lp) = (word(7)?, word(15)?, word(24)?);
+    Some(((u64::from(hi) << 32) | u64::from(lo), lp))
+}
+
+/// The value of 8 lower-case hex digits (most significant first), all
+/// checked and converted at once; `None` when one is anything else.
+fn unhex8(digits: [u8; 8]) -> Option<u32> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_be_bytes(digits);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // With every byte below 0x80, adding at most 0x80 carries into no
+    // neighbour: the high bit of each byte says whether it is in a range.
+    let at_least = |lo: u8| x + (0x80 - u64::from(lo)) * LOW;
+    let above = |hi: u8| x + (0x7f - u64::from(hi)) * LOW;
+    let digit = at_least(b'0') & !above(b'9') & HIGH;
+    let letter = at_least(b'a') & !above(b'f') & HIGH;
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'..'9' have their value in the low nibble, 'a'..'f' 1..6 (+9).
+    let mut n = (x & (0x0f * LOW)) + (letter >> 7) * 9;
+    n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n >> 16)) & 0xffff_ffff;
+    Some(n as u32)
 }
 
 /// The To-tag of a local reply to a request, from raw values that a
@@ -169,18 +180,23 @@ pub(crate) fn local_tag(
     let mut tag = [0u8; 18];
     tag[0] = b'b';
     tag[1] = b'l';
-    hex_into(&mut tag[2..], h.finish());
+    let v = h.finish();
+    tag[2..10].copy_from_slice(&hex8((v >> 32) as u32));
+    tag[10..].copy_from_slice(&hex8(v as u32));
     tag
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Writes the low `out.len()` hex digits of `v`, most significant first.
-fn hex_into(out: &mut [u8], v: u64) {
-    let n = out.len();
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = HEX[((v >> (4 * (n - 1 - i))) & 0xf) as usize];
-    }
+/// The 8 lower-case hex digits of `v`, most significant first: the nibbles
+/// are spread one per byte and turned into digits all at once.
+pub(crate) fn hex8(v: u32) -> [u8; 8] {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let mut x = u64::from(v);
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // Byte k holds nibble k (least significant first); 1 where it is > 9.
+    let letters = ((x + 6 * LOW) >> 4) & LOW;
+    (x + u64::from(b'0') * LOW + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 #[cfg(test)]
@@ -191,12 +207,92 @@ mod tests {
     fn shape_round_trip() {
         let b = branch_bytes(0x0123_4567_89ab_cdef, 0xdead_beef);
         assert_eq!(&b, b"z9hG4bK0123456789abcdef.deadbeef");
-        assert!(is_our_shape(&b));
+        assert!(our_parts(&b).is_some());
         assert_eq!(loop_part_of(&b), Some(0xdead_beef));
         assert_eq!(tx_part_of(&b), Some(0x0123_4567_89ab_cdef));
-        assert!(!is_our_shape(b"z9hG4bK0123456789abcdef.deadbeeX"));
-        assert!(!is_our_shape(b"z9hG4bKxyz"));
+        assert!(our_parts(b"z9hG4bK0123456789abcdef.deadbeeX").is_none());
+        assert!(our_parts(b"z9hG4bKxyz").is_none());
         assert_eq!(loop_part_of(b"z9hG4bK1"), None);
+    }
+
+    #[test]
+    fn our_parts_match_a_plain_reading() {
+        let plain = |b: &[u8]| -> Option<(u64, u32)> {
+            let text = core::str::from_utf8(b).ok()?;
+            let rest = text.strip_prefix("z9hG4bK")?;
+            let (tx, lp) = rest.split_once('.')?;
+            let lower_hex = |s: &str, n| {
+                s.len() == n && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+            };
+            if !lower_hex(tx, 16) || !lower_hex(lp, 8) {
+                return None;
+            }
+            Some((
+                u64::from_str_radix(tx, 16).ok()?,
+                u32::from_str_radix(lp, 16).ok()?,
+            ))
+        };
+        let good = branch_bytes(0x0123_4567_89ab_cdef, 0xdead_beef);
+        assert_eq!(our_parts(&good), plain(&good));
+        assert!(our_parts(&good).is_some());
+        for i in 0..good.len() {
+            for c in [
+                b'0', b'9', b'a', b'f', b'g', b'A', b'F', b'.', b'/', b':', b'`', 0xff,
+            ] {
+                let mut b = good;
+                b[i] = c;
+                assert_eq!(
+                    our_parts(&b),
+                    plain(&b),
+                    "{:?}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
+        }
+        assert_eq!(our_parts(&good[..31]), None);
+        assert_eq!(our_parts(b"z9hG4bK776asdhds.1"), None);
+    }
+
+    #[test]
+    fn unhex8_inverts_hex8_and_refuses_the_rest() {
+        for v in [0, 9, 10, 0xdead_beef, 0x0123_4567, u32::MAX] {
+            assert_eq!(unhex8(hex8(v)), Some(v));
+        }
+        for b in 0..=255u8 {
+            let mut d = *b"0123abcd";
+            d[3] = b;
+            let want = core::str::from_utf8(&d)
+                .ok()
+                .filter(|s| s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+                .and_then(|s| u32::from_str_radix(s, 16).ok());
+            assert_eq!(unhex8(d), want, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn hex8_matches_format() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xdead_beef,
+            0x0123_4567,
+            0x89ab_cdef,
+            u32::MAX,
+        ] {
+            assert_eq!(hex8(v), format!("{v:08x}").as_bytes(), "{v:x}");
+        }
+        let mut v = 0x9e37_79b9u32;
+        for _ in 0..1000 {
+            v = v
+                .wrapping_mul(0x0101_0101)
+                .wrapping_add(0x1234_5679)
+                .rotate_left(7);
+            assert_eq!(hex8(v), format!("{v:08x}").as_bytes());
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::sip::edit::Writer;
 use crate::sip::uri::Host;
 use crate::sip::Transport;
 
@@ -49,6 +50,48 @@ pub(crate) struct Local {
     pub port: u16,
     /// `host:port`, ready to copy into a Via or Record-Route.
     pub hostport: Vec<u8>,
+    /// `SIP/2.0/<transport> host:port;branch=`: the start of our Via when
+    /// the request leaves on this listener's transport.
+    pub via_start: Vec<u8>,
+    /// `<sip:host:port;transport=<t>;lr>`: our Record-Route URI for this
+    /// listener's transport.
+    pub rr_uri: Vec<u8>,
+}
+
+impl Local {
+    /// The start of our Via up to the branch value, for `transport`.
+    pub fn via_start(&self, transport: Transport, w: &mut Writer<'_>) {
+        if transport == self.transport {
+            w.bytes(&self.via_start);
+        } else {
+            via_start(w, &self.hostport, transport);
+        }
+    }
+
+    /// Our Record-Route URI (in angle brackets) for `transport`.
+    pub fn rr_uri(&self, transport: Transport, w: &mut Writer<'_>) {
+        if transport == self.transport {
+            w.bytes(&self.rr_uri);
+        } else {
+            rr_uri(w, &self.hostport, transport);
+        }
+    }
+}
+
+fn via_start(w: &mut Writer<'_>, hostport: &[u8], t: Transport) {
+    w.bytes(b"SIP/2.0/")
+        .str(t.as_str())
+        .byte(b' ')
+        .bytes(hostport)
+        .bytes(b";branch=");
+}
+
+fn rr_uri(w: &mut Writer<'_>, hostport: &[u8], t: Transport) {
+    w.bytes(b"<sip:")
+        .bytes(hostport)
+        .bytes(b";transport=")
+        .str(t.as_param())
+        .bytes(b";lr>");
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +155,9 @@ impl Identity {
             };
             let host_ip = Host::parse(host.as_bytes()).ok().and_then(|h| h.ip());
             let hostport = format!("{host}:{port}").into_bytes();
+            let (mut via, mut rr) = (Vec::new(), Vec::new());
+            via_start(&mut Writer::new(&mut via), &hostport, l.transport);
+            rr_uri(&mut Writer::new(&mut rr), &hostport, l.transport);
             locals.push(Local {
                 transport: l.transport,
                 addr: l.addr,
@@ -119,6 +165,8 @@ impl Identity {
                 host_ip,
                 port,
                 hostport,
+                via_start: via,
+                rr_uri: rr,
             });
         }
         let aliases = aliases

@@ -14,7 +14,7 @@ use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::{Host, Routing, SipUri, Uri};
 use crate::sip::via::{Rport, Via};
 use crate::sip::{
-    self, build, Error, Header, HeaderName, Headers, Method, Reaction, Request, Transport,
+    self, build, charset, Error, Header, HeaderName, Headers, Method, Reaction, Request, Transport,
 };
 
 /// Methods we forward, for `Allow` in our own OPTIONS answer.
@@ -229,12 +229,14 @@ pub(super) fn handle(
     ed: &mut Editor,
     out: &mut Vec<u8>,
 ) -> Output {
-    // §16.3 item 1: reasonable syntax of everything we rely on.
-    let ess = match sip::essentials(req) {
+    // §16.3 item 1: reasonable syntax of everything we rely on. Results
+    // are borrowed in place rather than moved out of their `Result`s.
+    let ess = sip::Essentials::tags_only(req);
+    let ess = match &ess {
         Ok(e) => e,
-        Err(e) => return refuse(p, input, req, e, out),
+        Err(e) => return refuse(p, input, req, *e, out),
     };
-    let to_tag = ess.to.tag;
+    let to_tag = ess.to;
 
     // The ACK for one of our own non-2xx replies carries our To-tag.
     if req.method == Method::Ack {
@@ -246,27 +248,24 @@ pub(super) fn handle(
     }
 
     // §16.3 item 2: the Request-URI scheme.
-    let uri = match sip::check_request_uri(req) {
+    let uri = sip::check_request_uri(req);
+    let uri = match &uri {
         Ok(u) => u,
-        Err(e) => return refuse(p, input, req, e, out),
+        Err(e) => return refuse(p, input, req, *e, out),
     };
 
-    let mut routes: SmallVec<[NameAddr<'_>; 4]> = SmallVec::new();
+    // Every Route value must parse (§16.3 item 1); only a summary is kept.
+    let mut routes = Routes::default();
     for r in req.headers.routes() {
         match r {
-            Ok(r) => routes.push(r),
+            Ok(r) => routes.push(r, |s| p.uri_is_us(s)),
             Err(e) => return refuse(p, input, req, e, out),
         }
     }
 
     // Our own OPTIONS (keep-alive probes): answered whatever Max-Forwards.
     let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
-    let routes_all_us = || {
-        routes
-            .iter()
-            .all(|r| r.sip_uri().is_some_and(|s| p.uri_is_us(s)))
-    };
-    if req.method == Method::Options && to_us && routes_all_us() {
+    if req.method == Method::Options && to_us && routes.leading_us == routes.count {
         let extra: [(&[u8], &[u8]); 2] = [(b"Allow", ALLOW), (b"Supported", b"")];
         return reply(p, input, &req.headers, 200, "OK", "", &extra, out);
     }
@@ -287,10 +286,14 @@ pub(super) fn handle(
         top_via_raw: ess.top_via_raw,
         call_id: ess.call_id,
         cseq: ess.cseq,
-        from_tag: ess.from.tag.unwrap_or_default(),
+        from_tag: ess.from.unwrap_or_default(),
         to_tag,
     };
-    let loop_part = inv.loop_part(p.key, req.headers.values(HeaderName::Route));
+    let route_values = req
+        .headers
+        .all(HeaderName::Route)
+        .flat_map(|h| values_of(h.value));
+    let loop_part = inv.loop_part(p.key, route_values);
     // The top Via was parsed by `essentials`; the rest are parsed here.
     let is_our_loop = |v: &Via<'_>| {
         v.branch.and_then(branch::loop_part_of) == Some(loop_part)
@@ -337,22 +340,18 @@ pub(super) fn handle(
 
     // §16.4: route information preprocessing.
     let mut restore_uri: Option<&[u8]> = None;
-    let mut routes_end = routes.len();
-    if to_us && !routes.is_empty() {
+    let mut routes_end = routes.count;
+    if to_us && routes.count > 0 {
         // The previous hop was a strict router: our Record-Route URI is the
         // Request-URI, the real one is the last Route value.
-        restore_uri = Some(routes[routes.len() - 1].uri_raw);
+        restore_uri = routes.last_uri_raw;
         routes_end -= 1;
     }
-    let mut ours = 0;
-    while ours < routes_end && routes[ours].sip_uri().is_some_and(|s| p.uri_is_us(s)) {
-        ours += 1;
-    }
-    let effective_uri = match restore_uri {
-        Some(raw) => match Uri::parse(raw) {
-            Ok(u) => u,
-            Err(_) => return refuse(p, input, req, Error::Invalid("Route"), out),
-        },
+    let ours = routes.leading_us.min(routes_end);
+    let restored = restore_uri.map(Uri::parse);
+    let effective_uri = match &restored {
+        Some(Ok(u)) => u,
+        Some(Err(_)) => return refuse(p, input, req, Error::Invalid("Route"), out),
         None => uri,
     };
 
@@ -362,8 +361,8 @@ pub(super) fn handle(
         Strict(Hop, &'x [u8]),
         Table,
     }
-    let next = if ours < routes_end {
-        let r = &routes[ours];
+    // Below `routes_end`, the Route after ours is the first one not naming us.
+    let next = if let Some(r) = routes.first_other.as_ref().filter(|_| ours < routes_end) {
         let sip = r.sip_uri().map(|s| (s, s.routing()));
         match sip.as_ref().map(|(s, rt)| (uri_hop_with(s, rt), rt.lr)) {
             Some((UriHop::Hop(hop), true)) => Next::Loose(hop),
@@ -376,7 +375,7 @@ pub(super) fn handle(
             Some((UriHop::Name, _)) => Next::Table,
         }
     } else {
-        match &effective_uri {
+        match effective_uri {
             Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match uri_hop(s) {
                 UriHop::Hop(hop) => Next::Loose(hop),
                 UriHop::Unsupported => {
@@ -390,7 +389,7 @@ pub(super) fn handle(
     let hop = match next {
         Next::Loose(h) | Next::Strict(h, _) => h,
         Next::Table => {
-            let (user, host) = match &effective_uri {
+            let (user, host) = match effective_uri {
                 Uri::Sip(s) => (s.user.unwrap_or_default(), host_bytes(&s.host)),
                 Uri::Tel(t) => (t.number, &b""[..]),
                 Uri::Absolute { .. } => (&b""[..], &b""[..]),
@@ -432,11 +431,7 @@ pub(super) fn handle(
     // Our Via on top (item 8), carrying the stream connection the request
     // came on so that its responses find their way back.
     ed.insert_via(req, |w| {
-        w.bytes(b"SIP/2.0/")
-            .str(hop.transport.as_str())
-            .byte(b' ')
-            .bytes(&outgoing.hostport)
-            .bytes(b";branch=");
+        outgoing.via_start(hop.transport, w);
         write_branch(w, tx, loop_part);
         if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
             w.bytes(b";bl=")
@@ -448,7 +443,7 @@ pub(super) fn handle(
         }
     });
     // RFC 3261 §18.2.1 and RFC 3581: received and rport on the sender's Via.
-    received_rport(ed, req, input, &ess);
+    received_rport(ed, req, input, &ess.top_via, ess.top_via_raw);
     // Item 3: Max-Forwards.
     let mf = ess.max_forwards.map_or(70, |m| m - 1);
     ed.set_max_forwards(req, mf);
@@ -482,10 +477,10 @@ pub(super) fn handle(
             || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
             || inbound.hostport != outgoing.hostport;
         ed.add_record_route_with(req, |w| {
-            rr_uri(w, &outgoing.hostport, hop.transport);
+            outgoing.rr_uri(hop.transport, w);
             if two {
                 w.bytes(b", ");
-                rr_uri(w, &inbound.hostport, input.transport);
+                inbound.rr_uri(input.transport, w);
             }
         });
     }
@@ -504,6 +499,44 @@ pub(super) fn handle(
     }
 }
 
+/// What route processing (§16.4) needs from the Route values, gathered in
+/// the one pass that checks them all.
+#[derive(Default)]
+struct Routes<'a> {
+    /// Number of values.
+    count: usize,
+    /// How many values from the first on name us.
+    leading_us: usize,
+    /// The first value that does not name us (index `leading_us`).
+    first_other: Option<NameAddr<'a>>,
+    /// The URI of the last value, as written.
+    last_uri_raw: Option<&'a [u8]>,
+}
+
+impl<'a> Routes<'a> {
+    fn push(&mut self, r: NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
+        if self.leading_us == self.count {
+            if r.sip_uri().is_some_and(is_us) {
+                self.leading_us += 1;
+            } else {
+                self.first_other = Some(r);
+            }
+        }
+        self.count += 1;
+        self.last_uri_raw = Some(r.uri_raw);
+    }
+}
+
+/// The values of one line of a list header, as [`Header::values`] splits
+/// them, without the split scan for a line with no comma (one value, or
+/// none when it holds only LWS).
+pub(super) fn values_of(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let one = memchr::memchr(b',', v).is_none();
+    let whole = Some(charset::trim(v)).filter(|t| one && !t.is_empty());
+    let split = (!one).then(|| sip::split_values(v));
+    whole.into_iter().chain(split.into_iter().flatten())
+}
+
 fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
     match h {
         Host::Name(n) => n,
@@ -511,23 +544,12 @@ fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
     }
 }
 
-fn rr_uri(w: &mut Writer<'_>, hostport: &[u8], t: Transport) {
-    w.bytes(b"<sip:")
-        .bytes(hostport)
-        .bytes(b";transport=")
-        .str(t.as_param())
-        .bytes(b";lr>");
-}
-
 fn write_branch(w: &mut Writer<'_>, tx: u64, lp: u32) {
     w.bytes(&branch::branch_bytes(tx, lp));
 }
 
 fn write_hex32(w: &mut Writer<'_>, v: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..8).rev() {
-        w.byte(HEX[((v >> (4 * i)) & 0xf) as usize]);
-    }
+    w.bytes(&branch::hex8(v));
 }
 
 /// `received=` when the sent-by host is not the source IP, and
@@ -536,16 +558,16 @@ fn received_rport(
     ed: &mut Editor,
     req: &Request<'_>,
     input: &Input<'_>,
-    ess: &sip::Essentials<'_>,
+    v: &Via<'_>,
+    v_raw: &[u8],
 ) {
     let src = input.source;
-    let v = &ess.top_via;
-    let Some(start) = sip::offset_in(req.raw, ess.top_via_raw) else {
+    let Some(start) = sip::offset_in(req.raw, v_raw) else {
         return;
     };
-    let end = start + ess.top_via_raw.len();
+    let end = start + v_raw.len();
     if matches!(v.rport, Rport::Requested) {
-        let rport_at = v.rport_name().and_then(|n| sip::offset_in(req.raw, n));
+        let rport_at = rport_name(v).and_then(|n| sip::offset_in(req.raw, n));
         if let Some(at) = rport_at {
             ed.replace_with(at..at + 5, |w| {
                 w.bytes(b"received=")
@@ -561,6 +583,51 @@ fn received_rport(
             w.bytes(b";received=").ip(ip_for_param(src.ip()));
         });
     }
+}
+
+/// [`Via::rport_name`], without scanning the parameters in the usual case
+/// where `;rport` is the last one and no earlier parameter can be named
+/// `rport` (no `r` before it starts a case-insensitive `rport`): the
+/// parameters were validated by the parse, so a trailing `;rport` (a
+/// quoted value would end in `"`) is a parameter without a value.
+pub(super) fn rport_name<'a>(v: &Via<'a>) -> Option<&'a [u8]> {
+    let raw = v.params.raw();
+    if let Some(split) = raw.len().checked_sub(6) {
+        let (before, last) = raw.split_at(split);
+        if last[0] == b';' && charset::eq_letters(&last[1..], b"rport") && !may_hold_rport(before) {
+            return Some(&last[1..]);
+        }
+    }
+    v.rport_name()
+}
+
+/// True when `s` has `rport` (letters in any case) anywhere in it. Words
+/// of 8 bytes are tested for an `r`/`R` at once; the parameters before a
+/// trailing `;rport` usually hold none but the one in `branch`.
+fn may_hold_rport(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let starts_rport = |i: usize| {
+        s.get(i..i + 5)
+            .is_some_and(|w| charset::eq_letters(w, b"rport"))
+    };
+    let mut base = 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        // Zero bytes of `x` are the `r`/`R` bytes of the word.
+        let x = (u64::from_le_bytes(w) | (ONES * 0x20)) ^ (ONES * u64::from(b'r'));
+        let mut hits = x.wrapping_sub(ONES) & !x & HIGH;
+        while hits != 0 {
+            if starts_rport(base + (hits.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            hits &= hits - 1;
+        }
+        base += 8;
+    }
+    (base..s.len()).any(|i| s[i] | 0x20 == b'r' && starts_rport(i))
 }
 
 /// RFC 3261 `received` holds an IPv4 or IPv6 address (no brackets).

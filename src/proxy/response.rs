@@ -1,7 +1,7 @@
 //! Responses (RFC 3261 §16.7, §16.11, §18.2.2; RFC 3581): check that the
 //! top Via is ours, strip it, and send the rest to the next Via. No I/O.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::branch;
 use super::{ConnRef, DropReason, Input, Output, Proxy, Transmit};
@@ -31,7 +31,7 @@ pub(super) fn handle(
     {
         return Output::Drop(DropReason::NotOurVia);
     }
-    let conn = match top.params.get(b"bl") {
+    let conn = match bl_param(&top) {
         None => None,
         Some(v) => match v.and_then(|v| conn_ref(p, v, tx)) {
             Some(c) => Some(c),
@@ -59,6 +59,23 @@ pub(super) fn handle(
         conn,
         from: Some(p.id.outgoing(dest, transport).addr),
     })
+}
+
+/// `top.params.get(b"bl")`, answered at once for the Via we write over
+/// datagrams, whose only parameter is `branch`: when the parameter text is
+/// `;branch=` followed by exactly the branch value (which the parse ended at
+/// the first `;`, and which is never quoted), there is no other parameter.
+fn bl_param<'a>(top: &Via<'a>) -> Option<Option<&'a [u8]>> {
+    let raw = top.params.raw();
+    let only_branch = raw.starts_with(b";branch=")
+        && top.branch.is_some_and(|b| {
+            raw.get(8..)
+                .is_some_and(|v| v.as_ptr() == b.as_ptr() && v.len() == b.len())
+        });
+    if only_branch {
+        return None;
+    }
+    top.params.get(b"bl")
 }
 
 /// Our `bl=<worker>.<conn>.<mac>` parameter, checked against its MAC.
@@ -97,10 +114,107 @@ fn next_hop(v: &Via<'_>) -> Option<SocketAddr> {
 /// An IP address in a Via parameter (`received`, `maddr`), with or without
 /// the brackets of an IPv6 reference.
 pub(super) fn parse_ip(s: &[u8]) -> Option<IpAddr> {
+    if let Some(v4) = parse_ipv4(s) {
+        return Some(IpAddr::V4(v4));
+    }
     let s = core::str::from_utf8(s).ok()?;
     let s = s
         .strip_prefix('[')
         .and_then(|r| r.strip_suffix(']'))
         .unwrap_or(s);
     s.parse().ok()
+}
+
+/// Dotted-quad IPv4 as `Ipv4Addr::from_str` reads it (four decimal octets
+/// up to 255, no leading zeros), without the UTF-8 check and the generic
+/// parser; `None` for anything else, which [`parse_ip`] then hands to std.
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut k = 0;
+    let mut n = 0u16;
+    let mut digits = 0;
+    for &b in s {
+        match b {
+            b'.' if digits > 0 && k < 3 => {
+                octets[k] = n as u8;
+                k += 1;
+                (n, digits) = (0, 0);
+            }
+            // A second digit after a leading zero is refused, as std does.
+            b'0'..=b'9' if digits == 0 || n > 0 => {
+                n = n * 10 + u16::from(b - b'0');
+                digits += 1;
+                if n > 255 {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    if k != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = n as u8;
+    Some(Ipv4Addr::from(octets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_ipv4_agrees_with_std() {
+        for s in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            ".1.2.3",
+            "1.2.3.4.",
+            "1.2.3.a",
+            "1.2.3.+4",
+            "198.51.100.7",
+            "100.200.250.199",
+            "999.1.1.1",
+            "1.2.3.1000",
+            "",
+            "1",
+            "0.00.0.0",
+            "10.0.0.255",
+            "1.2.3.-4",
+            "١.2.3.4",
+        ] {
+            let std = s.parse::<Ipv4Addr>().ok();
+            assert_eq!(parse_ipv4(s.as_bytes()), std, "{s}");
+            if std.is_some() {
+                assert_eq!(parse_ip(s.as_bytes()), std.map(IpAddr::V4), "{s}");
+            }
+        }
+        assert_eq!(
+            parse_ip(b"[2001:db8::1]"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bl_param_agrees_with_params_get() {
+        for v in [
+            "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK0123456789abcdef.deadbeef",
+            "SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bK0123456789abcdef.deadbeef;bl=3.77.0a0b0c0d",
+            "SIP/2.0/TCP 192.0.2.10:5060;bl=3.77.0a0b0c0d;branch=z9hG4bK0123456789abcdef.deadbeef",
+            "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;BL",
+            "SIP/2.0/UDP 192.0.2.10:5060 ; branch = z9hG4bK1",
+            "SIP/2.0/UDP 192.0.2.10:5060;branch=x",
+            "SIP/2.0/UDP 192.0.2.10:5060;received=1.2.3.4",
+            "SIP/2.0/UDP 192.0.2.10:5060",
+        ] {
+            let via = Via::parse(v.as_bytes()).unwrap();
+            assert_eq!(bl_param(&via), via.params.get(b"bl"), "{v}");
+        }
+    }
 }

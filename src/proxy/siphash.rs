@@ -96,23 +96,24 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
         self.v[0] ^= m;
     }
 
-    /// Feeds bytes.
-    #[inline]
+    /// Feeds bytes. The tail is filled and drained with whole-word loads,
+    /// not byte by byte; the result depends only on the bytes fed.
+    #[inline(always)]
     pub fn write(&mut self, mut data: &[u8]) {
         self.len = self.len.wrapping_add(data.len());
         if self.ntail != 0 {
-            while self.ntail < 8 {
-                let Some((&b, rest)) = data.split_first() else {
-                    return;
-                };
-                self.tail |= u64::from(b) << (8 * self.ntail);
-                self.ntail += 1;
-                data = rest;
+            let need = 8 - self.ntail;
+            if data.len() < need {
+                self.tail |= load_le(data) << (8 * self.ntail);
+                self.ntail += data.len();
+                return;
             }
-            let m = self.tail;
+            let (head, rest) = data.split_at(need);
+            let m = self.tail | (load_le(head) << (8 * self.ntail));
             self.compress(m);
             self.tail = 0;
             self.ntail = 0;
+            data = rest;
         }
         let mut chunks = data.chunks_exact(8);
         for c in &mut chunks {
@@ -120,10 +121,23 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
             w.copy_from_slice(c);
             self.compress(u64::from_le_bytes(w));
         }
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            self.tail |= u64::from(b) << (8 * i);
-        }
+        // The tail is empty here: either it was, or it was just drained.
+        self.tail = load_le(chunks.remainder());
         self.ntail = chunks.remainder().len();
+    }
+
+    /// Feeds one byte.
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.len = self.len.wrapping_add(1);
+        self.tail |= u64::from(b) << (8 * self.ntail);
+        self.ntail += 1;
+        if self.ntail == 8 {
+            let m = self.tail;
+            self.compress(m);
+            self.tail = 0;
+            self.ntail = 0;
+        }
     }
 
     /// Feeds a field followed by a separator byte that cannot be confused
@@ -131,7 +145,7 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
     #[inline]
     pub fn field(&mut self, data: &[u8]) {
         self.write(data);
-        self.write(&[0xff]);
+        self.byte(0xff);
     }
 
     /// The 64-bit hash.
@@ -145,6 +159,26 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
         }
         self.v[0] ^ self.v[1] ^ self.v[2] ^ self.v[3]
     }
+}
+
+/// Up to 7 bytes as a little-endian word (the rest zero), with at most
+/// three loads.
+#[inline(always)]
+fn load_le(b: &[u8]) -> u64 {
+    let mut out = 0u64;
+    let mut i = 0;
+    if let Some(w) = b.first_chunk::<4>() {
+        out = u64::from(u32::from_le_bytes(*w));
+        i = 4;
+    }
+    if let Some(w) = b.get(i..).and_then(|r| r.first_chunk::<2>()) {
+        out |= u64::from(u16::from_le_bytes(*w)) << (8 * i);
+        i += 2;
+    }
+    if let Some(&x) = b.get(i) {
+        out |= u64::from(x) << (8 * i);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -186,6 +220,30 @@ mod tests {
                 assert_eq!(h.finish(), one, "split {split} {split2}");
             }
         }
+    }
+
+    #[test]
+    fn any_chunking_equals_one_shot() {
+        let msg: Vec<u8> = (0u8..61).map(|b| b.wrapping_mul(37)).collect();
+        let mut one = Hasher::new(reference_key());
+        one.write(&msg);
+        let one = one.finish();
+        for size in 1..=17 {
+            let mut h = Hasher::new(reference_key());
+            for c in msg.chunks(size) {
+                h.write(c);
+            }
+            assert_eq!(h.finish(), one, "chunks of {size}");
+        }
+        let mut f = Hasher::new(reference_key());
+        f.field(&msg[..5]);
+        f.field(&msg[5..]);
+        let mut w = Hasher::new(reference_key());
+        w.write(&msg[..5]);
+        w.write(&[0xff]);
+        w.write(&msg[5..]);
+        w.write(&[0xff]);
+        assert_eq!(f.finish(), w.finish());
     }
 
     #[test]

@@ -469,32 +469,35 @@ impl Editor {
             let Some(line) = self.line(raw, h) else {
                 break;
             };
+            let v = h.value;
+            // Without a comma a line holds at most one value, the usual
+            // case (`Via: <one>`, `Route: <one>`): the whole line goes, or
+            // it is skipped when it holds only LWS; no scan needed.
+            if !h.name.is_list() || memchr::memchr(b',', v).is_none() {
+                let value = charset::trim(v);
+                if value.is_empty() {
+                    continue;
+                }
+                first.get_or_insert(value);
+                removed += 1;
+                self.remove(line);
+                continue;
+            }
             // Scan the value as `split_values` splits it (commas outside
             // quotes and `<>`, LWS trimmed, empty elements skipped), but
             // jumping with memchr instead of visiting every byte.
-            let v = h.value;
-            let list = h.name.is_list();
-            let Some(first_start) = (if list {
-                next_value_start(v, 0)
-            } else {
-                (!charset::trim(v).is_empty()).then_some(0)
-            }) else {
+            let Some(first_start) = next_value_start(v, 0) else {
                 continue;
             };
             let mut start = first_start;
             let mut cut = None;
             loop {
-                let end = if list {
-                    list_value_end(v, start)
-                } else {
-                    v.len()
-                };
+                let end = list_value_end(v, start);
                 if first.is_none() {
                     first = v.get(start..end).map(charset::trim);
                 }
                 removed += 1;
-                let next = if list { next_value_start(v, end) } else { None };
-                match next {
+                match next_value_start(v, end) {
                     None => break,
                     Some(next) if removed == n => {
                         cut = Some(next);
@@ -728,61 +731,39 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends `n` in decimal.
-    pub fn u32(&mut self, mut n: u32) -> &mut Self {
-        // Short numbers (octets, Max-Forwards, ports' digits) are the common
-        // case: write them without the loop and without a variable-length copy.
+    #[inline]
+    pub fn u32(&mut self, n: u32) -> &mut Self {
+        // One digit (Max-Forwards' last, a small octet) is a single push.
         if n < 10 {
             return self.byte(b'0' + n as u8);
         }
-        if n < 100 {
-            return self.bytes(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
-        }
-        if n < 1000 {
-            return self.bytes(&[
-                b'0' + (n / 100) as u8,
-                b'0' + (n / 10 % 10) as u8,
-                b'0' + (n % 10) as u8,
-            ]);
-        }
         let mut tmp = [0u8; 10];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.bytes(&tmp[i..])
+        let at = decimal_into(&mut tmp, u64::from(n));
+        self.bytes(tmp.get(at..).unwrap_or_default())
     }
 
     /// Appends `n` in decimal.
-    pub fn u64(&mut self, mut n: u64) -> &mut Self {
-        if let Ok(small) = u32::try_from(n) {
-            return self.u32(small);
-        }
+    pub fn u64(&mut self, n: u64) -> &mut Self {
         let mut tmp = [0u8; 20];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.bytes(&tmp[i..])
+        let at = decimal_into(&mut tmp, n);
+        self.bytes(tmp.get(at..).unwrap_or_default())
     }
 
-    /// Appends an IPv4 address in dotted decimal.
+    /// Appends an IPv4 address in dotted decimal, formatted on the stack
+    /// from a table of the 256 octets and copied once.
     pub fn ipv4(&mut self, ip: Ipv4Addr) -> &mut Self {
-        let [a, b, c, d] = ip.octets();
-        self.u32(u32::from(a))
-            .byte(b'.')
-            .u32(u32::from(b))
-            .byte(b'.');
-        self.u32(u32::from(c)).byte(b'.').u32(u32::from(d))
+        // Room for "255.255.255.255" plus the table entry's padding.
+        let mut tmp = [0u8; 20];
+        let mut n = 0;
+        for o in ip.octets() {
+            let (text, len) = OCTETS[usize::from(o)];
+            if let Some(slot) = tmp.get_mut(n..n + 4) {
+                slot.copy_from_slice(&text);
+            }
+            n += usize::from(len);
+        }
+        // Without the last dot.
+        self.bytes(tmp.get(..n - 1).unwrap_or_default())
     }
 
     /// Appends an address as a SIP host: dotted decimal, or an IPv6
@@ -815,6 +796,45 @@ impl<'b> Writer<'b> {
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+}
+
+/// Every octet in decimal followed by a dot, left-aligned in 4 bytes, and
+/// the length of that text.
+const OCTETS: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let d = [
+            b'0' + (i / 100) as u8,
+            b'0' + (i / 10 % 10) as u8,
+            b'0' + (i % 10) as u8,
+        ];
+        t[i] = if i >= 100 {
+            ([d[0], d[1], d[2], b'.'], 4)
+        } else if i >= 10 {
+            ([d[1], d[2], b'.', 0], 3)
+        } else {
+            ([d[2], b'.', 0, 0], 2)
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Writes `n` in decimal at the end of `buf` and returns where its first
+/// digit is (`buf` must hold the longest value: 10 bytes for a `u32`).
+#[inline(always)]
+fn decimal_into(buf: &mut [u8], mut n: u64) -> usize {
+    let mut i = buf.len();
+    while i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    i
 }
 
 impl fmt::Write for Writer<'_> {
@@ -1263,5 +1283,21 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
             String::from_utf8(buf).unwrap(),
             "0 65535 4294967295 18446744073709551615 4294967296 10.0.0.255 [::1] 7 9 10 99 100 999 1000 12345"
         );
+    }
+
+    #[test]
+    fn writer_ipv4_matches_display() {
+        let mut buf = Vec::new();
+        for a in 0..=255u8 {
+            for ip in [
+                Ipv4Addr::new(a, a, a, a),
+                Ipv4Addr::new(a, 0, 255, a.wrapping_mul(7)),
+                Ipv4Addr::new(9, a, 10, 100),
+            ] {
+                buf.clear();
+                Writer::new(&mut buf).ipv4(ip);
+                assert_eq!(buf, ip.to_string().as_bytes());
+            }
+        }
     }
 }

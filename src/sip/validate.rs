@@ -32,17 +32,68 @@ pub struct Essentials<'a> {
 /// already checked by [`parse`](super::parse).
 #[inline(always)]
 pub fn essentials<'a>(req: &Request<'a>) -> Result<Essentials<'a>, Error> {
+    let m = mandatory(req, |a| a)?;
+    Ok(Essentials {
+        top_via: m.top_via,
+        top_via_raw: m.top_via_raw,
+        call_id: m.call_id,
+        cseq: m.cseq,
+        from: m.from,
+        to: m.to,
+        max_forwards: m.max_forwards,
+    })
+}
+
+impl<'a> Essentials<'a> {
+    /// [`essentials`] keeping only the From and To tags: what the proxy's
+    /// forwarding path reads. The same checks, in the same order, with the
+    /// same verdicts (From and To are still parsed whole, URIs included);
+    /// it only spares the caller two 160-byte addresses.
+    #[inline(always)]
+    pub(crate) fn tags_only(req: &Request<'a>) -> Result<TagEssentials<'a>, Error> {
+        mandatory(req, |a| a.tag)
+    }
+}
+
+/// [`Essentials`] with the From and To tags in place of the addresses.
+pub(crate) type TagEssentials<'a> = Mandatory<'a, Option<&'a [u8]>>;
+
+/// The mandatory headers, with From and To reduced by `keep`.
+#[derive(Debug, Clone)]
+pub(crate) struct Mandatory<'a, A> {
+    /// The top Via value, parsed.
+    pub top_via: Via<'a>,
+    /// The top Via value as received.
+    pub top_via_raw: &'a [u8],
+    /// Call-ID.
+    pub call_id: &'a [u8],
+    /// CSeq sequence number (its method equals the request's).
+    pub cseq: u32,
+    /// What `keep` took from From.
+    pub from: A,
+    /// What `keep` took from To.
+    pub to: A,
+    /// Max-Forwards, when present.
+    pub max_forwards: Option<u8>,
+}
+
+/// The checks of [`essentials`], in its order.
+#[inline(always)]
+fn mandatory<'a, A>(
+    req: &Request<'a>,
+    keep: impl Fn(NameAddr<'a>) -> A,
+) -> Result<Mandatory<'a, A>, Error> {
     let h = &req.headers;
     let (top_via, top_via_raw) = h.top_via_with_raw()?;
-    let from = h.from()?;
-    let to = h.to()?;
+    let from = keep(h.from()?);
+    let to = keep(h.to()?);
     let call_id = h.call_id()?;
     let cseq = h.cseq()?;
     if cseq.method != req.method {
         return Err(Error::CSeqMismatch);
     }
     let max_forwards = h.max_forwards()?.map(|m| m.0);
-    Ok(Essentials {
+    Ok(Mandatory {
         top_via,
         top_via_raw,
         call_id,
