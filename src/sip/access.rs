@@ -126,6 +126,7 @@ impl<'a> Headers<'a> {
     }
 
     /// Max-Forwards, `None` when absent.
+    #[inline]
     pub fn max_forwards(&self) -> Result<Option<MaxForwards>, Error> {
         self.single(HeaderName::MaxForwards, "Max-Forwards")?
             .map(MaxForwards::parse)
@@ -263,6 +264,7 @@ where
 {
     type Item = Result<T, Error>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<Result<T, Error>> {
         loop {
             let start = list_gap(self.rest);

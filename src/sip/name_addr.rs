@@ -67,6 +67,7 @@ impl<'a> NameAddr<'a> {
     /// Parses the first `<uri>` address of a comma-separated list (Route,
     /// Record-Route) without splitting it first: returns the address and
     /// the index of the `,` that ends it (or `value.len()`).
+    #[inline(always)]
     pub fn parse_first_name_addr(
         value: &'a [u8],
         header: &'static str,

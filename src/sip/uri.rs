@@ -680,7 +680,7 @@ fn visual(b: u8) -> bool {
 /// Scans the host at the start of `s` (an IPv6 reference, an IPv4 address
 /// or a domain name) and returns it with the index just after it. What
 /// follows is not looked at.
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_host(s: &[u8]) -> Option<(Host<'_>, usize)> {
     let first = *s.first()?;
     if first == b'[' {
