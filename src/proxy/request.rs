@@ -567,7 +567,7 @@ fn received_rport(
     };
     let end = start + v_raw.len();
     if matches!(v.rport, Rport::Requested) {
-        let rport_at = rport_name(v).and_then(|n| sip::offset_in(req.raw, n));
+        let rport_at = v.rport_name().and_then(|n| sip::offset_in(req.raw, n));
         if let Some(at) = rport_at {
             ed.replace_with(at..at + 5, |w| {
                 w.bytes(b"received=")
@@ -583,51 +583,6 @@ fn received_rport(
             w.bytes(b";received=").ip(ip_for_param(src.ip()));
         });
     }
-}
-
-/// [`Via::rport_name`], without scanning the parameters in the usual case
-/// where `;rport` is the last one and no earlier parameter can be named
-/// `rport` (no `r` before it starts a case-insensitive `rport`): the
-/// parameters were validated by the parse, so a trailing `;rport` (a
-/// quoted value would end in `"`) is a parameter without a value.
-pub(super) fn rport_name<'a>(v: &Via<'a>) -> Option<&'a [u8]> {
-    let raw = v.params.raw();
-    if let Some(split) = raw.len().checked_sub(6) {
-        let (before, last) = raw.split_at(split);
-        if last[0] == b';' && charset::eq_letters(&last[1..], b"rport") && !may_hold_rport(before) {
-            return Some(&last[1..]);
-        }
-    }
-    v.rport_name()
-}
-
-/// True when `s` has `rport` (letters in any case) anywhere in it. Words
-/// of 8 bytes are tested for an `r`/`R` at once; the parameters before a
-/// trailing `;rport` usually hold none but the one in `branch`.
-fn may_hold_rport(s: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let starts_rport = |i: usize| {
-        s.get(i..i + 5)
-            .is_some_and(|w| charset::eq_letters(w, b"rport"))
-    };
-    let mut base = 0;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        // Zero bytes of `x` are the `r`/`R` bytes of the word.
-        let x = (u64::from_le_bytes(w) | (ONES * 0x20)) ^ (ONES * u64::from(b'r'));
-        let mut hits = x.wrapping_sub(ONES) & !x & HIGH;
-        while hits != 0 {
-            if starts_rport(base + (hits.trailing_zeros() / 8) as usize) {
-                return true;
-            }
-            hits &= hits - 1;
-        }
-        base += 8;
-    }
-    (base..s.len()).any(|i| s[i] | 0x20 == b'r' && starts_rport(i))
 }
 
 /// RFC 3261 `received` holds an IPv4 or IPv6 address (no brackets).

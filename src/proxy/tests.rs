@@ -628,38 +628,6 @@ fn authenticator_is_consulted() {
 }
 
 #[test]
-fn rport_name_shortcut_agrees_with_the_parameter_scan() {
-    use crate::sip::via::Via;
-    for value in [
-        "SIP/2.0/UDP h;branch=z9hG4bK1;rport",
-        "SIP/2.0/UDP h;branch=z9hG4bK1;RPort",
-        "SIP/2.0/UDP h;rport;branch=z9hG4bK1",
-        "SIP/2.0/UDP h;rport;rport",
-        "SIP/2.0/UDP h;rport=5;rport",
-        "SIP/2.0/UDP h;x=rportx;rport",
-        "SIP/2.0/UDP h;branch=z9hG4bKrPoRt;rport",
-        "SIP/2.0/UDP h;branch=z9hG4bKr;rport",
-        "SIP/2.0/UDP h;branch=z9hG4bKabcdefghrpor;rport",
-        "SIP/2.0/UDP h;branch=z9hG4bKabcdefgrport;rport",
-        "SIP/2.0/UDP h ; rport",
-        "SIP/2.0/UDP h;rport ",
-        "SIP/2.0/UDP h;x=\"a;rport\"",
-        "SIP/2.0/UDP h;x=\"a\";rport",
-        "SIP/2.0/UDP h;rport",
-        "SIP/2.0/UDP h",
-        "SIP/2.0/UDP h;branch=z9hG4bK1",
-    ] {
-        let v = Via::parse(value.as_bytes()).unwrap();
-        let (fast, slow) = (request::rport_name(&v), v.rport_name());
-        assert_eq!(
-            fast.map(|n| n.as_ptr()),
-            slow.map(|n| n.as_ptr()),
-            "{value}"
-        );
-    }
-}
-
-#[test]
 fn values_of_splits_as_split_values() {
     for v in [
         "",

@@ -425,6 +425,24 @@ pub(crate) fn first_control(s: &[u8]) -> usize {
     base + rest.iter().position(|&b| b < 0x0E).unwrap_or(rest.len())
 }
 
+/// True when no byte of `s` is a control byte, a space or DEL (bytes of
+/// 0x80 and up pass): eight bytes a step.
+#[inline(always)]
+pub(crate) fn printable(s: &[u8]) -> bool {
+    // A byte below 0x21 starts a borrow; DEL xor 0x7F is a zero byte. Only
+    // whether any byte is flagged matters, so borrows do no harm.
+    let flag = |w: u64| {
+        let del = w ^ (ONES * 0x7F);
+        ((w.wrapping_sub(ONES * 0x21) & !w) | (del.wrapping_sub(ONES) & !del)) & HIGH
+    };
+    let mut words = s.chunks_exact(8);
+    let mut any = 0;
+    for w in &mut words {
+        any |= flag(word(w));
+    }
+    any == 0 && words.remainder().iter().all(|&b| b > b' ' && b != 0x7F)
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -455,6 +473,22 @@ pub(crate) fn parse_port(s: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_agrees_with_a_byte_check() {
+        for len in 0..24 {
+            for at in 0..=len {
+                for b in [0u8, 0x0D, 0x1F, b' ', b'!', b'~', 0x7F, 0x80, 0xFF] {
+                    let mut s = vec![b'a'; len];
+                    if let Some(x) = s.get_mut(at) {
+                        *x = b;
+                    }
+                    let expected = s.iter().all(|&c| c > b' ' && c != 0x7F);
+                    assert_eq!(printable(&s), expected, "{s:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn plain_cseqs_agree_with_the_general_parser() {

@@ -4,7 +4,7 @@
 use super::{
     charset,
     uri::{scan_host, scan_hostport, Host, Params},
-    values::{parse_port, scan_header_params, scan_header_params_list, skip_lws, span},
+    values::{find2, parse_port, scan_header_params, scan_header_params_list, skip_lws, span},
     Error, Transport,
 };
 
@@ -142,6 +142,11 @@ impl<'a> Via<'a> {
         if self.rport != Rport::Requested {
             return None;
         }
+        trailing_rport(self.params.raw()).or_else(|| self.scanned_rport_name())
+    }
+
+    /// [`Via::rport_name`] by a scan of the parameters.
+    fn scanned_rport_name(&self) -> Option<&'a [u8]> {
         let mut found = None;
         // The parameters were validated by the parse; stop at the first
         // `rport` (a `None` return here only means the scan stopped).
@@ -171,6 +176,29 @@ impl<'a> Via<'a> {
         self.branch
             .is_some_and(|b| b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE))
     }
+}
+
+/// The name of a trailing `;rport` when no earlier parameter can be named
+/// `rport` (no `r` before it starts a case-insensitive `rport`), the usual
+/// case, without scanning the parameters: they were validated by the parse,
+/// so a trailing `;rport` (a quoted value would end in `"`) is a parameter
+/// without a value, and the first `rport`.
+fn trailing_rport(raw: &[u8]) -> Option<&[u8]> {
+    let (mut before, last) = raw.split_at_checked(raw.len().checked_sub(6)?)?;
+    if last[0] != b';' || !charset::eq_letters(&last[1..], b"rport") {
+        return None;
+    }
+    while let Some(i) = find2(before, b'r', b'R') {
+        let rest = before.get(i..).unwrap_or_default();
+        if rest
+            .get(..5)
+            .is_some_and(|w| charset::eq_letters(w, b"rport"))
+        {
+            return None;
+        }
+        before = rest.get(1..).unwrap_or_default();
+    }
+    Some(&last[1..])
 }
 
 #[inline(always)]
@@ -461,6 +489,38 @@ mod tests {
             b"SIP/2.0/UDP h;;branch=z9hG4bKx" => E;
             b"SIP/2.0/UDP h extra" => E;
             b"SIP/2.0/UDP h, SIP/2.0/UDP i" => E;
+        }
+    }
+
+    #[test]
+    fn rport_name_shortcut_agrees_with_the_parameter_scan() {
+        for value in [
+            "SIP/2.0/UDP h;branch=z9hG4bK1;rport",
+            "SIP/2.0/UDP h;branch=z9hG4bK1;RPort",
+            "SIP/2.0/UDP h;rport;branch=z9hG4bK1",
+            "SIP/2.0/UDP h;rport;rport",
+            "SIP/2.0/UDP h;rport=5;rport",
+            "SIP/2.0/UDP h;x=rportx;rport",
+            "SIP/2.0/UDP h;branch=z9hG4bKrPoRt;rport",
+            "SIP/2.0/UDP h;branch=z9hG4bKr;rport",
+            "SIP/2.0/UDP h;branch=z9hG4bKabcdefghrpor;rport",
+            "SIP/2.0/UDP h;branch=z9hG4bKabcdefgrport;rport",
+            "SIP/2.0/UDP h ; rport",
+            "SIP/2.0/UDP h;rport ",
+            "SIP/2.0/UDP h;x=\"a;rport\"",
+            "SIP/2.0/UDP h;x=\"a\";rport",
+            "SIP/2.0/UDP h;rport",
+            "SIP/2.0/UDP h",
+            "SIP/2.0/UDP h;branch=z9hG4bK1",
+        ] {
+            let v = Via::parse(value.as_bytes()).unwrap();
+            let scanned = (v.rport == Rport::Requested).then(|| v.scanned_rport_name());
+            let (fast, slow) = (v.rport_name(), scanned.flatten());
+            assert_eq!(
+                fast.map(|n| n.as_ptr()),
+                slow.map(|n| n.as_ptr()),
+                "{value}"
+            );
         }
     }
 
