@@ -233,7 +233,8 @@ pub fn start_uas(
 }
 
 /// Runs a sipp UAC to `target` (`ip:port` or `[ip]:port`) for `calls`
-/// calls at `rate` per second and waits for it (bounded).
+/// calls at `rate` per second, with `extra` sipp arguments (e.g.
+/// `-cid_str`), and waits for it (bounded).
 #[allow(clippy::too_many_arguments)]
 pub fn run_uac(
     sipp: &Path,
@@ -244,6 +245,7 @@ pub fn run_uac(
     transport: &str,
     calls: u64,
     rate: u64,
+    extra: &[&str],
 ) -> UacResult {
     let out = dir.file("uac.out");
     let f = fs::File::create(&out).unwrap();
@@ -252,6 +254,7 @@ pub fn run_uac(
         .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
         .args(["-l", &(rate * 4).to_string()])
         .args(["-timeout", &format!("{}s", calls / rate + 60)])
+        .args(extra)
         .stdout(f)
         .stderr(Stdio::null())
         .current_dir(&dir.0);
