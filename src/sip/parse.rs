@@ -98,8 +98,8 @@ fn fill<'a>(
 /// Finds the end of one message at the front of a byte stream (TCP): returns
 /// `Ok(Some(len))` when a whole message of `len` bytes is buffered,
 /// `Ok(None)` when more bytes are needed, and an error when the head is
-/// larger than `max` or the Content-Length is missing or malformed (RFC 3261
-/// §18.3: mandatory on streams). Leading CR LF keep-alives count towards
+/// larger than `max` or the Content-Length is missing, malformed or given
+/// twice with different values (RFC 3261 §18.3: mandatory on streams). Leading CR LF keep-alives count towards
 /// `len` (the caller consumes them with the message).
 pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
     let mut skip = 0;
@@ -124,6 +124,11 @@ pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
             if HeaderName::from_bytes(name) == HeaderName::ContentLength {
                 let v = charset::trim(&line[colon + 1..]);
                 let n = charset::parse_u32(v).ok_or(Error::Invalid("Content-Length"))?;
+                // Two different lengths leave the message's end ambiguous:
+                // `parse` refuses them too, and the stream cannot go on.
+                if cl.is_some_and(|c| c != n as usize) {
+                    return Err(Error::Duplicate("Content-Length"));
+                }
                 cl = Some(n as usize);
             }
         }
@@ -1002,5 +1007,17 @@ mod tests {
             Err(Error::Missing("Content-Length"))
         );
         assert_eq!(frame_stream(&[b'a'; 2000], 1000), Err(Error::TooLarge));
+        // The same length twice frames; two lengths do not (parse agrees).
+        let twice = b"OPTIONS sip:x SIP/2.0\r\nl: 3\r\nContent-Length: 3\r\n\r\nabc";
+        assert_eq!(frame_stream(twice, 1000), Ok(Some(twice.len())));
+        let two = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 0\r\nl: 3\r\n\r\nabc";
+        assert_eq!(
+            frame_stream(two, 1000),
+            Err(Error::Duplicate("Content-Length"))
+        );
+        assert_eq!(
+            parse(two).map(|_| ()),
+            Err(Error::Duplicate("Content-Length"))
+        );
     }
 }
