@@ -175,7 +175,7 @@ fn parse<'a>(
     mode: Mode,
 ) -> Result<(NameAddr<'a>, usize), Error> {
     let bad = Error::Invalid(header);
-    match plain_sip(value, bad, mode.list) {
+    match plain_sip(value, bad, mode.list, !mode.brackets_only) {
         Some(found) => Ok(found),
         None => parse_general(value, bad, mode),
     }
@@ -230,22 +230,49 @@ fn parse_general(value: &[u8], bad: Error, mode: Mode) -> Result<(NameAddr<'_>, 
     ))
 }
 
-/// `<sip:host[:port];params>` and header parameters, as proxies write Route
-/// and Record-Route values (no display name, no userinfo, no escapes): what
-/// [`parse`] finds for such a value, in one pass without its searches for
-/// `>` and `@`. `None` for anything else, errors included, which [`parse`]
-/// then reads the general way.
+/// `["display" ]<sip:[user@]host[:port];params>` and header parameters,
+/// as proxies write Route and Record-Route values and most user agents
+/// write From and To (a quoted display name followed by one space, a user
+/// without escapes or password, no URI headers): what [`parse`] finds for
+/// such a value, in one pass without its searches for `>` and `@`. `None`
+/// for anything else, errors included, which [`parse`] then reads the
+/// general way. Only with `users` are a display name and a user looked
+/// for (Route and Record-Route values name hosts; the look would cost them
+/// a scan).
 #[inline(always)]
-fn plain_sip(value: &[u8], bad: Error, list: bool) -> Option<(NameAddr<'_>, usize)> {
-    let (scheme, rest) = value.split_at_checked(5)?;
+fn plain_sip(value: &[u8], bad: Error, list: bool, users: bool) -> Option<(NameAddr<'_>, usize)> {
+    let (display, laquot) = match value.first()? {
+        b'"' if users => {
+            let q = quoted_len(value)?;
+            match value.get(q..q + 2)? {
+                [b' ', b'<'] => (Some(value.get(1..q - 1)?), q + 1),
+                _ => return None,
+            }
+        }
+        _ => (None, 0),
+    };
+    let (scheme, rest) = value.get(laquot..)?.split_at_checked(5)?;
     let [b'<', s, i, p, b':'] = *scheme else {
         return None;
     };
     if !charset::eq_letters(&[s, i, p], b"sip") {
         return None;
     }
-    let (uri, n) = SipUri::parse_host_params(rest)?;
-    let close = 5 + n;
+    // A user: bytes that are neither `@`, `:` (a password) nor `%` (an
+    // escape), then the `@`, which is then the URI's only one (a host or a
+    // parameter cannot hold one).
+    let u = if users {
+        span(rest, 0, charset::user_unescaped)
+    } else {
+        0
+    };
+    let (user, host_at) = match rest.get(u) {
+        Some(b'@') if u > 0 => (rest.get(..u), u + 1),
+        _ => (None, 0),
+    };
+    let (mut uri, n) = SipUri::parse_host_params(rest.get(host_at..)?)?;
+    uri.user = user;
+    let close = laquot + 5 + host_at + n;
     if value.get(close) != Some(&b'>') {
         return None;
     }
@@ -253,9 +280,9 @@ fn plain_sip(value: &[u8], bad: Error, list: bool) -> Option<(NameAddr<'_>, usiz
     let (params, tag, end) = header_params(after, bad, list).ok()?;
     Some((
         NameAddr {
-            display: None,
+            display,
             uri: Uri::Sip(uri),
-            uri_raw: value.get(1..close)?,
+            uri_raw: value.get(laquot + 1..close)?,
             params,
             tag,
         },
@@ -581,6 +608,9 @@ mod tests {
             b"<sip:192.0.2.1:5060;lr;transport=udp>, <sip:b.example;lr>".to_vec(),
             b"<SIP:[2001:db8::1]:5070;lr>;x=y".to_vec(),
             b"<sip:p.example.com;lr>;tag=a;tag=b".to_vec(),
+            b"\"Bob \\\"B\\\" Example\" <sip:bob+1@b.example:5062;transport=tcp>;tag=9".to_vec(),
+            b"\"\" <sip:+15551234567;npdi@carrier.example;user=phone>".to_vec(),
+            b"<sip:u:pw@h.example>;tag=x, \"Q\" <sip:v@[::1]>".to_vec(),
         ];
         let names: [&[u8]; 8] = [
             b"route",
@@ -617,10 +647,12 @@ mod tests {
                     brackets_only,
                     list,
                 };
-                if let Some(found) = plain_sip(&v, bad, list) {
-                    fast += 1;
-                    let text = String::from_utf8_lossy(&v);
-                    assert_eq!(parse_general(&v, bad, mode), Ok(found), "{text} {list}");
+                for users in [false, true] {
+                    if let Some(found) = plain_sip(&v, bad, list, users) {
+                        fast += 1;
+                        let text = String::from_utf8_lossy(&v);
+                        assert_eq!(parse_general(&v, bad, mode), Ok(found), "{text} {list}");
+                    }
                 }
             }
         }
