@@ -4,6 +4,7 @@
 //! share (LWS skipping, quoted-strings, header parameters). No I/O.
 
 use memchr::memchr;
+use wide::u8x16;
 
 use super::{charset, Error, Method};
 
@@ -350,12 +351,50 @@ pub(crate) fn span(s: &[u8], i: usize, class: impl Fn(u8) -> bool) -> usize {
     j
 }
 
-/// The first `needle` in `s`, eight bytes a step (the bytes equal to it
-/// zeroed by an XOR, the lowest zero byte found without a branch per
-/// byte). Header values are short: a call into memchr costs more than such
-/// a search.
+/// Sixteen bytes of `p` (which holds at least sixteen) as one vector.
+#[inline(always)]
+fn load16(p: &[u8]) -> u8x16 {
+    u8x16::new(
+        p.get(..16)
+            .and_then(|p| p.try_into().ok())
+            .unwrap_or([0; 16]),
+    )
+}
+
+/// The index of the first byte of `s` flagged in `hit`'s lane mask, sixteen
+/// bytes a step; the last partial step rereads the final sixteen bytes and
+/// ignores those seen already. `None` when `s` is shorter than sixteen
+/// bytes (the caller scans it another way).
+#[inline(always)]
+fn first_hit16(s: &[u8], hit: impl Fn(u8x16) -> i32) -> Option<Option<usize>> {
+    let last = s.len().checked_sub(16)?;
+    let mut chunks = s.chunks_exact(16);
+    let mut base = 0;
+    for c in &mut chunks {
+        let m = hit(load16(c)) as u32;
+        if m != 0 {
+            return Some(Some(base + m.trailing_zeros() as usize));
+        }
+        base += 16;
+    }
+    let r = chunks.remainder().len();
+    if r == 0 {
+        return Some(None);
+    }
+    let m = (hit(load16(s.get(last..).unwrap_or_default())) as u32) >> (16 - r);
+    Some((m != 0).then(|| base + m.trailing_zeros() as usize))
+}
+
+/// The first `needle` in `s`: sixteen bytes a step where there are that
+/// many, else eight (the bytes equal to it zeroed by an XOR, the lowest
+/// zero byte found without a branch per byte). Header values are short: a
+/// call into memchr costs more than such a search.
 #[inline(always)]
 pub(crate) fn find(s: &[u8], needle: u8) -> Option<usize> {
+    let n = u8x16::splat(needle);
+    if let Some(found) = first_hit16(s, |v| v.cmp_eq(n).move_mask()) {
+        return found;
+    }
     let pattern = ONES * u64::from(needle);
     let mut words = s.chunks_exact(8);
     let mut base = 0;
@@ -374,6 +413,10 @@ pub(crate) fn find(s: &[u8], needle: u8) -> Option<usize> {
 /// The first `a` or `b` in `s` (see [`find`]).
 #[inline(always)]
 pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    let (va, vb) = (u8x16::splat(a), u8x16::splat(b));
+    if let Some(found) = first_hit16(s, |v| (v.cmp_eq(va) | v.cmp_eq(vb)).move_mask()) {
+        return found;
+    }
     let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
     let mut words = s.chunks_exact(8);
     let mut base = 0;
@@ -392,28 +435,26 @@ pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
 }
 
 /// The index of the first byte below 0x0E (CR, LF, tab and the other low
-/// control bytes) in `s`, or `s.len()`, eight bytes a step: a byte below
-/// 0x0E starts a borrow, so the lowest flagged byte of a word is exact.
+/// control bytes) in `s`, or `s.len()`: sixteen bytes a step, then eight
+/// (a byte below 0x0E starts a borrow, so the lowest flagged byte of a
+/// word is exact), then one at a time.
 #[inline(always)]
 pub(crate) fn first_control(s: &[u8]) -> usize {
-    // Sixteen bytes a step (one branch for two words), then eight, then
-    // one at a time.
-    let flag = |w: u64| w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
-    let mut pairs = s.chunks_exact(16);
+    // Sixteen bytes a step (bytes at or below 0x0D equal their minimum
+    // with 0x0D), then eight, then one at a time.
+    let limit = u8x16::splat(0x0D);
+    let mut chunks = s.chunks_exact(16);
     let mut base = 0;
-    for p in &mut pairs {
-        let (lo, hi) = (flag(word(&p[..8])), flag(word(&p[8..])));
-        if lo | hi != 0 {
-            return base
-                + if lo != 0 {
-                    (lo.trailing_zeros() / 8) as usize
-                } else {
-                    8 + (hi.trailing_zeros() / 8) as usize
-                };
+    for c in &mut chunks {
+        let v = load16(c);
+        let m = v.min(limit).cmp_eq(v).move_mask();
+        if m != 0 {
+            return base + m.trailing_zeros() as usize;
         }
         base += 16;
     }
-    let mut rest = pairs.remainder();
+    let flag = |w: u64| w.wrapping_sub(ONES * 0x0E) & !w & HIGH;
+    let mut rest = chunks.remainder();
     if let (Some(w), Some(after)) = (rest.get(..8), rest.get(8..)) {
         let f = flag(word(w));
         if f != 0 {
@@ -476,9 +517,11 @@ mod tests {
 
     #[test]
     fn printable_agrees_with_a_byte_check() {
-        for len in 0..24 {
+        // Lengths across the 8- and 16-byte steps, every byte value at
+        // every position.
+        for len in 0..40 {
             for at in 0..=len {
-                for b in [0u8, 0x0D, 0x1F, b' ', b'!', b'~', 0x7F, 0x80, 0xFF] {
+                for b in 0..=255u8 {
                     let mut s = vec![b'a'; len];
                     if let Some(x) = s.get_mut(at) {
                         *x = b;
@@ -517,6 +560,30 @@ mod tests {
 
     /// The word-at-a-time scan finds what a byte-at-a-time one does, at
     /// every length and position, for every byte value that matters.
+    #[test]
+    fn finds_agree_with_a_byte_scan() {
+        // Every length around the 8- and 16-byte steps, one or two needles
+        // at every position (the second after the first), so the vector
+        // steps, the reread tail and the word steps are all crossed.
+        for len in 0usize..50 {
+            for at in 0..=len {
+                for second in [None, Some(at + 1), Some(len.saturating_sub(1))] {
+                    let mut s = vec![b'a'; len];
+                    for i in [Some(at), second].into_iter().flatten() {
+                        if let Some(x) = s.get_mut(i) {
+                            *x = if i == at { b'>' } else { b';' };
+                        }
+                    }
+                    let one = s.iter().position(|&c| c == b'>');
+                    let two = s.iter().position(|&c| c == b'>' || c == b';');
+                    assert_eq!(find(&s, b'>'), one, "{s:?}");
+                    assert_eq!(find2(&s, b'>', b';'), two, "{s:?}");
+                    assert_eq!(find2(&s, b';', b'>'), two, "{s:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn first_control_agrees_with_a_byte_scan() {
         for len in 0..40 {
