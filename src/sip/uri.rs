@@ -11,7 +11,7 @@ use memchr::memchr;
 
 use super::{
     charset,
-    values::{find, parse_port, span, unquote},
+    values::{find, host_span, parse_port, span, unquote},
     Error, Transport,
 };
 
@@ -699,10 +699,11 @@ pub(crate) fn scan_host(s: &[u8]) -> Option<(Host<'_>, usize)> {
     } else if !first.is_ascii_alphabetic() {
         return None;
     }
-    let end = span(s, 1, charset::host);
+    let end = host_span(s, 1);
     let h = s.get(..end)?;
-    // All digits and dots is a bad IPv4 address, not a name.
-    if h.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+    // All digits and dots is a bad IPv4 address, not a name (only a host
+    // that starts with a digit can be one).
+    if first.is_ascii_digit() && h.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
     Some((Host::Name(h), end))

@@ -385,6 +385,41 @@ fn first_hit16(s: &[u8], hit: impl Fn(u8x16) -> i32) -> Option<Option<usize>> {
     Some((m != 0).then(|| base + m.trailing_zeros() as usize))
 }
 
+/// True when `hit` flags no byte of `s`, sixteen bytes a step (the last
+/// step rereads the final sixteen bytes); `None` when `s` is shorter than
+/// sixteen bytes.
+#[inline(always)]
+fn none16(s: &[u8], hit: impl Fn(u8x16) -> i32) -> Option<bool> {
+    let last = s.len().checked_sub(16)?;
+    let mut chunks = s.chunks_exact(16);
+    let mut any = 0;
+    for c in &mut chunks {
+        any |= hit(load16(c));
+    }
+    if !chunks.remainder().is_empty() {
+        any |= hit(load16(s.get(last..).unwrap_or_default()));
+    }
+    Some(any == 0)
+}
+
+/// First index at or after `i` whose byte is not a host byte (letter,
+/// digit, `-` or `.`; see [`charset::host`]): sixteen bytes a step where
+/// there are that many, else one at a time.
+#[inline(always)]
+pub(crate) fn host_span(s: &[u8], i: usize) -> usize {
+    let rest = s.get(i..).unwrap_or_default();
+    let range = |v: u8x16, lo: u8, hi: u8| v.max(u8x16::splat(lo)).min(u8x16::splat(hi)).cmp_eq(v);
+    let other = |v: u8x16| {
+        let host =
+            range(v, b'0', b'9') | range(v | u8x16::splat(0x20), b'a', b'z') | range(v, b'-', b'.');
+        host.move_mask() ^ 0xFFFF
+    };
+    match first_hit16(rest, other) {
+        Some(found) => i + found.unwrap_or(rest.len()),
+        None => span(s, i, charset::host),
+    }
+}
+
 /// The first `needle` in `s`: sixteen bytes a step where there are that
 /// many, else eight (the bytes equal to it zeroed by an XOR, the lowest
 /// zero byte found without a branch per byte). Header values are short: a
@@ -470,6 +505,10 @@ pub(crate) fn first_control(s: &[u8]) -> usize {
 /// 0x80 and up pass): eight bytes a step.
 #[inline(always)]
 pub(crate) fn printable(s: &[u8]) -> bool {
+    let (space, del) = (u8x16::splat(b' '), u8x16::splat(0x7F));
+    if let Some(none) = none16(s, |v| (v.min(space).cmp_eq(v) | v.cmp_eq(del)).move_mask()) {
+        return none;
+    }
     // A byte below 0x21 starts a borrow; DEL xor 0x7F is a zero byte. Only
     // whether any byte is flagged matters, so borrows do no harm.
     let flag = |w: u64| {
@@ -560,6 +599,24 @@ mod tests {
 
     /// The word-at-a-time scan finds what a byte-at-a-time one does, at
     /// every length and position, for every byte value that matters.
+    #[test]
+    fn host_span_agrees_with_the_class() {
+        // Every byte value at every position of lengths across the
+        // sixteen-byte steps, from three starting points.
+        for len in 0usize..40 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    for from in [0, 1, 3] {
+                        let want = span(&s, from, charset::host);
+                        assert_eq!(host_span(&s, from), want, "{s:?} {from}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn finds_agree_with_a_byte_scan() {
         // Every length around the 8- and 16-byte steps, one or two needles
