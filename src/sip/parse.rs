@@ -99,8 +99,9 @@ fn fill<'a>(
 /// `Ok(Some(len))` when a whole message of `len` bytes is buffered,
 /// `Ok(None)` when more bytes are needed, and an error when the head is
 /// larger than `max` or the Content-Length is missing, malformed or given
-/// twice with different values (RFC 3261 §18.3: mandatory on streams). Leading CR LF keep-alives count towards
-/// `len` (the caller consumes them with the message).
+/// twice with different values (RFC 3261 §18.3: mandatory on streams).
+/// Leading CR LF keep-alives count towards `len` (the caller consumes them
+/// with the message).
 pub fn frame_stream(buf: &[u8], max: usize) -> Result<Option<usize>, Error> {
     let mut skip = 0;
     while buf.len() >= skip + 2 && &buf[skip..skip + 2] == b"\r\n" {
