@@ -16,12 +16,16 @@
 //!   exception), so a request that comes back unchanged is a loop (§16.3
 //!   item 4) and one that comes back changed is a spiral.
 
+use super::fold::Fold;
 use super::siphash::{Hasher, Key};
 use crate::sip::{via::Via, Method};
 
 /// Length of our branch values.
 pub(crate) const BRANCH_LEN: usize = 7 + 16 + 1 + 8;
 const COOKIE: &[u8] = b"z9hG4bK";
+/// Domains of the branch hashes under the one key.
+const TX_DOMAIN: u64 = 1;
+const LOOP_DOMAIN: u64 = 2;
 
 /// What the branch hashes read from a request.
 pub(crate) struct Invariants<'r, 'a> {
@@ -47,18 +51,18 @@ impl Invariants<'_, '_> {
 
     /// The transaction part.
     pub fn tx_part(&self, key: Key) -> u64 {
-        let mut h = Hasher::new(key);
+        let mut h = Fold::new(key, TX_DOMAIN);
         if self.top_via.has_magic_cookie() {
             h.field(b"3261");
             h.field(self.top_via.branch.unwrap_or_default());
             h.field(self.top_via.host_raw);
-            h.write(&self.top_via.sent_by_port().to_le_bytes());
+            h.u32(u32::from(self.top_via.sent_by_port()));
         } else {
             h.field(b"2543");
             h.field(self.uri_raw);
             h.field(self.from_tag);
             h.field(self.call_id);
-            h.write(&self.cseq.to_le_bytes());
+            h.u32(self.cseq);
             h.field(self.top_via_raw);
             h.field(self.tx_to_tag());
         }
@@ -67,12 +71,11 @@ impl Invariants<'_, '_> {
 
     /// The loop part; `routes` are the raw Route values as received.
     pub fn loop_part<'x>(&self, key: Key, routes: impl Iterator<Item = &'x [u8]>) -> u32 {
-        let mut h = Hasher::new(key);
-        h.field(b"loop");
+        let mut h = Fold::new(key, LOOP_DOMAIN);
         h.field(self.uri_raw);
         h.field(self.from_tag);
         h.field(self.call_id);
-        h.write(&self.cseq.to_le_bytes());
+        h.u32(self.cseq);
         h.field(self.tx_to_tag());
         for r in routes {
             h.field(r);

@@ -9,6 +9,7 @@
 //! The bytes to send are written into a caller-owned, reused buffer.
 
 mod branch;
+mod fold;
 mod local;
 mod request;
 mod response;

@@ -1,5 +1,6 @@
-//! SipHash (Aumasson & Bernstein), the keyed hash behind branch parameters
-//! and local To-tags: SipHash-1-3 on the per-message path (the variant
+//! SipHash (Aumasson & Bernstein), the keyed hash behind local To-tags, the
+//! stream-connection check in our Via and key derivation (the branch itself
+//! uses the faster `fold` hash of this module's sibling): SipHash-1-3 (the variant
 //! Rust's std uses for HashMap), with the round counts as parameters so the
 //! implementation is checked against the paper's SipHash-2-4 vector. No I/O.
 //!
@@ -8,7 +9,7 @@
 //! `SipHasher` is deprecated, and ahash's output depends on the CPU and the
 //! crate version.
 
-/// A 128-bit SipHash key.
+/// A 128-bit key (of SipHash and of the branch hash).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     k0: u64,
@@ -26,6 +27,11 @@ impl Key {
     /// A key from its two 64-bit halves.
     pub const fn new(k0: u64, k1: u64) -> Key {
         Key { k0, k1 }
+    }
+
+    /// The two 64-bit halves, for the other keyed hashes of this crate.
+    pub(crate) const fn halves(&self) -> (u64, u64) {
+        (self.k0, self.k1)
     }
 
     /// Derives a key from a secret of any length (a passphrase or the

@@ -139,7 +139,7 @@ v=0\n"
     assert_eq!(b, GOLDEN_INVITE_BRANCH);
 }
 
-const GOLDEN_INVITE_BRANCH: &str = "z9hG4bKd2a2c1a016ee0ab4.d9e34b48";
+const GOLDEN_INVITE_BRANCH: &str = "z9hG4bK31597ca01cd5c45a.df285b6d";
 
 #[test]
 fn record_route_can_be_switched_off() {
