@@ -258,7 +258,7 @@ pub(super) fn handle(
     let mut routes = Routes::default();
     for r in req.headers.routes() {
         match r {
-            Ok(r) => routes.push(r, |s| p.uri_is_us(s)),
+            Ok(r) => routes.push(&r, |s| p.uri_is_us(s)),
             Err(e) => return refuse(p, input, req, e, out),
         }
     }
@@ -363,8 +363,7 @@ pub(super) fn handle(
     }
     // Below `routes_end`, the Route after ours is the first one not naming us.
     let next = if let Some(r) = routes.first_other.as_ref().filter(|_| ours < routes_end) {
-        let sip = r.sip_uri().map(|s| (s, s.routing()));
-        match sip.as_ref().map(|(s, rt)| (uri_hop_with(s, rt), rt.lr)) {
+        match r.hop {
             Some((UriHop::Hop(hop), true)) => Next::Loose(hop),
             Some((UriHop::Hop(hop), false)) => Next::Strict(hop, r.uri_raw),
             Some((UriHop::Unsupported, _)) | None => {
@@ -507,19 +506,36 @@ struct Routes<'a> {
     count: usize,
     /// How many values from the first on name us.
     leading_us: usize,
-    /// The first value that does not name us (index `leading_us`).
-    first_other: Option<NameAddr<'a>>,
+    /// Where the first value that does not name us (index `leading_us`)
+    /// leads.
+    first_other: Option<RouteHop<'a>>,
     /// The URI of the last value, as written.
     last_uri_raw: Option<&'a [u8]>,
 }
 
+/// Where one Route value leads: only this is kept of it, rather than the
+/// whole parsed address.
+struct RouteHop<'a> {
+    /// The URI as written.
+    uri_raw: &'a [u8],
+    /// Its next hop and `lr`; `None` when it is not a SIP URI.
+    hop: Option<(UriHop, bool)>,
+}
+
 impl<'a> Routes<'a> {
-    fn push(&mut self, r: NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
+    fn push(&mut self, r: &NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
         if self.leading_us == self.count {
             if r.sip_uri().is_some_and(is_us) {
                 self.leading_us += 1;
             } else {
-                self.first_other = Some(r);
+                let hop = r.sip_uri().map(|s| {
+                    let rt = s.routing();
+                    (uri_hop_with(s, &rt), rt.lr)
+                });
+                self.first_other = Some(RouteHop {
+                    uri_raw: r.uri_raw,
+                    hop,
+                });
             }
         }
         self.count += 1;

@@ -151,8 +151,15 @@ pub struct Params<'a> {
 const SEEN_KNOWN: u8 = 0x80;
 /// An `lr` parameter is present.
 const SEEN_LR: u8 = 1;
-/// A `transport` or `maddr` parameter is present.
+/// A `maddr` parameter is present, or the first `transport` parameter is
+/// not `udp` or `tcp`: [`SipUri::routing`] reads the parameters again.
 const SEEN_OTHER_ROUTING: u8 = 2;
+/// The first `transport` parameter is `udp` (any case).
+const SEEN_UDP: u8 = 4;
+/// The first `transport` parameter is `tcp` (any case).
+const SEEN_TCP: u8 = 8;
+/// A `transport` parameter was seen (later ones do not count).
+const SEEN_TRANSPORT: u8 = 16;
 
 /// One parameter: `name` or `name=value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,15 +300,18 @@ impl<'a> SipUri<'a> {
         let mut seen = SEEN_KNOWN;
         while rest.get(i) == Some(&b';') {
             let n = span(rest, i + 1, charset::param_unescaped);
-            seen |= param_seen(rest.get(i + 1..n)?)?;
+            let name = param_seen(rest.get(i + 1..n)?)?;
             i = n;
+            let mut value = None;
             if rest.get(i) == Some(&b'=') {
                 let v = span(rest, i + 1, charset::param_unescaped);
                 if v == i + 1 {
                     return None;
                 }
+                value = rest.get(i + 1..v);
                 i = v;
             }
+            seen = note_param(seen, name, value);
         }
         Some((
             SipUri {
@@ -348,9 +358,14 @@ impl<'a> SipUri<'a> {
     pub fn routing(&self) -> Routing<'a> {
         let seen = self.seen;
         if seen & SEEN_KNOWN != 0 && seen & SEEN_OTHER_ROUTING == 0 {
+            let transport = match seen & (SEEN_UDP | SEEN_TCP) {
+                SEEN_UDP => Some(Transport::Udp),
+                SEEN_TCP => Some(Transport::Tcp),
+                _ => None,
+            };
             return Routing {
                 lr: seen & SEEN_LR != 0,
-                transport: None,
+                transport,
                 maddr: None,
             };
         }
@@ -762,29 +777,52 @@ fn scan_uri_params(s: &[u8]) -> Option<(usize, u8)> {
         // The name and its value in one scan: `=` is not a paramchar, so
         // the name ends there and the value after it.
         let n = escaped_span(s, i + 1, charset::param_unescaped)?;
-        seen |= param_seen(s.get(i + 1..n).unwrap_or_default())?;
+        let name = param_seen(s.get(i + 1..n).unwrap_or_default())?;
         i = n;
+        let mut value = None;
         if s.get(i) == Some(&b'=') {
             let v = escaped_span(s, i + 1, charset::param_unescaped)?;
             if v == i + 1 {
                 return None;
             }
+            value = s.get(i + 1..v);
             i = v;
         }
+        seen = note_param(seen, name, value);
     }
 }
 
-/// The [`SipUri::seen`] bit of a uri-parameter name; `None` when it is
-/// empty.
+/// The [`SipUri::seen`] bit of a uri-parameter name ([`SEEN_TRANSPORT`]
+/// for `transport`, whose value decides its bits); `None` when it is empty.
 #[inline(always)]
 fn param_seen(name: &[u8]) -> Option<u8> {
     Some(match name.len() {
         0 => return None,
         2 if charset::eq_letters(name, b"lr") => SEEN_LR,
         5 if charset::eq_letters(name, b"maddr") => SEEN_OTHER_ROUTING,
-        9 if charset::eq_letters(name, b"transport") => SEEN_OTHER_ROUTING,
+        9 if charset::eq_letters(name, b"transport") => SEEN_TRANSPORT,
         _ => 0,
     })
+}
+
+/// `seen` with one parameter (its [`param_seen`] bit and raw value) noted:
+/// the first `transport` sets [`SEEN_UDP`] or [`SEEN_TCP`] for those
+/// values, [`SEEN_OTHER_ROUTING`] for any other (escaped, missing, another
+/// transport), as [`SipUri::routing`] would read it.
+#[inline(always)]
+fn note_param(seen: u8, name: u8, value: Option<&[u8]>) -> u8 {
+    if name != SEEN_TRANSPORT {
+        return seen | name;
+    }
+    if seen & SEEN_TRANSPORT != 0 {
+        return seen;
+    }
+    let kind = match value {
+        Some(v) if charset::eq_letters(v, b"udp") => SEEN_UDP,
+        Some(v) if charset::eq_letters(v, b"tcp") => SEEN_TCP,
+        _ => SEEN_OTHER_ROUTING,
+    };
+    seen | SEEN_TRANSPORT | kind
 }
 
 /// `hname "=" hvalue *( "&" hname "=" hvalue )`.
@@ -902,6 +940,16 @@ mod tests {
             b"sip:p.example.com",
             b"sip:p.example.com;user=phone?h=v",
             b"sips:[2001:db8::1];Lr",
+            b"sip:p.example.com;transport=UDP;lr",
+            b"sip:p.example.com;lr;transport=tCp",
+            b"sip:p.example.com;transport=tcp;transport=udp",
+            b"sip:p.example.com;transport=%75dp",
+            b"sip:p.example.com;transport;transport=tcp",
+            b"sip:p.example.com;transport=tls;lr",
+            b"sip:p.example.com;transport=udpx",
+            b"sip:p.example.com;transport=ud",
+            b"sip:p.example.com;transport=sctp;maddr=10.0.0.1",
+            b"sip:192.0.2.1:5070;transport=udp;maddr=10.0.0.1;lr",
         ];
         for &raw in uris {
             let u = SipUri::parse(raw).expect("test URI parses");
@@ -910,6 +958,15 @@ mod tests {
             let text = String::from_utf8_lossy(raw);
             assert_eq!(u.lr(), unparsed.lr(), "{text}");
             assert_eq!(u.routing(), unparsed.routing(), "{text}");
+            // The one-pass reader of `host[:port];params` notes the same.
+            if let Some(rest) = raw.strip_prefix(b"sip:") {
+                if let Some((h, n)) = SipUri::parse_host_params(rest) {
+                    if n == rest.len() {
+                        assert_eq!(h.routing(), unparsed.routing(), "host-params {text}");
+                        assert_eq!(h.lr(), unparsed.lr(), "host-params {text}");
+                    }
+                }
+            }
         }
     }
 
