@@ -483,7 +483,11 @@ pub(super) fn handle(
             }
         });
     }
-    ed.fix_content_length(req);
+    // The parse framed the body by Content-Length when there is one, so a
+    // present value is already right; only a missing one is added.
+    if req.headers.first(HeaderName::ContentLength).is_none() {
+        ed.fix_content_length(req);
+    }
     match ed.apply(req.raw, out) {
         Ok(()) => Output::Forward(Transmit {
             dest: hop.dest,
