@@ -1,8 +1,9 @@
-//! SipHash (Aumasson & Bernstein), the keyed hash behind local To-tags, the
-//! stream-connection check in our Via and key derivation (the branch itself
-//! uses the faster `fold` hash of this module's sibling): SipHash-1-3 (the variant
-//! Rust's std uses for HashMap), with the round counts as parameters so the
-//! implementation is checked against the paper's SipHash-2-4 vector. No I/O.
+//! SipHash (Aumasson & Bernstein), the keyed hash behind local To-tags,
+//! the stream-connection check in our Via and key derivation (the branch
+//! itself uses the faster `fold` hash next to this module): SipHash-1-3,
+//! the variant Rust's std uses for HashMap, with the round counts as
+//! parameters so the implementation is checked against the paper's
+//! SipHash-2-4 vector. No I/O.
 //!
 //! Hand-written because the result must be identical on every worker, every
 //! restart and every node of a cluster that shares the branch secret: std's
