@@ -314,11 +314,7 @@ pub(super) fn handle(
 
     // §16.3 item 5: Proxy-Require (we support no extensions).
     if req.headers.proxy_require().next().is_some() {
-        let mut extra: SmallVec<[(&[u8], &[u8]); 4]> = SmallVec::new();
-        for tag in req.headers.proxy_require() {
-            extra.push((b"Unsupported", tag));
-        }
-        return refuse_with(p, input, req, 420, "Bad Extension", &extra, out);
+        return refuse_extensions(p, input, req, out);
     }
 
     // §16.3 item 6: authorization, through the pluggable check.
@@ -644,6 +640,33 @@ fn append_route(ed: &mut Editor, req: &Request<'_>, uri: &[u8]) {
     ed.insert_with(at, |w| {
         w.bytes(b"Route: <").bytes(uri).bytes(b">\r\n");
     });
+}
+
+/// `420 Bad Extension` naming every Proxy-Require option tag in one
+/// `Unsupported` line (RFC 3261 §20.40 allows a list), so that any number
+/// of tags fits in a reply; a tag that is not a token makes the request
+/// malformed (`400`), and such bytes are never echoed.
+#[cold]
+fn refuse_extensions(p: &Proxy, input: &Input<'_>, req: &Request<'_>, out: &mut Vec<u8>) -> Output {
+    let mut list: SmallVec<[u8; 128]> = SmallVec::new();
+    for tag in req.headers.proxy_require() {
+        if !charset::is_token(tag) {
+            return refuse(p, input, req, Error::Invalid("Proxy-Require"), out);
+        }
+        if !list.is_empty() {
+            list.extend_from_slice(b", ");
+        }
+        list.extend_from_slice(tag);
+    }
+    refuse_with(
+        p,
+        input,
+        req,
+        420,
+        "Bad Extension",
+        &[(b"Unsupported", &list)],
+        out,
+    )
 }
 
 fn refuse(p: &Proxy, input: &Input<'_>, req: &Request<'_>, e: Error, out: &mut Vec<u8>) -> Output {

@@ -253,10 +253,45 @@ fn proxy_require_gets_420_with_unsupported() {
     let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
     reply_of(o);
     assert_eq!(status_line(&out), "SIP/2.0 420 Bad Extension");
-    assert!(
-        out.contains("\r\nUnsupported: foo\r\nUnsupported: bar\r\n"),
-        "{out}"
+    assert!(out.contains("\r\nUnsupported: foo, bar\r\n"), "{out}");
+    assert_eq!(out.matches("Unsupported:").count(), 1, "{out}");
+}
+
+#[test]
+fn many_proxy_require_tags_fit_in_one_unsupported_line() {
+    // One Unsupported line per tag would pass the header-line limit and
+    // make a reply that does not parse.
+    let tags: Vec<String> = (0..100).map(|i| format!("ext{i}")).collect();
+    let lines: String = tags
+        .chunks(10)
+        .map(|c| format!("Proxy-Require: {}\r\n", c.join(",")))
+        .collect();
+    let m = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{lines}"),
     );
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 420 Bad Extension");
+    let want = format!("\r\nUnsupported: {}\r\n", tags.join(", "));
+    assert!(out.contains(&want), "{out}");
+    assert!(sip::parse(out.as_bytes()).is_ok(), "{out}");
+}
+
+#[test]
+fn proxy_require_with_a_non_token_tag_gets_400() {
+    let m = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nProxy-Require: foo, b\x7fr\r\n",
+    );
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    reply_of(o);
+    assert_eq!(
+        status_line(&out),
+        "SIP/2.0 400 Bad Request (Invalid Proxy-Require)"
+    );
+    assert!(!out.contains("Unsupported"), "{out}");
+    assert!(!out.contains('\x7f'), "{out}");
 }
 
 const OPTIONS_TO_US: &str = "OPTIONS sip:192.0.2.10 SIP/2.0\r\n\
