@@ -244,14 +244,20 @@ fn oversized_gets_513() {
     assert_eq!(status_line(&out), "SIP/2.0 513 Message Too Large");
 }
 
-#[test]
-fn proxy_require_gets_420_with_unsupported() {
+/// The reply to the test INVITE with `lines` added below Max-Forwards.
+fn reply_with_lines(lines: &str) -> String {
     let m = INVITE.replace(
         "Max-Forwards: 70\r\n",
-        "Max-Forwards: 70\r\nProxy-Require: foo, bar\r\n",
+        &format!("Max-Forwards: 70\r\n{lines}"),
     );
     let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
     reply_of(o);
+    out
+}
+
+#[test]
+fn proxy_require_gets_420_with_unsupported() {
+    let out = reply_with_lines("Proxy-Require: foo, bar\r\n");
     assert_eq!(status_line(&out), "SIP/2.0 420 Bad Extension");
     assert!(out.contains("\r\nUnsupported: foo, bar\r\n"), "{out}");
     assert_eq!(out.matches("Unsupported:").count(), 1, "{out}");
@@ -266,12 +272,7 @@ fn many_proxy_require_tags_fit_in_one_unsupported_line() {
         .chunks(10)
         .map(|c| format!("Proxy-Require: {}\r\n", c.join(",")))
         .collect();
-    let m = INVITE.replace(
-        "Max-Forwards: 70\r\n",
-        &format!("Max-Forwards: 70\r\n{lines}"),
-    );
-    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
-    reply_of(o);
+    let out = reply_with_lines(&lines);
     assert_eq!(status_line(&out), "SIP/2.0 420 Bad Extension");
     let want = format!("\r\nUnsupported: {}\r\n", tags.join(", "));
     assert!(out.contains(&want), "{out}");
@@ -280,12 +281,7 @@ fn many_proxy_require_tags_fit_in_one_unsupported_line() {
 
 #[test]
 fn proxy_require_with_a_non_token_tag_gets_400() {
-    let m = INVITE.replace(
-        "Max-Forwards: 70\r\n",
-        "Max-Forwards: 70\r\nProxy-Require: foo, b\x7fr\r\n",
-    );
-    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
-    reply_of(o);
+    let out = reply_with_lines("Proxy-Require: foo, b\x7fr\r\n");
     assert_eq!(
         status_line(&out),
         "SIP/2.0 400 Bad Request (Invalid Proxy-Require)"
