@@ -1,6 +1,6 @@
 //! A keyed folded-multiply hash for the branch parameter's transaction and
-//! loop parts: 16 bytes per 64×64→128-bit multiply, about four times
-//! faster than SipHash-1-3 on the ~200 bytes a branch covers. No I/O.
+//! loop parts: 16 bytes per 64×64→128-bit multiply, where SipHash-1-3 needs
+//! a round of 14 operations for every 8 bytes. No I/O.
 //!
 //! Why not SipHash here: the branch parts need determinism (the same value
 //! on every worker, restart and node that shares the key) and a low chance
