@@ -48,7 +48,6 @@ fn half(b: &[u8], at: usize) -> u64 {
 }
 
 /// A streaming keyed hash of length-delimited fields.
-#[derive(Clone, Copy)]
 pub(crate) struct Fold {
     acc: u64,
     k0: u64,

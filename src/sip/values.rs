@@ -385,23 +385,6 @@ fn first_hit16(s: &[u8], hit: impl Fn(u8x16) -> i32) -> Option<Option<usize>> {
     Some((m != 0).then(|| base + m.trailing_zeros() as usize))
 }
 
-/// True when `hit` flags no byte of `s`, sixteen bytes a step (the last
-/// step rereads the final sixteen bytes); `None` when `s` is shorter than
-/// sixteen bytes.
-#[inline(always)]
-fn none16(s: &[u8], hit: impl Fn(u8x16) -> i32) -> Option<bool> {
-    let last = s.len().checked_sub(16)?;
-    let mut chunks = s.chunks_exact(16);
-    let mut any = 0;
-    for c in &mut chunks {
-        any |= hit(load16(c));
-    }
-    if !chunks.remainder().is_empty() {
-        any |= hit(load16(s.get(last..).unwrap_or_default()));
-    }
-    Some(any == 0)
-}
-
 /// First index at or after `i` whose byte is not a host byte (letter,
 /// digit, `-` or `.`; see [`charset::host`]): sixteen bytes a step where
 /// there are that many, else one at a time.
@@ -505,12 +488,13 @@ pub(crate) fn first_control(s: &[u8]) -> usize {
 }
 
 /// True when no byte of `s` is a control byte, a space or DEL (bytes of
-/// 0x80 and up pass): eight bytes a step.
+/// 0x80 and up pass): sixteen bytes a step where there are that many, else
+/// eight.
 #[inline(always)]
 pub(crate) fn printable(s: &[u8]) -> bool {
     let (space, del) = (u8x16::splat(b' '), u8x16::splat(0x7F));
-    if let Some(none) = none16(s, |v| (v.min(space).cmp_eq(v) | v.cmp_eq(del)).move_mask()) {
-        return none;
+    if let Some(found) = first_hit16(s, |v| (v.min(space).cmp_eq(v) | v.cmp_eq(del)).move_mask()) {
+        return found.is_none();
     }
     // A byte below 0x21 starts a borrow; DEL xor 0x7F is a zero byte. Only
     // whether any byte is flagged matters, so borrows do no harm.
@@ -600,8 +584,6 @@ mod tests {
         assert!(fast > 50, "the one-pass reader took {fast} values");
     }
 
-    /// The word-at-a-time scan finds what a byte-at-a-time one does, at
-    /// every length and position, for every byte value that matters.
     #[test]
     fn host_span_agrees_with_the_class() {
         // Every byte value at every position of lengths across the
@@ -620,6 +602,8 @@ mod tests {
         }
     }
 
+    /// The word-at-a-time scan finds what a byte-at-a-time one does, at
+    /// every length and position, for every byte value that matters.
     #[test]
     fn finds_agree_with_a_byte_scan() {
         // Every length around the 8- and 16-byte steps, one or two needles
