@@ -299,6 +299,53 @@ Call-ID: ping-1\r\n\
 CSeq: 1 OPTIONS\r\n\
 Content-Length: 0\r\n\r\n";
 
+/// `OPTIONS_TO_US` with `n` more Via lines below its own.
+fn options_with_vias(n: usize) -> (String, Vec<String>) {
+    let extra: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "SIP/2.0/UDP 10.0.{}.{};branch=z9hG4bKhop{i}",
+                i / 200,
+                i % 200
+            )
+        })
+        .collect();
+    let lines: String = extra.iter().map(|v| format!("Via: {v}\r\n")).collect();
+    let m = OPTIONS_TO_US.replacen("rport\r\n", &format!("rport\r\n{lines}"), 1);
+    (m, extra)
+}
+
+#[test]
+fn a_reply_to_many_vias_keeps_them_all_and_still_parses() {
+    // 58 Via lines make a 64-line request; one Via line each, the 200 (with
+    // Allow, Supported and Content-Length) would have 65.
+    let (m, extra) = options_with_vias(57);
+    assert!(sip::parse(m.as_bytes()).is_ok());
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    reply_of(o);
+    assert_eq!(status_line(&out), "SIP/2.0 200 OK");
+    let want = format!(
+        "\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKping1;received=198.51.100.7;rport=5062, {}\r\n",
+        extra.join(", ")
+    );
+    assert!(out.contains(&want), "{out}");
+    assert_eq!(out.matches("Via:").count(), 1, "{out}");
+    let reply = sip::parse(out.as_bytes()).expect("the reply parses");
+    assert_eq!(reply.headers().vias().count(), 58);
+
+    // Too many lines to parse: the 513 salvages what it can and parses too.
+    let (m, _) = options_with_vias(80);
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    reply_of(o);
+    assert!(status_line(&out).starts_with("SIP/2.0 513 "), "{out}");
+    assert!(sip::parse(out.as_bytes()).is_ok(), "{out}");
+
+    // Few Vias keep a line each.
+    let (m, _) = options_with_vias(2);
+    let (_, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    assert_eq!(out.matches("\r\nVia: ").count(), 3, "{out}");
+}
+
 #[test]
 fn options_to_us_gets_200_even_with_max_forwards_0() {
     let (o, out) = run(

@@ -9,14 +9,16 @@
 
 use super::edit::Writer;
 use super::error::Reaction;
-use super::message::{HeaderName, Headers, Method, Request, Transport};
+use super::message::{HeaderName, Headers, Method, Request, Transport, MAX_HEADERS};
 
 /// Writes a stateless response to `req` into `out` (cleared first), as
 /// RFC 3261 §8.2.6 describes:
 ///
 /// ```text
 /// SIP/2.0 <code> <reason>[ (<detail>)]
-/// Via: ...            every Via line, in order, values as received
+/// Via: ...            every Via line, in order, values as received (all in
+///                     one line, comma-separated, when one line each would
+///                     pass MAX_HEADERS lines)
 /// From: ...
 /// To: ...[;tag=<to_tag>]   the tag only when To has none and one is given
 /// Call-ID: ...
@@ -92,8 +94,36 @@ fn write_response(
         w.byte(b')');
     }
     w.bytes(b"\r\n");
-    for via in headers.all(HeaderName::Via) {
-        line(&mut w, b"Via", via.value);
+    // Every line below the Vias, so that the reply never has more lines than
+    // a parser (ours included) takes: a request can bring MAX_HEADERS Via
+    // lines, and the reply adds its own.
+    let singles = [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ];
+    let below = singles
+        .iter()
+        .filter(|&&n| headers.first(n).is_some())
+        .count()
+        + extra.len()
+        + if body.is_some() { 2 } else { 1 };
+    if headers.all(HeaderName::Via).count() + below <= MAX_HEADERS {
+        for via in headers.all(HeaderName::Via) {
+            line(&mut w, b"Via", via.value);
+        }
+    } else {
+        // One Via line holding every value, the same list (RFC 3261 §7.3.1).
+        w.bytes(b"Via: ");
+        let values = headers.all(HeaderName::Via).map(|v| v.value);
+        for (i, v) in values.filter(|v| !v.is_empty()).enumerate() {
+            if i > 0 {
+                w.bytes(b", ");
+            }
+            w.bytes(v);
+        }
+        w.bytes(b"\r\n");
     }
     if let Some(from) = headers.first(HeaderName::From) {
         line(&mut w, b"From", from.value);
