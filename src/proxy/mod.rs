@@ -245,7 +245,16 @@ impl Proxy {
                 if req.raw.len() > self.max_message_size {
                     return request::reject(self, input, req, sip::Error::TooLarge, out);
                 }
-                request::handle(self, input, req, table, &mut scratch.editor, out)
+                let o = request::handle(self, input, req, table, &mut scratch.editor, out);
+                // Forwarding adds lines; near the limit, check the result.
+                if matches!(o, Output::Forward(_))
+                    && req.headers.len() + request::MAX_ADDED_LINES > sip::MAX_HEADERS
+                {
+                    if let Some(refused) = request::past_line_limit(self, input, req, out) {
+                        return refused;
+                    }
+                }
+                o
             }
             Message::Response(resp) => {
                 response::handle(self, input, resp, &mut scratch.editor, out)

@@ -17,6 +17,11 @@ use crate::sip::{
     self, build, charset, Error, Header, HeaderName, Headers, Method, Reaction, Request, Transport,
 };
 
+/// The most header lines forwarding adds to a request: Via, Record-Route
+/// (one line, even with two values), Max-Forwards and Content-Length when
+/// missing, and the Route line of strict routing.
+pub(super) const MAX_ADDED_LINES: usize = 5;
+
 /// Methods we forward, for `Allow` in our own OPTIONS answer.
 const ALLOW: &[u8] =
     b"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, SUBSCRIBE, NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE";
@@ -484,18 +489,16 @@ pub(super) fn handle(
     if req.headers.first(HeaderName::ContentLength).is_none() {
         ed.fix_content_length(req);
     }
-    match ed.apply(req.raw, out) {
-        Ok(()) => Output::Forward(Transmit {
-            dest: hop.dest,
-            transport: hop.transport,
-            conn: None,
-            from: Some(outgoing.addr),
-        }),
-        Err(_) => {
-            out.clear();
-            refuse_status(p, input, req, 500, "Server Internal Error", out)
-        }
+    if ed.apply(req.raw, out).is_err() {
+        out.clear();
+        return refuse_status(p, input, req, 500, "Server Internal Error", out);
     }
+    Output::Forward(Transmit {
+        dest: hop.dest,
+        transport: hop.transport,
+        conn: None,
+        from: Some(outgoing.addr),
+    })
 }
 
 /// What route processing (§16.4) needs from the Route values, gathered in
@@ -640,6 +643,26 @@ fn append_route(ed: &mut Editor, req: &Request<'_>, uri: &[u8]) {
     ed.insert_with(at, |w| {
         w.bytes(b"Route: <").bytes(uri).bytes(b">\r\n");
     });
+}
+
+/// Refuses a request whose forwarded form in `out` has more header lines
+/// than a parser takes (the next hop, another branchline among them, would
+/// refuse it), so that the sender gets the reply. Only a request near the
+/// limit is checked; out of line, so that a second copy of the parser does
+/// not crowd the hot path.
+#[cold]
+#[inline(never)]
+pub(super) fn past_line_limit(
+    p: &Proxy,
+    input: &Input<'_>,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+) -> Option<Output> {
+    if sip::parse(out).err() != Some(Error::TooManyHeaders) {
+        return None;
+    }
+    out.clear();
+    Some(refuse(p, input, req, Error::TooManyHeaders, out))
 }
 
 /// `420 Bad Extension` naming every Proxy-Require option tag in one

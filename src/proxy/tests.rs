@@ -299,6 +299,36 @@ Call-ID: ping-1\r\n\
 CSeq: 1 OPTIONS\r\n\
 Content-Length: 0\r\n\r\n";
 
+/// The test INVITE padded with `X-Pad` lines to `lines` header lines.
+fn invite_with_lines(lines: usize) -> String {
+    let have = sip::parse(INVITE.as_bytes()).unwrap().headers().len();
+    let pad: String = (have..lines).map(|i| format!("X-Pad: {i}\r\n")).collect();
+    INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{pad}"),
+    )
+}
+
+#[test]
+fn a_request_is_refused_rather_than_forwarded_past_the_line_limit() {
+    // Our Via and Record-Route add two lines: 62 + 2 fit, 63 + 2 do not.
+    let fits = invite_with_lines(sip::MAX_HEADERS - 2);
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(fits.as_bytes()));
+    assert!(matches!(o, Output::Forward(_)), "{o:?}");
+    let fwd = sip::parse(out.as_bytes()).expect("the forwarded request parses");
+    assert_eq!(fwd.headers().len(), sip::MAX_HEADERS);
+
+    let over = invite_with_lines(sip::MAX_HEADERS - 1);
+    assert!(sip::parse(over.as_bytes()).is_ok());
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(over.as_bytes()));
+    reply_of(o);
+    assert_eq!(
+        status_line(&out),
+        "SIP/2.0 513 Message Too Large (Too Many Headers)"
+    );
+    assert!(sip::parse(out.as_bytes()).is_ok(), "{out}");
+}
+
 /// `OPTIONS_TO_US` with `n` more Via lines below its own.
 fn options_with_vias(n: usize) -> (String, Vec<String>) {
     let extra: Vec<String> = (0..n)
