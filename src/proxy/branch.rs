@@ -69,18 +69,31 @@ impl Invariants<'_, '_> {
         h.finish()
     }
 
-    /// The loop part; `routes` are the raw Route values as received.
-    pub fn loop_part<'x>(&self, key: Key, routes: impl Iterator<Item = &'x [u8]>) -> u32 {
+    /// The loop part's hash, fed everything but the Route values; the
+    /// caller adds those, as received, in order ([`LoopHash::route`]).
+    pub fn loop_hash(&self, key: Key) -> LoopHash {
         let mut h = Fold::new(key, LOOP_DOMAIN);
         h.field(self.uri_raw);
         h.field(self.from_tag);
         h.field(self.call_id);
         h.u32(self.cseq);
         h.field(self.tx_to_tag());
-        for r in routes {
-            h.field(r);
-        }
-        (h.finish() >> 32) as u32
+        LoopHash(h)
+    }
+}
+
+/// The loop part being computed (see [`Invariants::loop_hash`]).
+pub(crate) struct LoopHash(Fold);
+
+impl LoopHash {
+    /// Adds the next Route value, as received.
+    pub fn route(&mut self, raw: &[u8]) {
+        self.0.field(raw);
+    }
+
+    /// The loop part.
+    pub fn finish(self) -> u32 {
+        (self.0.finish() >> 32) as u32
     }
 }
 

@@ -259,14 +259,32 @@ pub(super) fn handle(
         Err(e) => return refuse(p, input, req, *e, out),
     };
 
-    // Every Route value must parse (§16.3 item 1); only a summary is kept.
+    // What the branch hashes read (§16.11).
+    let inv = Invariants {
+        method: req.method,
+        uri_raw: req.uri_raw,
+        top_via: &ess.top_via,
+        top_via_raw: ess.top_via_raw,
+        call_id: ess.call_id,
+        cseq: ess.cseq,
+        from_tag: ess.from.unwrap_or_default(),
+        to_tag,
+    };
+
+    // Every Route value must parse (§16.3 item 1); only a summary is kept,
+    // and each value as received goes into the loop hash.
     let mut routes = Routes::default();
-    for r in req.headers.routes() {
+    let mut loop_hash = inv.loop_hash(p.key);
+    for r in req.headers.routes_with_raw() {
         match r {
-            Ok(r) => routes.push(&r, |s| p.uri_is_us(s)),
+            Ok((r, raw)) => {
+                routes.push(&r, |s| p.uri_is_us(s));
+                loop_hash.route(raw);
+            }
             Err(e) => return refuse(p, input, req, e, out),
         }
     }
+    let loop_part = loop_hash.finish();
 
     // Our own OPTIONS (keep-alive probes): answered whatever Max-Forwards.
     let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
@@ -283,23 +301,7 @@ pub(super) fn handle(
         return reply(p, input, &req.headers, 483, "Too Many Hops", "", &[], out);
     }
 
-    // §16.3 item 4: loop detection.
-    let inv = Invariants {
-        method: req.method,
-        uri_raw: req.uri_raw,
-        top_via: &ess.top_via,
-        top_via_raw: ess.top_via_raw,
-        call_id: ess.call_id,
-        cseq: ess.cseq,
-        from_tag: ess.from.unwrap_or_default(),
-        to_tag,
-    };
-    let route_values = req
-        .headers
-        .all(HeaderName::Route)
-        .flat_map(|h| values_of(h.value));
-    let loop_part = inv.loop_part(p.key, route_values);
-    // The top Via was parsed by `essentials`; the rest are parsed here.
+    // §16.3 item 4: loop detection. The top Via was parsed by `essentials`; the rest are parsed here.
     let is_our_loop = |v: &Via<'_>| {
         v.branch.and_then(branch::loop_part_of) == Some(loop_part)
             && p.id.is_us(&v.host, v.port, v.transport.default_port())
@@ -544,16 +546,6 @@ impl<'a> Routes<'a> {
         self.count += 1;
         self.last_uri_raw = Some(r.uri_raw);
     }
-}
-
-/// The values of one line of a list header, as [`Header::values`] splits
-/// them, without the split scan for a line with no comma (one value, or
-/// none when it holds only LWS).
-pub(super) fn values_of(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let one = memchr::memchr(b',', v).is_none();
-    let whole = Some(charset::trim(v)).filter(|t| one && !t.is_empty());
-    let split = (!one).then(|| sip::split_values(v));
-    whole.into_iter().chain(split.into_iter().flatten())
 }
 
 fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {

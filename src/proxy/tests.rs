@@ -736,22 +736,32 @@ fn authenticator_is_consulted() {
 }
 
 #[test]
-fn values_of_splits_as_split_values() {
-    for v in [
-        "",
-        "   ",
-        " , ,",
-        "<sip:a;lr>",
-        " <sip:a;lr> ",
-        "<sip:a;lr>, <sip:b;lr>",
-        "<sip:a,b;lr>",
-        "\"x,y\" <sip:a>",
-        "\"x <sip:a>",
-        "<sip:a",
-        ",<sip:a>,",
+fn route_values_as_received_are_what_split_values_gives() {
+    for lines in [
+        &["<sip:a;lr>"][..],
+        &[" <sip:a;lr> "],
+        &["<sip:a;lr>, <sip:b;lr>"],
+        &["<sip:a;lr>,<sip:b;lr>;x=1 , <sip:c>", "<sip:d;lr>"],
+        &[" , <sip:a;lr>,"],
+        &["\"x,y\" <sip:a>", "<sip:b;lr;transport=udp>"],
     ] {
-        let ours: Vec<&[u8]> = request::values_of(v.as_bytes()).collect();
-        let split: Vec<&[u8]> = crate::sip::split_values(v.as_bytes()).collect();
-        assert_eq!(ours, split, "{v:?}");
+        let mut text = String::from("OPTIONS sip:x SIP/2.0\r\n");
+        for l in lines {
+            text.push_str(&format!("Route: {l}\r\n"));
+        }
+        text.push_str("\r\n");
+        let Ok(crate::sip::Message::Request(req)) = crate::sip::parse(text.as_bytes()) else {
+            panic!("{text}");
+        };
+        let ours: Vec<&[u8]> = req
+            .headers
+            .routes_with_raw()
+            .map(|r| r.expect("valid route").1)
+            .collect();
+        let split: Vec<&[u8]> = lines
+            .iter()
+            .flat_map(|l| crate::sip::split_values(l.as_bytes()))
+            .collect();
+        assert_eq!(ours, split, "{lines:?}");
     }
 }

@@ -135,8 +135,18 @@ impl<'a> Headers<'a> {
 
     /// Route values in order (name-addr form only).
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, Error>> + '_ {
-        ListIter::new(self.all(HeaderName::Route), |v| {
-            NameAddr::parse_first_name_addr(v, "Route")
+        self.routes_with_raw().map(|r| r.map(|(addr, _)| addr))
+    }
+
+    /// [`Headers::routes`], each value with its text as received (trimmed,
+    /// as [`split_values`](super::split_values) gives it), for a caller that
+    /// reads both without splitting the lines a second time.
+    pub fn routes_with_raw(
+        &self,
+    ) -> impl Iterator<Item = Result<(NameAddr<'a>, &'a [u8]), Error>> + '_ {
+        ListIter::new(self.all(HeaderName::Route), |v: &'a [u8]| {
+            let (addr, end) = NameAddr::parse_first_name_addr(v, "Route")?;
+            Ok(((addr, charset::trim(v.get(..end).unwrap_or_default())), end))
         })
     }
 
