@@ -347,6 +347,13 @@ fn header_params<'a>(
         Some(b',') if list => return Ok((Params::EMPTY, None, 0)),
         _ => {}
     }
+    // `;tag=value` alone, as most From and To values end: no white space
+    // to trim, so the raw parameters are `params` whole.
+    if !list {
+        if let Some(tag) = lone_tag(params) {
+            return Ok((Params::from_raw(params), tag, params.len()));
+        }
+    }
     let mut tag = None;
     let take = |name, value| tag_param(&mut tag, name, value);
     let end = if list {
@@ -663,6 +670,8 @@ mod tests {
                 let mut tag = None;
                 let scanned = scan_header_params(&p, |n, v| tag_param(&mut tag, n, v));
                 assert_eq!(scanned.map(|()| tag), Some(found), "{p:?}");
+                // `header_params` keeps such a list whole as the raw text.
+                assert_eq!(charset::trim(&p), &p[..], "{p:?}");
             }
         }
         assert!(
