@@ -275,14 +275,12 @@ pub(super) fn handle(
     // and each value as received goes into the loop hash.
     let mut routes = Routes::default();
     let mut loop_hash = inv.loop_hash(p.key);
-    for r in req.headers.routes_with_raw() {
-        match r {
-            Ok((r, raw)) => {
-                routes.push(&r, |s| p.uri_is_us(s));
-                loop_hash.route(raw);
-            }
-            Err(e) => return refuse(p, input, req, e, out),
-        }
+    let walked = req.headers.each_route(|r, raw| {
+        routes.push(r, |s| p.uri_is_us(s));
+        loop_hash.route(raw);
+    });
+    if let Err(e) = walked {
+        return refuse(p, input, req, e, out);
     }
     let loop_part = loop_hash.finish();
 

@@ -753,15 +753,36 @@ fn route_values_as_received_are_what_split_values_gives() {
         let Ok(crate::sip::Message::Request(req)) = crate::sip::parse(text.as_bytes()) else {
             panic!("{text}");
         };
-        let ours: Vec<&[u8]> = req
-            .headers
-            .routes_with_raw()
-            .map(|r| r.expect("valid route").1)
-            .collect();
+        let mut ours: Vec<&[u8]> = Vec::new();
+        let mut addrs = Vec::new();
+        req.headers
+            .each_route(|a, raw| {
+                addrs.push(*a);
+                ours.push(raw);
+            })
+            .expect("valid routes");
         let split: Vec<&[u8]> = lines
             .iter()
             .flat_map(|l| crate::sip::split_values(l.as_bytes()))
             .collect();
         assert_eq!(ours, split, "{lines:?}");
+        let iterated: Vec<_> = req.headers.routes().map(|r| r.unwrap()).collect();
+        assert_eq!(addrs, iterated, "{lines:?}");
     }
+}
+
+/// The walk stops at the first Route value that does not parse, with the
+/// error the iterator gives for it, after lending the values before it.
+#[test]
+fn the_route_walk_stops_at_the_first_bad_value() {
+    let text = "OPTIONS sip:x SIP/2.0\r\nRoute: <sip:a;lr>, sip:bare\r\nRoute: <sip:c>\r\n\r\n";
+    let Ok(crate::sip::Message::Request(req)) = crate::sip::parse(text.as_bytes()) else {
+        panic!("{text}");
+    };
+    let mut seen = 0;
+    let walked = req.headers.each_route(|_, _| seen += 1);
+    let first_error = req.headers.routes().find_map(|r| r.err());
+    assert_eq!(walked.err(), first_error);
+    assert_eq!(first_error, Some(crate::sip::Error::Invalid("Route")));
+    assert_eq!(seen, 1);
 }

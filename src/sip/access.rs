@@ -135,19 +135,34 @@ impl<'a> Headers<'a> {
 
     /// Route values in order (name-addr form only).
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, Error>> + '_ {
-        self.routes_with_raw().map(|r| r.map(|(addr, _)| addr))
+        ListIter::new(self.all(HeaderName::Route), |v| {
+            NameAddr::parse_first_name_addr(v, "Route")
+        })
     }
 
-    /// [`Headers::routes`], each value with its text as received (trimmed,
-    /// as [`split_values`](super::split_values) gives it), for a caller that
-    /// reads both without splitting the lines a second time.
-    pub fn routes_with_raw(
-        &self,
-    ) -> impl Iterator<Item = Result<(NameAddr<'a>, &'a [u8]), Error>> + '_ {
-        ListIter::new(self.all(HeaderName::Route), |v: &'a [u8]| {
-            let (addr, end) = NameAddr::parse_first_name_addr(v, "Route")?;
-            Ok(((addr, charset::trim(v.get(..end).unwrap_or_default())), end))
-        })
+    /// The values [`Headers::routes`] gives, each lent to `f` in place
+    /// (an address is large; the iterator moves each one several times)
+    /// with its text as received, trimmed as
+    /// [`split_values`](super::split_values) gives it. Stops at the first
+    /// value that does not parse and returns its error.
+    pub fn each_route(&self, mut f: impl FnMut(&NameAddr<'a>, &'a [u8])) -> Result<(), Error> {
+        for line in self.all(HeaderName::Route) {
+            let mut rest = line.value;
+            loop {
+                rest = rest.get(list_gap(rest)..).unwrap_or_default();
+                if rest.is_empty() {
+                    break;
+                }
+                let parsed = NameAddr::parse_first_name_addr(rest, "Route");
+                let (addr, end) = match &parsed {
+                    Ok(found) => found,
+                    Err(e) => return Err(*e),
+                };
+                f(addr, charset::trim(rest.get(..*end).unwrap_or_default()));
+                rest = rest.get(*end..).unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 
     /// Record-Route values in order (name-addr form only).
