@@ -32,10 +32,11 @@ use super::{
 // cost that function more instructions than the call saves.
 #[inline(never)]
 pub fn parse(input: &[u8]) -> Result<Message<'_>, Error> {
-    // The header list is large (inline storage): the returned `Result` is
-    // built in place, by assignments to this local only (a write through a
-    // reference would build a temporary and copy it), and the header lines
-    // are then added where it lies.
+    // The header list is large (inline storage): the `Result` is built in
+    // this local, by assignments to it only (a write through a reference
+    // would build a temporary and copy it), and the header lines are then
+    // added where it lies. Returning it still copies it once (912 bytes)
+    // into the caller's slot: rustc does not build it there.
     let mut res = start_line(input);
     let filled = match &mut res {
         Ok(Message::Request(r)) => fill(r.headers.src(), &mut r.headers, &mut r.body, &mut r.raw),
