@@ -299,7 +299,8 @@ pub(super) fn handle(
         return reply(p, input, &req.headers, 483, "Too Many Hops", "", &[], out);
     }
 
-    // §16.3 item 4: loop detection. The top Via was parsed by `essentials`; the rest are parsed here.
+    // §16.3 item 4: loop detection. The top Via was parsed by
+    // `essentials`; the rest are parsed here.
     let is_our_loop = |v: &Via<'_>| {
         v.branch.and_then(branch::loop_part_of) == Some(loop_part)
             && p.id.is_us(&v.host, v.port, v.transport.default_port())
