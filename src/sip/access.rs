@@ -140,27 +140,20 @@ impl<'a> Headers<'a> {
         })
     }
 
-    /// The values [`Headers::routes`] gives, each lent to `f` in place
-    /// (an address is large; the iterator moves each one several times)
-    /// with its text as received, trimmed as
-    /// [`split_values`](super::split_values) gives it. Stops at the first
-    /// value that does not parse and returns its error.
+    /// The values [`Headers::routes`] gives, by the same walk, each lent
+    /// to `f` where it was parsed (an address is large; handing it out of
+    /// the iterator moves it several times) with its text as received,
+    /// trimmed as [`split_values`](super::split_values) gives it. Stops at
+    /// the first value that does not parse and returns its error.
     pub fn each_route(&self, mut f: impl FnMut(&NameAddr<'a>, &'a [u8])) -> Result<(), Error> {
-        for line in self.all(HeaderName::Route) {
-            let mut rest = line.value;
-            loop {
-                rest = rest.get(list_gap(rest)..).unwrap_or_default();
-                if rest.is_empty() {
-                    break;
-                }
-                let parsed = NameAddr::parse_first_name_addr(rest, "Route");
-                let (addr, end) = match &parsed {
-                    Ok(found) => found,
-                    Err(e) => return Err(*e),
-                };
-                f(addr, charset::trim(rest.get(..*end).unwrap_or_default()));
-                rest = rest.get(*end..).unwrap_or_default();
-            }
+        let lend = |v: &'a [u8]| {
+            let parsed = NameAddr::parse_first_name_addr(v, "Route");
+            let (addr, end) = parsed.as_ref().map_err(|e| *e)?;
+            f(addr, charset::trim(v.get(..*end).unwrap_or_default()));
+            Ok(((), *end))
+        };
+        for lent in ListIter::new(self.all(HeaderName::Route), lend) {
+            lent?;
         }
         Ok(())
     }
