@@ -202,6 +202,14 @@ pub(crate) fn local_tag(
     tag
 }
 
+/// True when `tag` has the shape of a [`local_tag`] (`bl` and sixteen more
+/// bytes): a To-tag without it cannot be ours, which is known without
+/// hashing (the ACK of every answered call carries the callee's To-tag).
+#[inline]
+pub(crate) fn local_tag_shaped(tag: &[u8]) -> bool {
+    tag.len() == 18 && tag.starts_with(b"bl")
+}
+
 /// The 8 lower-case hex digits of `v`, most significant first: the nibbles
 /// are spread one per byte and turned into digits all at once.
 pub(crate) fn hex8(v: u32) -> [u8; 8] {
@@ -338,5 +346,11 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.starts_with(b"bl"));
+        for t in [a, c] {
+            assert!(local_tag_shaped(&t), "{t:?}");
+        }
+        assert!(!local_tag_shaped(&a[..17]));
+        assert!(!local_tag_shaped(b"1928301774"));
+        assert!(!local_tag_shaped(b"xl0123456789abcdef"));
     }
 }

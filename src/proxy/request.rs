@@ -243,9 +243,10 @@ pub(super) fn handle(
     };
     let to_tag = ess.to;
 
-    // The ACK for one of our own non-2xx replies carries our To-tag.
+    // The ACK for one of our own non-2xx replies carries our To-tag; one
+    // with a To-tag of another shape is not hashed to find that out.
     if req.method == Method::Ack {
-        if let Some(t) = to_tag {
+        if let Some(t) = to_tag.filter(|t| branch::local_tag_shaped(t)) {
             if t == tag_for(p, &req.headers, ess.top_via_raw) {
                 return Output::Drop(DropReason::AckAbsorbed);
             }
