@@ -171,6 +171,12 @@ fn unhex8(digits: [u8; 8]) -> Option<u32> {
     Some(n as u32)
 }
 
+/// What every [`local_tag`] starts with.
+const LOCAL_TAG_PREFIX: &[u8; 2] = b"bl";
+
+/// The length of a [`local_tag`]: the prefix and sixteen hex digits.
+pub(crate) const LOCAL_TAG_LEN: usize = LOCAL_TAG_PREFIX.len() + 16;
+
 /// The To-tag of a local reply to a request, from raw values that a
 /// retransmission and the ACK for a non-2xx reply repeat byte for byte:
 /// the top Via value, Call-ID, the From value and the CSeq number
@@ -181,7 +187,7 @@ pub(crate) fn local_tag(
     call_id: &[u8],
     from: &[u8],
     cseq: &[u8],
-) -> [u8; 18] {
+) -> [u8; LOCAL_TAG_LEN] {
     let mut h = Hasher::new(key);
     h.field(b"tag");
     h.field(top_via);
@@ -193,21 +199,21 @@ pub(crate) fn local_tag(
         .position(|b| !b.is_ascii_digit())
         .unwrap_or(cseq.len());
     h.field(&cseq[..num_end]);
-    let mut tag = [0u8; 18];
-    tag[0] = b'b';
-    tag[1] = b'l';
+    let mut tag = [0u8; LOCAL_TAG_LEN];
+    let (prefix, digits) = tag.split_at_mut(LOCAL_TAG_PREFIX.len());
+    prefix.copy_from_slice(LOCAL_TAG_PREFIX);
     let v = h.finish();
-    tag[2..10].copy_from_slice(&hex8((v >> 32) as u32));
-    tag[10..].copy_from_slice(&hex8(v as u32));
+    digits[..8].copy_from_slice(&hex8((v >> 32) as u32));
+    digits[8..].copy_from_slice(&hex8(v as u32));
     tag
 }
 
-/// True when `tag` has the shape of a [`local_tag`] (`bl` and sixteen more
-/// bytes): a To-tag without it cannot be ours, which is known without
-/// hashing (the ACK of every answered call carries the callee's To-tag).
+/// True when `tag` has the length and prefix of a [`local_tag`]: a To-tag
+/// without them cannot be ours, which is known without hashing (the ACK of
+/// every answered call carries the callee's To-tag).
 #[inline]
 pub(crate) fn local_tag_shaped(tag: &[u8]) -> bool {
-    tag.len() == 18 && tag.starts_with(b"bl")
+    tag.len() == LOCAL_TAG_LEN && tag.starts_with(LOCAL_TAG_PREFIX)
 }
 
 /// The 8 lower-case hex digits of `v`, most significant first: the nibbles

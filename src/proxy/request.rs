@@ -132,7 +132,7 @@ fn annotate_reply_via(out: &mut Vec<u8>, top_raw: &[u8], v: &Via<'_>, src: Socke
     out.splice(range, buf[..n].iter().copied());
 }
 
-fn tag_for(p: &Proxy, headers: &Headers<'_>, top_raw: &[u8]) -> [u8; 18] {
+fn tag_for(p: &Proxy, headers: &Headers<'_>, top_raw: &[u8]) -> [u8; branch::LOCAL_TAG_LEN] {
     let value = |n| headers.first(n).map_or(&b""[..], |h: Header<'_>| h.value);
     branch::local_tag(
         p.key,
