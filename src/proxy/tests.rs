@@ -228,12 +228,44 @@ fn validation_status_codes() {
             ),
             "SIP/2.0 400 Bad Request (Malformed Request-URI)",
         ),
+        // The tags are read and checked; the addresses around them are not
+        // (see `faults_in_from_and_to_addresses_are_forwarded_unchanged`).
+        (
+            INVITE.replace(";tag=1928301774", ";tag"),
+            "SIP/2.0 400 Bad Request (Invalid From)",
+        ),
+        (
+            INVITE.replace(
+                "To: Bob <sip:bob@example.com>",
+                "To: Bob <sip:bob@example.com",
+            ),
+            "SIP/2.0 400 Bad Request (Invalid To)",
+        ),
     ];
     for (m, want) in cases {
         let (o, out) = run(&p, &t, &udp_input(m.as_bytes()));
         reply_of(o);
         assert_eq!(status_line(&out), want, "for {m}");
     }
+}
+
+/// RFC 3261 §16.3 item 1: parts the proxy does not use are forwarded as
+/// received, well-formed or not. Spaces inside To's `<...>` (RFC 4475
+/// §3.1.2.14) and an unquoted display name with a comma in From
+/// (§3.1.2.15).
+#[test]
+fn faults_in_from_and_to_addresses_are_forwarded_unchanged() {
+    let from = "From: Bell, Alexander <sip:a.g.bell@example.com>;tag=433423\r\n";
+    let to = "To: \"Watson, Thomas\" < sip:t.watson@example.org >\r\n";
+    let m = INVITE
+        .replace(
+            "From: Alice <sip:alice@example.com>;tag=1928301774\r\n",
+            from,
+        )
+        .replace("To: Bob <sip:bob@example.com>\r\n", to);
+    let (o, out) = run(&proxy(), &one_upstream(), &udp_input(m.as_bytes()));
+    fwd(o);
+    assert!(out.contains(&format!("\r\n{to}{from}")), "{out}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use super::name_addr::NameAddr;
 use super::uri::Uri;
 use super::via::Via;
-use super::{Error, Request};
+use super::{Error, Headers, Request};
 
 /// The parsed headers every request must have.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub struct Essentials<'a> {
 /// already checked by [`parse`](super::parse).
 #[inline(always)]
 pub fn essentials<'a>(req: &Request<'a>) -> Result<Essentials<'a>, Error> {
-    let m = mandatory(req, |a| a)?;
+    let m = mandatory(req, Headers::from, Headers::to)?;
     Ok(Essentials {
         top_via: m.top_via,
         top_via_raw: m.top_via_raw,
@@ -45,20 +45,27 @@ pub fn essentials<'a>(req: &Request<'a>) -> Result<Essentials<'a>, Error> {
 }
 
 impl<'a> Essentials<'a> {
-    /// [`essentials`] keeping only the From and To tags: what the proxy's
-    /// forwarding path reads. The same checks, in the same order, with the
-    /// same verdicts (From and To are still parsed whole, URIs included);
-    /// it only spares the caller two 160-byte addresses.
+    /// What the proxy's forwarding path checks and reads: [`essentials`]
+    /// with From and To read only as far as their `tag` parameters (see
+    /// [`NameAddr::parse_tag`]). The same checks in the same order, except
+    /// that a malformed display name or URI in From or To is not a fault.
+    ///
+    /// A proxy uses the tags (the To-tag tells an in-dialog request, both
+    /// identify an RFC 2543 transaction) but never the addresses, and RFC
+    /// 3261 §16.3 item 1 says components it does not use "SHOULD be ignored
+    /// and remain unchanged when the message is forwarded". RFC 4475 lets
+    /// an element be liberal with exactly these faults (§3.1.2.14 spaces in
+    /// an addr-spec, §3.1.2.15 a display name that is not a token).
     #[inline(always)]
     pub(crate) fn tags_only(req: &Request<'a>) -> Result<TagEssentials<'a>, Error> {
-        mandatory(req, |a| a.tag)
+        mandatory(req, Headers::from_tag, Headers::to_tag)
     }
 }
 
 /// [`Essentials`] with the From and To tags in place of the addresses.
 pub(crate) type TagEssentials<'a> = Mandatory<'a, Option<&'a [u8]>>;
 
-/// The mandatory headers, with From and To reduced by `keep`.
+/// The mandatory headers, with From and To as `from` and `to` read them.
 #[derive(Debug, Clone)]
 pub(crate) struct Mandatory<'a, A> {
     /// The top Via value, parsed.
@@ -69,9 +76,9 @@ pub(crate) struct Mandatory<'a, A> {
     pub call_id: &'a [u8],
     /// CSeq sequence number (its method equals the request's).
     pub cseq: u32,
-    /// What `keep` took from From.
+    /// What `from` read of From.
     pub from: A,
-    /// What `keep` took from To.
+    /// What `to` read of To.
     pub to: A,
     /// Max-Forwards, when present.
     pub max_forwards: Option<u8>,
@@ -81,12 +88,13 @@ pub(crate) struct Mandatory<'a, A> {
 #[inline(always)]
 fn mandatory<'a, A>(
     req: &Request<'a>,
-    keep: impl Fn(NameAddr<'a>) -> A,
+    from: impl FnOnce(&Headers<'a>) -> Result<A, Error>,
+    to: impl FnOnce(&Headers<'a>) -> Result<A, Error>,
 ) -> Result<Mandatory<'a, A>, Error> {
     let h = &req.headers;
     let (top_via, top_via_raw) = h.top_via_with_raw()?;
-    let from = keep(h.from()?);
-    let to = keep(h.to()?);
+    let from = from(h)?;
+    let to = to(h)?;
     let call_id = h.call_id()?;
     let cseq = h.cseq()?;
     if cseq.method != req.method {
@@ -104,9 +112,13 @@ fn mandatory<'a, A>(
     })
 }
 
-/// Everything a proxy checks before forwarding: [`essentials`], every Via
-/// value, every Route value, and the Request-URI (a `sip`/`sips`/`tel` URI
+/// The full syntax check of a request: [`essentials`], every Via value,
+/// every Route value, and the Request-URI (a `sip`/`sips`/`tel` URI
 /// without headers; another scheme is [`Error::UnsupportedScheme`]).
+///
+/// The proxy checks the same before it forwards, except that it reads From
+/// and To only as far as their tags: a malformed address there is forwarded
+/// unchanged (RFC 3261 §16.3 item 1).
 pub fn validate_request<'a>(req: &Request<'a>) -> Result<Essentials<'a>, Error> {
     let e = essentials(req)?;
     for v in req.headers.vias() {
