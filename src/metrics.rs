@@ -30,11 +30,14 @@ pub enum NetDrop {
     NoSuchWorker,
     /// An outbound TCP connection could not be opened.
     ConnectFailed,
+    /// The proxy core panicked on the message (a bug); the message was
+    /// dropped and the worker went on.
+    CorePanic,
 }
 
 impl NetDrop {
     /// Every variant, in counter order.
-    pub const ALL: [NetDrop; 9] = [
+    pub const ALL: [NetDrop; 10] = [
         NetDrop::UnsupportedTransport,
         NetDrop::NoUdpSocket,
         NetDrop::SendError,
@@ -44,6 +47,7 @@ impl NetDrop {
         NetDrop::HandoffFull,
         NetDrop::NoSuchWorker,
         NetDrop::ConnectFailed,
+        NetDrop::CorePanic,
     ];
 
     /// A short stable name for counters and logs.
@@ -58,6 +62,7 @@ impl NetDrop {
             NetDrop::HandoffFull => "handoff_full",
             NetDrop::NoSuchWorker => "no_such_worker",
             NetDrop::ConnectFailed => "connect_failed",
+            NetDrop::CorePanic => "core_panic",
         }
     }
 }

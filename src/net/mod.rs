@@ -601,6 +601,90 @@ mod tests {
         }
     }
 
+    /// A check that panics on one Call-ID stands in for a bug in the core.
+    struct PanicsOnBoom;
+
+    impl crate::auth::Authenticator for PanicsOnBoom {
+        fn check(
+            &self,
+            req: &crate::sip::Request<'_>,
+            _: &crate::auth::AuthContext,
+        ) -> crate::auth::Verdict {
+            let call_id = req.headers.call_id().unwrap_or_default();
+            assert!(call_id != b"boom", "a bug in the core, simulated");
+            crate::auth::Verdict::Allow
+        }
+    }
+
+    /// A panic inside `Proxy::handle` drops that message, is counted as
+    /// `core_panic`, and the same worker goes on forwarding.
+    #[test]
+    fn a_panic_in_the_core_drops_one_message_and_the_worker_goes_on() {
+        use crate::proxy::{Config, Key, Listener};
+        use crate::route::{Table, Upstream};
+        use std::net::UdpSocket;
+
+        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+        upstream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let b = Bound::bind(NetConfig {
+            listen: vec!["udp:127.0.0.1:0".parse().unwrap()],
+            workers: 1,
+            pin: false,
+            udp_batch: 8,
+            sched_batch: false,
+            max_message_size: 8192,
+            tcp: TcpLimits::default(),
+        })
+        .unwrap();
+        let at = b.addrs()[0].addr;
+        let listener = Listener {
+            transport: Transport::Udp,
+            addr: at,
+            advertise: None,
+        };
+        let mut config = Config::new(vec![listener], Key::new(1, 2));
+        config.auth = Arc::new(PanicsOnBoom);
+        let table = Table::from_upstreams([Upstream {
+            addr: upstream.local_addr().unwrap(),
+            transport: Transport::Udp,
+            weight: 1,
+        }])
+        .unwrap();
+        let runtime = b
+            .spawn(
+                Arc::new(Proxy::new(config).unwrap()),
+                Arc::new(LiveTable::new(table)),
+            )
+            .unwrap();
+        let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let options = |call_id: &str| {
+            format!(
+                "OPTIONS sip:pbx@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP {};branch=z9hG4bK{call_id}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:a@example.com>;tag=1\r\n\
+To: <sip:pbx@example.com>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n",
+                phone.local_addr().unwrap()
+            )
+        };
+        phone.send_to(options("boom").as_bytes(), at).unwrap();
+        phone.send_to(options("fine").as_bytes(), at).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = upstream.recv_from(&mut buf).unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]);
+        assert!(got.contains("\r\nCall-ID: fine\r\n"), "{got}");
+        assert_eq!(runtime.finished_worker(), None, "the worker still runs");
+        let c = runtime.stop(Duration::from_secs(5));
+        assert_eq!((c.received, c.forwarded), (2, 1));
+        let drops: Vec<_> = c.drops().collect();
+        assert_eq!(drops, [("core_panic", 1)]);
+    }
+
     #[test]
     fn primary_address_is_concrete() {
         assert!(!primary_address(false).is_unspecified());

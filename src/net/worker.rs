@@ -37,6 +37,40 @@ use crate::sip::{self, Transport};
 
 /// Token of the worker's waker (hand-offs and stop).
 pub(crate) const WAKER: Token = Token(0);
+
+/// [`Proxy::handle`] on one message, with a panic caught. A panic there is
+/// a bug, but one message must not end the worker, and with it every flow
+/// the kernel hashes to the worker's sockets: the message is dropped (the
+/// caller counts it as [`NetDrop::CorePanic`]), logged with its source, the
+/// scratch state it may have left half-written is rebuilt, and the worker
+/// goes on. Returns `None` after a panic. The standard panic hook has
+/// already printed the panic's message and location.
+fn guarded_handle(
+    ctx: &Ctx,
+    input: &Input<'_>,
+    table: &Table,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Option<Output> {
+    let proxy = &ctx.proxy;
+    let run = std::panic::AssertUnwindSafe(|| proxy.handle(input, table, scratch, out));
+    match std::panic::catch_unwind(run) {
+        Ok(o) => Some(o),
+        Err(_) => {
+            *scratch = Scratch::new();
+            out.clear();
+            log::error!(
+                "worker {}: the proxy core panicked on a {}-byte {} message from {}; \
+dropped it (a bug: please report it with the message)",
+                ctx.id,
+                input.data.len(),
+                input.transport.as_str(),
+                input.source
+            );
+            None
+        }
+    }
+}
 const UDP_BASE: usize = 1;
 const TCP_BASE: usize = 1 << 16;
 const CONN_BASE: usize = 1 << 24;
@@ -231,8 +265,10 @@ impl Io {
                 // Never full here: each datagram queues at most one, and a
                 // full batch is flushed as soon as it fills.
                 let buf = self.send.next_buf();
-                let out = ctx.proxy.handle(&input, table, &mut self.scratch, buf);
-                self.dispatch_batched(ctx, out);
+                match guarded_handle(ctx, &input, table, &mut self.scratch, buf) {
+                    Some(out) => self.dispatch_batched(ctx, out),
+                    None => self.counters.net_drop(NetDrop::CorePanic),
+                }
             }
             self.flush_udp(ctx);
             if got < self.recv.capacity() {
@@ -623,8 +659,10 @@ impl Io {
                         now: self.now,
                     };
                     let mut out = std::mem::take(&mut self.out);
-                    let o = ctx.proxy.handle(&input, table, &mut self.scratch, &mut out);
-                    self.dispatch(ctx, o, &out);
+                    match guarded_handle(ctx, &input, table, &mut self.scratch, &mut out) {
+                        Some(o) => self.dispatch(ctx, o, &out),
+                        None => self.counters.net_drop(NetDrop::CorePanic),
+                    }
                     self.out = out;
                 }
                 Ok(None) => break,
