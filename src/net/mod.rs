@@ -579,21 +579,23 @@ mod tests {
         assert!(l.acquire(b));
     }
 
-    #[test]
-    fn port_zero_is_shared_by_all_workers() {
-        let b = Bound::bind(NetConfig {
-            listen: vec![
-                "udp:127.0.0.1:0".parse().unwrap(),
-                "tcp:127.0.0.1:0".parse().unwrap(),
-            ],
-            workers: 2,
+    /// Binds `listen` for `workers` unpinned workers with small batches.
+    fn bind_loopback(listen: &[&str], workers: u16) -> Bound {
+        Bound::bind(NetConfig {
+            listen: listen.iter().map(|l| l.parse().unwrap()).collect(),
+            workers,
             pin: false,
             udp_batch: 8,
             sched_batch: false,
             max_message_size: 8192,
             tcp: TcpLimits::default(),
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn port_zero_is_shared_by_all_workers() {
+        let b = bind_loopback(&["udp:127.0.0.1:0", "tcp:127.0.0.1:0"], 2);
         assert_ne!(b.addrs()[0].addr.port(), 0);
         for ws in &b.sockets {
             assert_eq!(ws.udp[0].1, b.addrs()[0].addr);
@@ -628,16 +630,7 @@ mod tests {
         upstream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let b = Bound::bind(NetConfig {
-            listen: vec!["udp:127.0.0.1:0".parse().unwrap()],
-            workers: 1,
-            pin: false,
-            udp_batch: 8,
-            sched_batch: false,
-            max_message_size: 8192,
-            tcp: TcpLimits::default(),
-        })
-        .unwrap();
+        let b = bind_loopback(&["udp:127.0.0.1:0"], 1);
         let at = b.addrs()[0].addr;
         let listener = Listener {
             transport: Transport::Udp,
