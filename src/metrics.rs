@@ -69,7 +69,7 @@ impl NetDrop {
 
 /// Names of the proxy's drop reasons, in counter order; anything else is
 /// counted under `other`.
-const PROXY_DROPS: [&str; 8] = [
+const PROXY_DROPS: [&str; 9] = [
     "keepalive",
     "unanswerable",
     "malformed_response",
@@ -78,6 +78,7 @@ const PROXY_DROPS: [&str; 8] = [
     "unresolvable_via",
     "ack_absorbed",
     "ack_unroutable",
+    "auth_dropped",
 ];
 
 const N_PROXY: usize = PROXY_DROPS.len() + 1;
@@ -235,5 +236,41 @@ mod tests {
         );
         let delta: Vec<_> = a.drops_since(&before).collect();
         assert_eq!(delta, vec![("keepalive", 1), ("tcp_limit", 1)]);
+    }
+
+    /// Every reason the proxy core gives has its own counter: none is
+    /// counted under `other`.
+    #[test]
+    fn every_proxy_drop_reason_has_its_counter() {
+        let e = crate::sip::Error::Incomplete;
+        let all = [
+            DropReason::KeepAlive,
+            DropReason::Unanswerable(e),
+            DropReason::MalformedResponse(e),
+            DropReason::NotOurVia,
+            DropReason::NoNextVia,
+            DropReason::UnresolvableVia,
+            DropReason::AckAbsorbed,
+            DropReason::AckUnroutable,
+            DropReason::AuthDropped,
+        ];
+        for r in all {
+            // No wildcard: a new reason fails to compile until it is listed.
+            match r {
+                DropReason::KeepAlive
+                | DropReason::Unanswerable(_)
+                | DropReason::MalformedResponse(_)
+                | DropReason::NotOurVia
+                | DropReason::NoNextVia
+                | DropReason::UnresolvableVia
+                | DropReason::AckAbsorbed
+                | DropReason::AckUnroutable
+                | DropReason::AuthDropped => {}
+            }
+            let mut c = Counters::default();
+            c.proxy_drop(&r);
+            let drops: Vec<_> = c.drops().collect();
+            assert_eq!(drops, [(r.as_str(), 1)]);
+        }
     }
 }
