@@ -26,6 +26,14 @@ pub enum Error {
     StatusCode,
     /// A header line has no colon, an empty or non-token name, or a bare CR/LF.
     HeaderLine,
+    /// The header section holds a control byte other than tab and the CR
+    /// LF line ends, not escaped by a backslash: NUL or another byte below
+    /// 0x20. RFC 3261 allows none outside a quoted-pair, and a next hop
+    /// written in C may end a string at a NUL, or take a vertical tab or
+    /// form feed for white space, and so read a different header than we
+    /// did. (DEL, also outside the grammar, passes: nothing reads it as an
+    /// end or a space.)
+    ControlByte,
     /// A header required by RFC 3261 §8.1.1 / §16.3 is absent; names it.
     Missing(&'static str),
     /// A header value does not parse; names the header.
@@ -94,6 +102,7 @@ impl Error {
             },
             Error::StatusCode => bad("Malformed Status-Line"),
             Error::HeaderLine => bad("Malformed Header Line"),
+            Error::ControlByte => bad("Control Character in Header"),
             Error::Missing(h) => bad(missing_detail(h)),
             Error::Invalid(h) => bad(invalid_detail(h)),
             Error::Duplicate(h) => bad(duplicate_detail(h)),
@@ -153,6 +162,7 @@ impl fmt::Display for Error {
             Error::Version => f.write_str("unsupported SIP version"),
             Error::StatusCode => f.write_str("status code out of range"),
             Error::HeaderLine => f.write_str("malformed header line"),
+            Error::ControlByte => f.write_str("control byte in the header section"),
             Error::Missing(h) => write!(f, "missing {h} header"),
             Error::Invalid(h) => write!(f, "invalid {h} header"),
             Error::Duplicate(h) => write!(f, "duplicate {h} header"),

@@ -60,7 +60,7 @@ fn start_line(input: &[u8]) -> Result<Message<'_>, Error> {
     }
     let msg = input.get(skip..).unwrap_or_default();
     let (line_len, after_start) = line_end(msg, 0).map_err(|e| match e {
-        Error::HeaderLine => Error::StartLine("Start-Line"),
+        Error::HeaderLine | Error::ControlByte => Error::StartLine("Start-Line"),
         e => e,
     })?;
     let line = &msg[..line_len];
@@ -503,7 +503,7 @@ fn canonical_line(fast: &[u8], msg: &[u8], pos: usize) -> Canonical {
         Some(&first) if first > b' ' => {}
         _ => return Canonical::Other,
     }
-    // The first byte below 0x0E after the value's first byte.
+    // The first control byte after the value's first byte.
     let from = pos + name_len + 3;
     let ctl = from + first_control(fast.get(from..).unwrap_or_default());
     let end = if fast.get(ctl..ctl + 2) == Some(b"\r\n") {
@@ -610,8 +610,9 @@ const CONTENT_LENGTH: u8 = 9;
 /// The end of the line starting at `from` and the offset just past its
 /// terminator (CR LF, or a lone LF, which we accept). A CR that does not
 /// begin a CR LF is [`Error::HeaderLine`]: the next hop could read it as a
-/// line end and so see a header we did not. No terminator is
-/// [`Error::Incomplete`].
+/// line end and so see a header we did not. Another control byte (NUL and
+/// the rest below 0x20 but tab) is [`Error::ControlByte`] unless a
+/// backslash escapes it. No terminator is [`Error::Incomplete`].
 #[inline(always)]
 fn line_end(s: &[u8], from: usize) -> Result<(usize, usize), Error> {
     let mut i = from;
@@ -621,9 +622,26 @@ fn line_end(s: &[u8], from: usize) -> Result<(usize, usize), Error> {
             None => return Err(Error::Incomplete),
             Some(b'\n') => return Ok((i, i + 1)),
             Some(b'\r') => return cr_lf(s, i),
-            // A tab or another control byte: part of the line.
-            Some(_) => i += 1,
+            // A tab or an escaped control byte: part of the line.
+            Some(_) => i = other_control(s, i)?,
         }
+    }
+}
+
+/// A control byte at `i` that is not a line end: a tab, or one escaped by a
+/// backslash, as a quoted-pair may hold it (RFC 3261 §25.1; RFC 4475
+/// §3.1.1.2 has NUL and BEL so), is part of the line and the scan goes on
+/// after it; any other is [`Error::ControlByte`]. Out of line: canonical
+/// header lines never get here, and the line loop stays as compact as it
+/// was without this check.
+#[cold]
+#[inline(never)]
+fn other_control(s: &[u8], i: usize) -> Result<usize, Error> {
+    let escaped = i.checked_sub(1).and_then(|j| s.get(j)) == Some(&b'\\');
+    if s.get(i) == Some(&b'\t') || escaped {
+        Ok(i + 1)
+    } else {
+        Err(Error::ControlByte)
     }
 }
 
