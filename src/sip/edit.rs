@@ -821,17 +821,38 @@ const OCTETS: [([u8; 4], u8); 256] = {
     t
 };
 
+/// "00" to "99": two digits per division.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Writes `n` in decimal at the end of `buf` and returns where its first
 /// digit is (`buf` must hold the longest value: 10 bytes for a `u32`).
+/// Two digits per step, from a table.
 #[inline(always)]
 fn decimal_into(buf: &mut [u8], mut n: u64) -> usize {
     let mut i = buf.len();
-    while i > 0 {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+    let mut put = |i: usize, n: u64| {
+        let at = n as usize * 2;
+        if let (Some(to), Some(from)) = (buf.get_mut(i..i + 2), PAIRS.get(at..at + 2)) {
+            to.copy_from_slice(from);
+        }
+    };
+    while n >= 100 && i >= 2 {
+        i -= 2;
+        put(i, n % 100);
+        n /= 100;
+    }
+    if n >= 10 && i >= 2 {
+        i -= 2;
+        put(i, n);
+    } else if let Some(last) = i.checked_sub(1) {
+        i = last;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + n as u8;
         }
     }
     i
@@ -1283,6 +1304,23 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
             String::from_utf8(buf).unwrap(),
             "0 65535 4294967295 18446744073709551615 4294967296 10.0.0.255 [::1] 7 9 10 99 100 999 1000 12345"
         );
+    }
+
+    #[test]
+    fn writer_decimals_match_display() {
+        let mut buf = Vec::new();
+        let powers = (0..20).map(|k| 10u64.pow(k));
+        let edges = powers.flat_map(|p| [p - 1, p, p + 1, p * 9 / 10]);
+        for n in (0..2_000).chain(edges).chain([u64::MAX]) {
+            buf.clear();
+            Writer::new(&mut buf).u64(n);
+            assert_eq!(buf, n.to_string().as_bytes());
+            if let Ok(n) = u32::try_from(n) {
+                buf.clear();
+                Writer::new(&mut buf).u32(n);
+                assert_eq!(buf, n.to_string().as_bytes());
+            }
+        }
     }
 
     #[test]
