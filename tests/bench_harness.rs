@@ -260,3 +260,36 @@ fn demo_runs_calls_through_the_proxy_and_shows_the_split() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("calls/s | open"), "progress line: {stderr}");
 }
+
+/// `--route`: calls through the proxy with a preloaded route set that names
+/// the proxy, then the UAS. The proxy's only upstream is a port where
+/// nothing listens, so every call completes only if the proxy removes its
+/// own Route and follows the next one (RFC 3261 §16.4), and the ACK and BYE
+/// follow the Record-Route of the 200.
+#[test]
+fn uac_with_a_preloaded_route_through_the_proxy() {
+    let (uas_port, proxy_port, dead_port) = (free_port(), free_port(), free_port());
+    let uas = bench_uas(uas_port, &[]);
+    let _proxy = Guard::spawn(Command::new(BIN).args([
+        "proxy",
+        "--listen",
+        &format!("udp:127.0.0.1:{proxy_port}"),
+        "--upstream",
+        &format!("127.0.0.1:{dead_port}"),
+    ]));
+    std::thread::sleep(Duration::from_millis(500));
+    let json = scratch("call-route.json");
+    let to_proxy = format!("sip:127.0.0.1:{proxy_port};lr");
+    let to_uas = format!("sip:127.0.0.1:{uas_port};lr");
+    let out = bench_uac(
+        proxy_port,
+        &json,
+        &[
+            "--calls", "200", "--rate", "200", "--route", &to_proxy, "--route", &to_uas,
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_all_ok(&j, 200);
+    assert_uas_served(uas, 200);
+}

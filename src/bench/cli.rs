@@ -23,6 +23,7 @@ use super::pace::Rate;
 use super::report::{write_json, write_svg, write_text, RunInfo};
 use super::stats::{Latency, Stats};
 use super::timer::TimerConfig;
+use crate::sip::uri::Uri;
 use crate::sip::Transport;
 
 /// `branchline bench`: the carrier load generator.
@@ -147,6 +148,11 @@ pub struct UacArgs {
     /// User part of the Request-URI of calls, OPTIONS and MESSAGEs.
     #[arg(long, default_value = "service")]
     pub service: String,
+    /// A preloaded Route for requests outside a dialog, as a phone with an
+    /// outbound proxy sends (e.g. sip:10.0.0.1:5060;lr); repeat for a route
+    /// set, in order. Requests in a dialog follow its Record-Route instead.
+    #[arg(long, value_name = "SIP-URI")]
+    pub route: Vec<String>,
     /// A transaction with no final response after this long fails; also
     /// bounds the drain phase after the last call is placed.
     #[arg(long, default_value = "32s", value_parser = parse_duration, value_name = "D")]
@@ -302,6 +308,16 @@ impl UacArgs {
                 "--local {l} and --target {target} are of different IP families"
             )));
         }
+        for r in &self.route {
+            match Uri::parse(r.as_bytes()) {
+                Ok(Uri::Sip(u)) if u.headers.is_none() => {}
+                _ => {
+                    return Err(Fail::Usage(format!(
+                        "--route {r}: give a SIP URI such as sip:10.0.0.1:5060;lr"
+                    )))
+                }
+            }
+        }
         let duration = match (self.calls, self.duration) {
             (None, None) => Some(Duration::from_secs(10)),
             (_, d) => d,
@@ -325,6 +341,7 @@ impl UacArgs {
                 ..TimerConfig::default()
             },
             credentials,
+            route: self.route.clone(),
         })
     }
 }

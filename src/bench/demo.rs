@@ -105,6 +105,7 @@ A on udp:{} and B on udp:{};\nplacing {} calls/s for {:?} (INVITE → 180 → 20
         timeout: Duration::from_secs(5),
         timers: TimerConfig::default(),
         credentials: None,
+        route: Vec::new(),
     };
     let stop = StopFlag::new();
     let _ = stop.on_signals();

@@ -23,6 +23,7 @@ fn uac_config(scenario: Scenario) -> UacConfig {
         from_uri: "sip:bench@192.0.2.1".into(),
         to_uri: "sip:service@192.0.2.2".into(),
         contact_uri: "sip:bench@192.0.2.1:5070".into(),
+        route: String::new(),
         via_host: "192.0.2.1".into(),
         via_port: Some(5070),
         transport: Transport::Udp,
@@ -456,6 +457,52 @@ fn challenged() -> (Uac, String) {
     uac.handle(&reply, Nanos::from_millis(1), &mut out);
     let second = String::from_utf8(out.iter().next().unwrap().bytes.to_vec()).unwrap();
     (uac, second)
+}
+
+/// The Route line of a request, if any.
+fn route_line(d: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(d).into_owned();
+    text.lines()
+        .find(|l| l.starts_with("Route: "))
+        .map(str::to_owned)
+}
+
+/// `--route`: out-of-dialog requests and the ACK of an error carry the
+/// preloaded set; the ACK and BYE of a dialog follow its Record-Route.
+#[test]
+fn a_preloaded_route_goes_on_requests_outside_a_dialog() {
+    let preload = "Route: <sip:192.0.2.9:5060;lr>, <sip:core.example.net;lr>";
+    let mut cfg = uac_config(Scenario::Call);
+    cfg.route = "<sip:192.0.2.9:5060;lr>, <sip:core.example.net;lr>".into();
+    let mut uac = Uac::new(cfg.clone(), None);
+    let mut out = Outbox::new();
+    uac.start(Nanos::ZERO, &mut out);
+    let invite = take(&mut out).remove(0);
+    assert_eq!(route_line(&invite).as_deref(), Some(preload));
+    let Ok(Message::Request(req)) = sip::parse(&invite) else {
+        panic!("not a request")
+    };
+    let extra: &[(&[u8], &[u8])] = &[
+        (b"Record-Route", b"<sip:192.0.2.9:5060;lr>"),
+        (b"Contact", b"<sip:service@192.0.2.2:5060>"),
+    ];
+    let mut ok = Vec::new();
+    build::response(&req, 200, "OK", "", Some(b"x"), extra, &mut ok);
+    uac.handle(&ok, Nanos::from_millis(1), &mut out);
+    let in_dialog = take(&mut out);
+    assert_eq!(in_dialog.len(), 2, "ACK and BYE");
+    for d in &in_dialog {
+        let want = "Route: <sip:192.0.2.9:5060;lr>";
+        assert_eq!(route_line(d).as_deref(), Some(want), "{}", first_line(d));
+    }
+    // An INVITE refused: its ACK has the INVITE's Route set.
+    let mut uac = Uac::new(cfg, None);
+    uac.start(Nanos::ZERO, &mut out);
+    let invite = take(&mut out).remove(0);
+    uac.handle(&respond(&invite, 486), Nanos::from_millis(1), &mut out);
+    let ack = take(&mut out).remove(0);
+    assert!(ack.starts_with(b"ACK "), "{}", first_line(&ack));
+    assert_eq!(route_line(&ack).as_deref(), Some(preload));
 }
 
 fn respond(request: &[u8], code: u16) -> Vec<u8> {

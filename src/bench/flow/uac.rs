@@ -78,6 +78,12 @@ pub struct UacConfig {
     pub to_uri: String,
     /// The Contact URI, e.g. `sip:bench@10.0.0.2:5070`.
     pub contact_uri: String,
+    /// The preloaded route set of out-of-dialog requests (`--route`), as
+    /// one Route value list (`<sip:10.0.0.1;lr>, <sip:10.0.0.2;lr>`), or
+    /// empty: what a phone with an outbound proxy sends. The ACK for an
+    /// error repeats it (RFC 3261 §17.1.1.3); requests in a dialog follow
+    /// the dialog's route set instead.
+    pub route: String,
     /// Via sent-by host.
     pub via_host: String,
     /// Via sent-by port.
@@ -580,10 +586,15 @@ impl Uac {
             cseq,
         );
         let mut expires = Id::new(b"");
-        let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
+        let mut extra: [(&[u8], &[u8]); 3] = [(b"", b""); 3];
         let mut n = 0;
-        if in_dialog && !call.route.is_empty() {
-            extra[n] = (b"Route", &call.route);
+        let route = if in_dialog {
+            &call.route[..]
+        } else {
+            cfg.route.as_bytes()
+        };
+        if !route.is_empty() {
+            extra[n] = (b"Route", route);
             n += 1;
         }
         match (req, cfg.scenario) {

@@ -65,6 +65,8 @@ pub struct UacPlan {
     pub timers: TimerConfig,
     /// REGISTER credentials.
     pub credentials: Option<(String, String)>,
+    /// Preloaded Route URIs of out-of-dialog requests, in order (`--route`).
+    pub route: Vec<String>,
 }
 
 /// What a UAC run ended with.
@@ -379,6 +381,12 @@ fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64) -> UacConfig {
         from_uri,
         to_uri,
         contact_uri: format!("sip:bench@{local}{tparam}"),
+        route: plan
+            .route
+            .iter()
+            .map(|u| format!("<{u}>"))
+            .collect::<Vec<_>>()
+            .join(", "),
         via_host: host_of(local),
         via_port: Some(local.port()),
         transport: plan.transport,
