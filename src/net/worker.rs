@@ -37,6 +37,15 @@ use crate::sip::{self, Transport};
 
 /// Token of the worker's waker (hand-offs and stop).
 pub(crate) const WAKER: Token = Token(0);
+const UDP_BASE: usize = 1;
+const TCP_BASE: usize = 1 << 16;
+const CONN_BASE: usize = 1 << 24;
+/// Batches read from one socket per readiness event before others get a turn.
+const FAIR_BATCHES: usize = 8;
+/// Receive slot size: the largest UDP payload.
+const DATAGRAM_MAX: usize = 65_535;
+/// How long a stopping worker keeps flushing TCP output.
+const STOP_FLUSH: Duration = Duration::from_millis(1200);
 
 /// [`Proxy::handle`] on one message, with a panic caught. A panic there is
 /// a bug, but one message must not end the worker, and with it every flow
@@ -71,15 +80,6 @@ dropped it (a bug: please report it with the message)",
         }
     }
 }
-const UDP_BASE: usize = 1;
-const TCP_BASE: usize = 1 << 16;
-const CONN_BASE: usize = 1 << 24;
-/// Batches read from one socket per readiness event before others get a turn.
-const FAIR_BATCHES: usize = 8;
-/// Receive slot size: the largest UDP payload.
-const DATAGRAM_MAX: usize = 65_535;
-/// How long a stopping worker keeps flushing TCP output.
-const STOP_FLUSH: Duration = Duration::from_millis(1200);
 
 /// What a worker reads but never changes.
 pub(crate) struct Ctx {
