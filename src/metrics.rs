@@ -238,6 +238,19 @@ mod tests {
         assert_eq!(delta, vec![("keepalive", 1), ("tcp_limit", 1)]);
     }
 
+    /// The README names every drop counter an operator can see.
+    #[test]
+    fn the_readme_names_every_drop_reason() {
+        let readme = include_str!("../README.md");
+        let names = PROXY_DROPS.iter().copied();
+        for name in names.chain(NetDrop::ALL.iter().map(|d| d.as_str())) {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README lacks `{name}`"
+            );
+        }
+    }
+
     /// Every reason the proxy core gives has its own counter: none is
     /// counted under `other`.
     #[test]
