@@ -151,19 +151,41 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason's short stable name, for counters and logs, in
+    /// [`DropReason::index`] order: one counter each.
+    pub const NAMES: [&'static str; 9] = [
+        "keepalive",
+        "unanswerable",
+        "malformed_response",
+        "not_our_via",
+        "no_next_via",
+        "unresolvable_via",
+        "ack_absorbed",
+        "ack_unroutable",
+        "auth_dropped",
+    ];
+
+    /// The reason's place in [`DropReason::NAMES`] and in the counters.
+    pub fn index(&self) -> usize {
+        match self {
+            DropReason::KeepAlive => 0,
+            DropReason::Unanswerable(_) => 1,
+            DropReason::MalformedResponse(_) => 2,
+            DropReason::NotOurVia => 3,
+            DropReason::NoNextVia => 4,
+            DropReason::UnresolvableVia => 5,
+            DropReason::AckAbsorbed => 6,
+            DropReason::AckUnroutable => 7,
+            DropReason::AuthDropped => 8,
+        }
+    }
+
     /// A short stable name for counters and logs.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            DropReason::KeepAlive => "keepalive",
-            DropReason::Unanswerable(_) => "unanswerable",
-            DropReason::MalformedResponse(_) => "malformed_response",
-            DropReason::NotOurVia => "not_our_via",
-            DropReason::NoNextVia => "no_next_via",
-            DropReason::UnresolvableVia => "unresolvable_via",
-            DropReason::AckAbsorbed => "ack_absorbed",
-            DropReason::AckUnroutable => "ack_unroutable",
-            DropReason::AuthDropped => "auth_dropped",
-        }
+        DropReason::NAMES
+            .get(self.index())
+            .copied()
+            .unwrap_or_default()
     }
 }
 
