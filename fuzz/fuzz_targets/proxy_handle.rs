@@ -1,6 +1,8 @@
 //! `Proxy::handle` on arbitrary bytes, as a UDP datagram and as a framed
-//! TCP message on a connection: it never panics, and whatever it forwards or
-//! answers parses back as the same kind of message.
+//! TCP message on a connection: it never panics, whatever it forwards or
+//! answers parses back as the same kind of message, and whatever its
+//! one-pass path forwards, the general path forwards the same way, byte
+//! for byte.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -70,7 +72,20 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut scratch = Scratch::new();
     let mut out = Vec::new();
+    let mut general = Vec::new();
     for input in [udp, tcp, v6] {
+        if let Some(fast) = proxy.forward_one_pass(&input, table, &mut out) {
+            let slow = proxy.handle_general(&input, table, &mut scratch, &mut general);
+            assert!(
+                (fast, &out) == (slow, &general),
+                "the paths disagree:\n{}\n--- one pass: {fast:?} ---\n{}\n--- general: {slow:?} ---\n{}",
+                String::from_utf8_lossy(data),
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&general)
+            );
+        } else {
+            assert!(out.is_empty(), "a declined request left output behind");
+        }
         let sent = match proxy.handle(&input, table, &mut scratch, &mut out) {
             Output::Forward(_) => true,
             Output::Reply(_) => false,

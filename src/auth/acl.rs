@@ -223,6 +223,14 @@ impl Authenticator for IpAcl {
         }
     }
 
+    fn check_context(&self, ctx: &AuthContext) -> Option<Verdict> {
+        Some(if self.allows(ctx.source.ip()) {
+            Verdict::Allow
+        } else {
+            Verdict::FORBIDDEN
+        })
+    }
+
     fn name(&self) -> &'static str {
         "ip-acl"
     }

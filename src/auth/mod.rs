@@ -29,6 +29,15 @@ pub trait Authenticator: Send + Sync {
     /// came from and when.
     fn check(&self, req: &Request<'_>, ctx: &AuthContext) -> Verdict;
 
+    /// The verdict [`Authenticator::check`] gives every request from
+    /// `ctx`, when it reads nothing of the request itself; `None` (the
+    /// default) when it does. With `Some(Verdict::Allow)` the proxy may
+    /// forward a request without building the parsed view that `check`
+    /// takes (its one-pass path); it must then agree with `check`.
+    fn check_context(&self, _ctx: &AuthContext) -> Option<Verdict> {
+        None
+    }
+
     /// A short name for logs and `Debug` (`"allow-all"`, `"ip-acl"`).
     fn name(&self) -> &'static str {
         "custom"
@@ -63,6 +72,11 @@ impl Authenticator for AllowAll {
     #[inline]
     fn check(&self, _req: &Request<'_>, _ctx: &AuthContext) -> Verdict {
         Verdict::Allow
+    }
+
+    #[inline]
+    fn check_context(&self, _ctx: &AuthContext) -> Option<Verdict> {
+        Some(Verdict::Allow)
     }
 
     fn name(&self) -> &'static str {

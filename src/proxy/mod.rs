@@ -9,6 +9,7 @@
 //! The bytes to send are written into a caller-owned, reused buffer.
 
 mod branch;
+mod fast;
 mod fold;
 mod local;
 mod request;
@@ -244,6 +245,24 @@ impl Proxy {
         out: &mut Vec<u8>,
     ) -> Output {
         out.clear();
+        if let Some(o) = fast::forward(self, input, table, out) {
+            return o;
+        }
+        self.handle_general(input, table, scratch, out)
+    }
+
+    /// What [`Proxy::handle`] does with a request its one-pass path does
+    /// not cover, for any message: the general path alone. For tests and
+    /// fuzz targets that compare the two paths.
+    #[doc(hidden)]
+    pub fn handle_general(
+        &self,
+        input: &Input<'_>,
+        table: &Table,
+        scratch: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) -> Output {
+        out.clear();
         let data = input.data;
         if !data.is_empty() && data.iter().all(|&b| b == b'\r' || b == b'\n') {
             return Output::Drop(DropReason::KeepAlive);
@@ -283,7 +302,23 @@ impl Proxy {
             }
         }
     }
+
+    /// The one-pass path alone: `Some` with what [`Proxy::handle`] returns
+    /// when it forwards `input` that way, `None` when the general path
+    /// would have to run. For tests and fuzz targets that compare the two.
+    #[doc(hidden)]
+    pub fn forward_one_pass(
+        &self,
+        input: &Input<'_>,
+        table: &Table,
+        out: &mut Vec<u8>,
+    ) -> Option<Output> {
+        out.clear();
+        fast::forward(self, input, table, out)
+    }
 }
 
+#[cfg(test)]
+mod fast_tests;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use smallvec::SmallVec;
 
 use super::branch::{self, Invariants};
+use super::local::Local;
 use super::{DropReason, Input, Output, Proxy, Transmit};
 use crate::auth::{AuthContext, Verdict};
 use crate::route::{RouteInput, Table};
@@ -170,13 +171,13 @@ fn reply_transmit(input: &Input<'_>, top: Option<&Via<'_>>) -> Transmit {
 
 /// A resolved next hop.
 #[derive(Clone, Copy)]
-struct Hop {
-    dest: SocketAddr,
-    transport: Transport,
+pub(super) struct Hop {
+    pub(super) dest: SocketAddr,
+    pub(super) transport: Transport,
 }
 
 /// Why a URI cannot be used as a next hop without help from the table.
-enum UriHop {
+pub(super) enum UriHop {
     Hop(Hop),
     /// A host name: needs DNS, which a sans-IO core does not do.
     Name,
@@ -184,7 +185,7 @@ enum UriHop {
     Unsupported,
 }
 
-fn uri_hop(u: &SipUri<'_>) -> UriHop {
+pub(super) fn uri_hop(u: &SipUri<'_>) -> UriHop {
     uri_hop_with(u, &u.routing())
 }
 
@@ -219,7 +220,7 @@ fn uri_hop_with(u: &SipUri<'_>, r: &Routing<'_>) -> UriHop {
 }
 
 impl Proxy {
-    fn uri_is_us(&self, u: &SipUri<'_>) -> bool {
+    pub(super) fn uri_is_us(&self, u: &SipUri<'_>) -> bool {
         let default = if u.secure { 5061 } else { 5060 };
         self.id.is_us(&u.host, u.port, default)
     }
@@ -390,41 +391,21 @@ pub(super) fn handle(
     };
     let hop = match next {
         Next::Loose(h) | Next::Strict(h, _) => h,
-        Next::Table => {
-            let (user, host) = match effective_uri {
-                Uri::Sip(s) => (s.user.unwrap_or_default(), host_bytes(&s.host)),
-                Uri::Tel(t) => (t.number, &b""[..]),
-                Uri::Absolute { .. } => (&b""[..], &b""[..]),
-            };
-            let rin = RouteInput {
-                call_id: ess.call_id,
-                method: Some(req.method),
-                ruri_user: user,
-                ruri_host: host,
-                source: Some(input.source),
-                now_unix_secs: input.now,
-            };
-            match table.select(&rin) {
-                Some(d) => Hop {
-                    dest: d.addr(),
-                    transport: d.transport(),
-                },
-                None if req.method == Method::Ack => {
-                    return Output::Drop(DropReason::AckUnroutable)
-                }
-                None => {
-                    return refuse_with(
-                        p,
-                        input,
-                        req,
-                        503,
-                        "Service Unavailable",
-                        &[(b"Retry-After", b"5")],
-                        out,
-                    )
-                }
+        Next::Table => match table_hop(table, input, req.method, ess.call_id, effective_uri) {
+            Some(hop) => hop,
+            None if req.method == Method::Ack => return Output::Drop(DropReason::AckUnroutable),
+            None => {
+                return refuse_with(
+                    p,
+                    input,
+                    req,
+                    503,
+                    "Service Unavailable",
+                    &[(b"Retry-After", b"5")],
+                    out,
+                )
             }
-        }
+        },
     };
 
     // §16.6: build the request to forward.
@@ -433,19 +414,16 @@ pub(super) fn handle(
     // Our Via on top (item 8), carrying the stream connection the request
     // came on so that its responses find their way back.
     ed.insert_via(req, |w| {
-        outgoing.via_start(hop.transport, w);
-        write_branch(w, tx, loop_part);
-        if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
-            w.bytes(b";bl=")
-                .u16(c.worker)
-                .byte(b'.')
-                .u32(c.id)
-                .byte(b'.');
-            write_hex32(w, branch::conn_mac(p.key, c.worker, c.id, tx));
-        }
+        write_our_via(w, p, input, outgoing, hop.transport, tx, loop_part)
     });
     // RFC 3261 §18.2.1 and RFC 3581: received and rport on the sender's Via.
-    received_rport(ed, req, input, &ess.top_via, ess.top_via_raw);
+    match SenderMark::of(req.raw, &ess.top_via, ess.top_via_raw, input.source) {
+        SenderMark::Rport(at) => {
+            ed.replace_with(at..at + 5, |w| write_received_rport(w, input.source));
+        }
+        SenderMark::Received(at) => ed.insert_with(at, |w| write_received(w, input.source)),
+        SenderMark::None => {}
+    }
     // Item 3: Max-Forwards.
     let mf = ess.max_forwards.map_or(70, |m| m - 1);
     ed.set_max_forwards(req, mf);
@@ -467,24 +445,8 @@ pub(super) fn handle(
         append_route(ed, req, old_uri);
     }
     // Item 4: Record-Route on dialog-creating requests.
-    if p.record_route
-        && to_tag.is_none()
-        && matches!(
-            req.method,
-            Method::Invite | Method::Subscribe | Method::Refer
-        )
-    {
-        let inbound = p.id.incoming(input.local, input.transport);
-        let two = inbound.transport != hop.transport
-            || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
-            || inbound.hostport != outgoing.hostport;
-        ed.add_record_route_with(req, |w| {
-            outgoing.rr_uri(hop.transport, w);
-            if two {
-                w.bytes(b", ");
-                inbound.rr_uri(input.transport, w);
-            }
-        });
+    if records_route(p, req.method, to_tag) {
+        ed.add_record_route_with(req, |w| write_record_route(w, p, input, hop, outgoing));
     }
     // The parse framed the body by Content-Length when there is one, so a
     // present value is already right; only a missing one is added.
@@ -506,29 +468,29 @@ pub(super) fn handle(
 /// What route processing (§16.4) needs from the Route values, gathered in
 /// the one pass that checks them all.
 #[derive(Default)]
-struct Routes<'a> {
+pub(super) struct Routes<'a> {
     /// Number of values.
-    count: usize,
+    pub(super) count: usize,
     /// How many values from the first on name us.
-    leading_us: usize,
+    pub(super) leading_us: usize,
     /// Where the first value that does not name us (index `leading_us`)
     /// leads.
-    first_other: Option<RouteHop<'a>>,
+    pub(super) first_other: Option<RouteHop<'a>>,
     /// The URI of the last value, as written.
-    last_uri_raw: Option<&'a [u8]>,
+    pub(super) last_uri_raw: Option<&'a [u8]>,
 }
 
 /// Where one Route value leads: only this is kept of it, rather than the
 /// whole parsed address.
-struct RouteHop<'a> {
+pub(super) struct RouteHop<'a> {
     /// The URI as written.
-    uri_raw: &'a [u8],
+    pub(super) uri_raw: &'a [u8],
     /// Its next hop and `lr`; `None` when it is not a SIP URI.
-    hop: Option<(UriHop, bool)>,
+    pub(super) hop: Option<(UriHop, bool)>,
 }
 
 impl<'a> Routes<'a> {
-    fn push(&mut self, r: &NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
+    pub(super) fn push(&mut self, r: &NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
         if self.leading_us == self.count {
             if r.sip_uri().is_some_and(is_us) {
                 self.leading_us += 1;
@@ -548,6 +510,34 @@ impl<'a> Routes<'a> {
     }
 }
 
+/// The next hop the routing table picks for a request (the call's
+/// upstream, by its Call-ID, Request-URI and source).
+pub(super) fn table_hop(
+    table: &Table,
+    input: &Input<'_>,
+    method: Method<'_>,
+    call_id: &[u8],
+    uri: &Uri<'_>,
+) -> Option<Hop> {
+    let (user, host) = match uri {
+        Uri::Sip(s) => (s.user.unwrap_or_default(), host_bytes(&s.host)),
+        Uri::Tel(t) => (t.number, &b""[..]),
+        Uri::Absolute { .. } => (&b""[..], &b""[..]),
+    };
+    let rin = RouteInput {
+        call_id,
+        method: Some(method),
+        ruri_user: user,
+        ruri_host: host,
+        source: Some(input.source),
+        now_unix_secs: input.now,
+    };
+    table.select(&rin).map(|d| Hop {
+        dest: d.addr(),
+        transport: d.transport(),
+    })
+}
+
 fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
     match h {
         Host::Name(n) => n,
@@ -555,45 +545,97 @@ fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
     }
 }
 
-fn write_branch(w: &mut Writer<'_>, tx: u64, lp: u32) {
-    w.bytes(&branch::branch_bytes(tx, lp));
-}
-
-fn write_hex32(w: &mut Writer<'_>, v: u32) {
-    w.bytes(&branch::hex8(v));
-}
-
-/// `received=` when the sent-by host is not the source IP, and
-/// `rport=<port>` (with `received=`, RFC 3581 §4) when rport was asked for.
-fn received_rport(
-    ed: &mut Editor,
-    req: &Request<'_>,
+/// The value of our Via (RFC 3261 §16.6 item 8): our sent-by for the
+/// outgoing transport, the branch, and for a request that came on a stream
+/// the connection its responses go back on.
+pub(super) fn write_our_via(
+    w: &mut Writer<'_>,
+    p: &Proxy,
     input: &Input<'_>,
-    v: &Via<'_>,
-    v_raw: &[u8],
+    outgoing: &Local,
+    transport: Transport,
+    tx: u64,
+    loop_part: u32,
 ) {
-    let src = input.source;
-    let Some(start) = sip::offset_in(req.raw, v_raw) else {
-        return;
-    };
-    let end = start + v_raw.len();
-    if matches!(v.rport, Rport::Requested) {
-        let rport_at = v.rport_name().and_then(|n| sip::offset_in(req.raw, n));
-        if let Some(at) = rport_at {
-            ed.replace_with(at..at + 5, |w| {
-                w.bytes(b"received=")
-                    .ip(src.ip())
-                    .bytes(b";rport=")
-                    .u16(src.port());
-            });
-            return;
+    outgoing.via_start(transport, w);
+    w.bytes(&branch::branch_bytes(tx, loop_part));
+    if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
+        w.bytes(b";bl=")
+            .u16(c.worker)
+            .byte(b'.')
+            .u32(c.id)
+            .byte(b'.')
+            .bytes(&branch::hex8(branch::conn_mac(p.key, c.worker, c.id, tx)));
+    }
+}
+
+/// Whether a request gets our Record-Route (RFC 3261 §16.6 item 4): a
+/// dialog-creating one, when Record-Route is on.
+pub(super) fn records_route(p: &Proxy, method: Method<'_>, to_tag: Option<&[u8]>) -> bool {
+    p.record_route
+        && to_tag.is_none()
+        && matches!(method, Method::Invite | Method::Subscribe | Method::Refer)
+}
+
+/// The value of our Record-Route: one URI, or two when the request leaves
+/// on another transport, address family or address than it came on.
+pub(super) fn write_record_route(
+    w: &mut Writer<'_>,
+    p: &Proxy,
+    input: &Input<'_>,
+    hop: Hop,
+    outgoing: &Local,
+) {
+    let inbound = p.id.incoming(input.local, input.transport);
+    let two = inbound.transport != hop.transport
+        || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
+        || inbound.hostport != outgoing.hostport;
+    outgoing.rr_uri(hop.transport, w);
+    if two {
+        w.bytes(b", ");
+        inbound.rr_uri(input.transport, w);
+    }
+}
+
+/// What the sender's Via gets (RFC 3261 §18.2.1, RFC 3581 §4), by offset
+/// in the message: `rport` (5 bytes) becomes `received=IP;rport=PORT`
+/// when rport was asked for; otherwise `;received=IP` goes after the value
+/// when the sent-by host is not the source IP.
+pub(super) enum SenderMark {
+    Rport(usize),
+    Received(usize),
+    None,
+}
+
+impl SenderMark {
+    /// The mark for the top Via `v`, written as `v_raw` inside `raw`.
+    pub(super) fn of(raw: &[u8], v: &Via<'_>, v_raw: &[u8], src: SocketAddr) -> SenderMark {
+        let Some(start) = sip::offset_in(raw, v_raw) else {
+            return SenderMark::None;
+        };
+        if matches!(v.rport, Rport::Requested) {
+            if let Some(at) = v.rport_name().and_then(|n| sip::offset_in(raw, n)) {
+                return SenderMark::Rport(at);
+            }
         }
+        if !v.host.is_ip(src.ip()) && v.received.is_none() {
+            return SenderMark::Received(start + v_raw.len());
+        }
+        SenderMark::None
     }
-    if !v.host.is_ip(src.ip()) && v.received.is_none() {
-        ed.insert_with(end, |w| {
-            w.bytes(b";received=").ip(ip_for_param(src.ip()));
-        });
-    }
+}
+
+/// What replaces `rport`: `received=IP;rport=PORT`.
+pub(super) fn write_received_rport(w: &mut Writer<'_>, src: SocketAddr) {
+    w.bytes(b"received=")
+        .ip(src.ip())
+        .bytes(b";rport=")
+        .u16(src.port());
+}
+
+/// What follows the sender's Via value: `;received=IP`.
+pub(super) fn write_received(w: &mut Writer<'_>, src: SocketAddr) {
+    w.bytes(b";received=").ip(ip_for_param(src.ip()));
 }
 
 /// RFC 3261 `received` holds an IPv4 or IPv6 address (no brackets).

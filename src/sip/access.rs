@@ -246,7 +246,7 @@ fn only_commas(v: &[u8]) -> bool {
 /// Where the value at the start of `v` begins, after any commas and LWS
 /// (usually none: one compare).
 #[inline(always)]
-fn list_gap(v: &[u8]) -> usize {
+pub(crate) fn list_gap(v: &[u8]) -> usize {
     let gap = |b: u8| b == b',' || charset::lws(b);
     match v.first() {
         Some(&b) if gap(b) => span(v, 1, gap),

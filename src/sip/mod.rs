@@ -20,11 +20,14 @@ mod validate;
 pub mod values;
 pub mod via;
 
+pub(crate) use access::list_gap;
 pub use error::{Error, Reaction};
+pub(crate) use message::Line;
 pub use message::{
     offset_in, split_values, Header, HeaderIter, HeaderName, Headers, Message, Method, Request,
     Response, SplitValues, Transport, Version, MAX_HEADERS, MAX_HEAD_LEN,
 };
+pub(crate) use parse::scan_request;
 pub use parse::{frame_stream, parse, scan_headers};
 pub use validate::{check_request_uri, essentials, validate_request, Essentials};
 

@@ -94,8 +94,38 @@ fn fill<'a>(
     body: &mut &'a [u8],
     raw: &mut &'a [u8],
 ) -> Result<(), Error> {
-    (*body, *raw) = head_and_body(msg, raw.len(), headers)?;
+    (*body, *raw) = head_and_body(msg, raw.len(), |line| headers.push_line(line))?;
     Ok(())
+}
+
+/// A request read as [`parse`] reads it, for the proxy's one-pass path:
+/// each header line goes to `push` (which may refuse it) instead of into a
+/// [`Headers`] list. `None` unless [`parse`] would return a request whose
+/// start line is canonical (a standard method, `SIP/2.0`, no leading CR LF)
+/// and `push` took every line: anything else is for [`parse`].
+#[inline(always)]
+pub(crate) fn scan_request<'a>(
+    data: &'a [u8],
+    push: impl FnMut(Line) -> Result<(), Error>,
+) -> Option<ScannedRequest<'a>> {
+    let (line_len, after_start) = line_end(data, 0).ok()?;
+    let (method, uri_raw) = canonical_request_line(data.get(..line_len)?)?;
+    let (_, raw) = head_and_body(data, after_start, push).ok()?;
+    Some(ScannedRequest {
+        method,
+        uri_raw,
+        raw,
+    })
+}
+
+/// What [`scan_request`] read besides the header lines.
+pub(crate) struct ScannedRequest<'a> {
+    /// The method.
+    pub(crate) method: Method<'static>,
+    /// The Request-URI as received.
+    pub(crate) uri_raw: &'a [u8],
+    /// The message up to the end of its body, as [`Request::raw`].
+    pub(crate) raw: &'a [u8],
 }
 
 /// Finds the end of one message at the front of a byte stream (TCP): returns
@@ -385,11 +415,11 @@ fn trim_end_ws(mut s: &[u8]) -> &[u8] {
 
 /// Header lines from `pos` to the empty line, then the body.
 #[inline(always)]
-fn head_and_body<'a>(
-    msg: &'a [u8],
+fn head_and_body(
+    msg: &[u8],
     mut pos: usize,
-    headers: &mut Headers<'a>,
-) -> Result<(&'a [u8], &'a [u8]), Error> {
+    mut push: impl FnMut(Line) -> Result<(), Error>,
+) -> Result<(&[u8], &[u8]), Error> {
     let mut content_length: Option<u32> = None;
     // Lines read the usual way lie inside `fast`, so their offsets fit 16
     // bits; a line past it goes the general way (and is too large).
@@ -403,7 +433,7 @@ fn head_and_body<'a>(
                     content_length_line(value, &mut content_length)?;
                 }
                 // Every offset is at most `c.end`, inside `fast`.
-                headers.push_line(Line {
+                push(Line {
                     start: pos as u16,
                     end: c.end as u16,
                     name_end: (pos + c.name_len) as u16,
@@ -426,7 +456,7 @@ fn head_and_body<'a>(
                         content_length_line(value, &mut content_length)?;
                     }
                     pos = usize::from(line.end);
-                    headers.push_line(line)?;
+                    push(line)?;
                 }
                 None => {
                     // The empty line: the head ends after it.

@@ -1,0 +1,423 @@
+//! The one-pass request path: a request written the usual way is read,
+//! checked, routed and written out with its forwarding edits in one pass
+//! over its header lines, without the indexed [`Headers`](crate::sip::Headers)
+//! view and the recorded edits of the general path.
+//!
+//! It covers what most traffic is: a standard method, one value per Via
+//! and Route line, a Content-Length, no Proxy-Require, loose routing, and
+//! an authenticator that decides by the source alone. For anything else,
+//! and for every request the proxy would answer or drop instead of
+//! forward, [`forward`] returns `None` and the general path
+//! (`request::handle`) runs. What it forwards, it forwards byte for byte as
+//! the general path would: both read with the same line reader and value
+//! parsers, and write with the same writers; a test and a fuzz target
+//! compare the two on every input they are given.
+
+use memchr::memchr;
+
+use super::branch::{self, Invariants};
+use super::request::{self, Hop, Routes, SenderMark, UriHop, MAX_ADDED_LINES};
+use super::{Input, Output, Proxy, Transmit};
+use crate::auth::{AuthContext, Verdict};
+use crate::route::Table;
+use crate::sip::edit::Writer;
+use crate::sip::name_addr::NameAddr;
+use crate::sip::uri::Uri;
+use crate::sip::values::{self, CSeq, MaxForwards};
+use crate::sip::via::Via;
+use crate::sip::{self, charset, Error, HeaderName, Line, Method, MAX_HEADERS};
+
+const VIA: u8 = HeaderName::Via.slot_u8();
+const ROUTE: u8 = HeaderName::Route.slot_u8();
+const RECORD_ROUTE: u8 = HeaderName::RecordRoute.slot_u8();
+const FROM: u8 = HeaderName::From.slot_u8();
+const TO: u8 = HeaderName::To.slot_u8();
+const CALL_ID: u8 = HeaderName::CallId.slot_u8();
+const CSEQ: u8 = HeaderName::CSeq.slot_u8();
+const MAX_FORWARDS: u8 = HeaderName::MaxForwards.slot_u8();
+const CONTENT_LENGTH: u8 = HeaderName::ContentLength.slot_u8();
+const PROXY_REQUIRE: u8 = HeaderName::ProxyRequire.slot_u8();
+
+/// The most Via lines, and Route lines, a request on this path may have.
+const MAX_VIAS: usize = 8;
+const MAX_ROUTES: usize = 4;
+
+/// A line that no request has: the filler of the arrays below.
+const NO_LINE: Line = Line {
+    start: 0,
+    end: 0,
+    name_end: 0,
+    value_start: 0,
+    value_end: 0,
+    slot: 0,
+};
+
+/// Where the Via lines stand relative to the line being read, for the
+/// place of our Record-Route (below the first run of Via lines).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ViaRun {
+    Before,
+    In,
+    After,
+}
+
+/// The header lines this path reads, gathered as the lines go by.
+struct Seen {
+    lines: usize,
+    vias: [Line; MAX_VIAS],
+    via_count: usize,
+    via_run: ViaRun,
+    /// Just past the last Via line of the first run.
+    via_run_end: u16,
+    routes: [Line; MAX_ROUTES],
+    route_count: usize,
+    /// Start of the first Record-Route line.
+    record_route: Option<u16>,
+    from: Option<Line>,
+    to: Option<Line>,
+    call_id: Option<Line>,
+    cseq: Option<Line>,
+    max_forwards: Option<Line>,
+    content_length: bool,
+}
+
+impl Seen {
+    fn new() -> Seen {
+        Seen {
+            lines: 0,
+            vias: [NO_LINE; MAX_VIAS],
+            via_count: 0,
+            via_run: ViaRun::Before,
+            via_run_end: 0,
+            routes: [NO_LINE; MAX_ROUTES],
+            route_count: 0,
+            record_route: None,
+            from: None,
+            to: None,
+            call_id: None,
+            cseq: None,
+            max_forwards: None,
+            content_length: false,
+        }
+    }
+
+    /// Takes one header line; an error sends the request the general way
+    /// (the error itself is not used).
+    #[inline(always)]
+    fn push(&mut self, line: Line) -> Result<(), Error> {
+        const GENERAL: Error = Error::TooManyHeaders;
+        self.lines += 1;
+        // Near the line limit the general path checks the forwarded result.
+        if self.lines + MAX_ADDED_LINES > MAX_HEADERS {
+            return Err(GENERAL);
+        }
+        if line.slot == VIA {
+            if self.via_run == ViaRun::Before {
+                self.via_run = ViaRun::In;
+            }
+            if self.via_run == ViaRun::In {
+                self.via_run_end = line.end;
+            }
+            *self.vias.get_mut(self.via_count).ok_or(GENERAL)? = line;
+            self.via_count += 1;
+            return Ok(());
+        }
+        if self.via_run == ViaRun::In {
+            self.via_run = ViaRun::After;
+        }
+        let once = |slot: &mut Option<Line>| match slot {
+            None => {
+                *slot = Some(line);
+                Ok(())
+            }
+            Some(_) => Err(GENERAL),
+        };
+        match line.slot {
+            ROUTE => {
+                *self.routes.get_mut(self.route_count).ok_or(GENERAL)? = line;
+                self.route_count += 1;
+                Ok(())
+            }
+            RECORD_ROUTE => {
+                self.record_route.get_or_insert(line.start);
+                Ok(())
+            }
+            FROM => once(&mut self.from),
+            TO => once(&mut self.to),
+            CALL_ID => once(&mut self.call_id),
+            CSEQ => once(&mut self.cseq),
+            MAX_FORWARDS => once(&mut self.max_forwards),
+            CONTENT_LENGTH => {
+                self.content_length = true;
+                Ok(())
+            }
+            PROXY_REQUIRE => Err(GENERAL),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The value of `line` in `data`.
+#[inline(always)]
+fn value(data: &[u8], line: Line) -> &[u8] {
+    data.get(usize::from(line.value_start)..usize::from(line.value_end))
+        .unwrap_or_default()
+}
+
+/// Each value of a Via or Route line's value `v`, from offset `from` on,
+/// parsed by `parse` and handed to `f` with its text (trimmed), in the
+/// walk the general path's list reader makes: white space and commas
+/// between values are skipped, each value ends where `parse` says. `None`
+/// when a value does not parse (the general path refuses the request).
+#[inline(always)]
+fn each_value<'a, T>(
+    v: &'a [u8],
+    from: usize,
+    parse: impl Fn(&'a [u8]) -> Result<(T, usize), Error>,
+    mut f: impl FnMut(T, &'a [u8]) -> Option<()>,
+) -> Option<()> {
+    let mut rest = v.get(from..)?;
+    loop {
+        rest = rest.get(sip::list_gap(rest)..)?;
+        if rest.is_empty() {
+            return Some(());
+        }
+        let (item, end) = parse(rest).ok()?;
+        f(item, charset::trim(rest.get(..end)?))?;
+        rest = rest.get(end..)?;
+    }
+}
+
+/// One edit of the forwarded request: source bytes `start..end` become
+/// what `what` says.
+#[derive(Clone, Copy)]
+struct Op {
+    start: usize,
+    end: usize,
+    what: Put,
+}
+
+#[derive(Clone, Copy)]
+enum Put {
+    OurVia,
+    ReceivedRport,
+    Received,
+    MaxForwards(u8),
+    Nothing,
+    RecordRoute,
+}
+
+/// Forwards `input` in one pass when it is a request this path covers and
+/// the proxy would forward it; `None` (with `out` left empty) otherwise.
+#[inline(always)]
+pub(super) fn forward(
+    p: &Proxy,
+    input: &Input<'_>,
+    table: &Table,
+    out: &mut Vec<u8>,
+) -> Option<Output> {
+    let data = input.data;
+    let mut seen = Seen::new();
+    let scanned = sip::scan_request(data, |line| seen.push(line))?;
+    let method = scanned.method;
+    if scanned.raw.len() > p.max_message_size || !seen.content_length {
+        return None;
+    }
+
+    // What `Essentials::tags_only` reads, by the same parsers: the top Via
+    // is the first value of the first Via line, which must not be empty.
+    let first_via = *seen.vias.first().filter(|_| seen.via_count > 0)?;
+    let top_text = value(data, first_via);
+    if sip::list_gap(top_text) != 0 || top_text.is_empty() {
+        return None;
+    }
+    let (top_via, top_end) = Via::parse_first(top_text).ok()?;
+    let top_via_raw = charset::trim(top_text.get(..top_end)?);
+    let from_tag = NameAddr::parse_tag(value(data, seen.from?), "From").ok()?;
+    let to_tag = NameAddr::parse_tag(value(data, seen.to?), "To").ok()?;
+    let call_id = values::call_id(value(data, seen.call_id?)).ok()?;
+    let cseq = CSeq::parse(value(data, seen.cseq?)).ok()?;
+    let max_forwards = seen.max_forwards?;
+    let MaxForwards(mf) = MaxForwards::parse(value(data, max_forwards)).ok()?;
+    if cseq.method != method || mf == 0 {
+        return None;
+    }
+    // Perhaps the ACK of one of our own replies.
+    if method == Method::Ack && to_tag.is_some_and(branch::local_tag_shaped) {
+        return None;
+    }
+    let uri = match Uri::parse(scanned.uri_raw).ok()? {
+        Uri::Sip(s) if s.headers.is_some() => return None,
+        Uri::Absolute { .. } => return None,
+        u => u,
+    };
+
+    let inv = Invariants {
+        method,
+        uri_raw: scanned.uri_raw,
+        top_via: &top_via,
+        top_via_raw,
+        call_id,
+        cseq: cseq.seq,
+        from_tag: from_tag.unwrap_or_default(),
+        to_tag,
+    };
+    let mut routes = Routes::default();
+    let mut loop_hash = inv.loop_hash(p.key);
+    for &line in seen.routes.get(..seen.route_count)? {
+        let parse = |v| NameAddr::parse_first_name_addr(v, "Route");
+        each_value(value(data, line), 0, parse, |r, raw| {
+            routes.push(&r, |s| p.uri_is_us(s));
+            loop_hash.route(raw);
+            Some(())
+        })?;
+    }
+    let loop_part = loop_hash.finish();
+
+    let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
+    // Our own OPTIONS is answered; a strict router's request is rewritten.
+    if (method == Method::Options && to_us && routes.leading_us == routes.count)
+        || (to_us && routes.count > 0)
+    {
+        return None;
+    }
+    let is_our_loop = |v: &Via<'_>| {
+        v.branch.and_then(branch::loop_part_of) == Some(loop_part)
+            && p.id.is_us(&v.host, v.port, v.transport.default_port())
+    };
+    if is_our_loop(&top_via) {
+        return None;
+    }
+    let not_a_loop = |v: Via<'_>, _: &[u8]| (!is_our_loop(&v)).then_some(());
+    each_value(top_text, top_end, Via::parse_first, not_a_loop)?;
+    for &line in seen.vias.get(1..seen.via_count)? {
+        each_value(value(data, line), 0, Via::parse_first, not_a_loop)?;
+    }
+    let ctx = AuthContext {
+        source: input.source,
+        transport: input.transport,
+        now_unix_secs: input.now,
+    };
+    if !matches!(p.auth.check_context(&ctx), Some(Verdict::Allow)) {
+        return None;
+    }
+
+    // The next hop: a loose Route, an in-dialog Request-URI, or the table.
+    let ours = routes.leading_us;
+    let hop = match routes.first_other.as_ref().filter(|_| ours < routes.count) {
+        Some(r) => match r.hop {
+            Some((UriHop::Hop(hop), true)) => Some(hop),
+            Some((UriHop::Name, _)) => None,
+            _ => return None,
+        },
+        None => match &uri {
+            Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match request::uri_hop(s) {
+                UriHop::Hop(hop) => Some(hop),
+                UriHop::Name => None,
+                UriHop::Unsupported => return None,
+            },
+            _ => None,
+        },
+    };
+    let hop: Hop = match hop {
+        Some(h) => h,
+        None => request::table_hop(table, input, method, call_id, &uri)?,
+    };
+
+    // The edits, in the order the general path records them.
+    let mut ops = [Op {
+        start: 0,
+        end: 0,
+        what: Put::Nothing,
+    }; 4 + MAX_ROUTES];
+    let mut n = 0;
+    let mut add = |start: usize, end: usize, what: Put| {
+        if let Some(slot) = ops.get_mut(n) {
+            *slot = Op { start, end, what };
+            n += 1;
+        }
+    };
+    let via_at = usize::from(first_via.start);
+    add(via_at, via_at, Put::OurVia);
+    match SenderMark::of(scanned.raw, &top_via, top_via_raw, input.source) {
+        SenderMark::Rport(at) => add(at, at + 5, Put::ReceivedRport),
+        SenderMark::Received(at) => add(at, at, Put::Received),
+        SenderMark::None => {}
+    }
+    let mf_value = usize::from(max_forwards.value_start)..usize::from(max_forwards.value_end);
+    add(mf_value.start, mf_value.end, Put::MaxForwards(mf - 1));
+    // Our Route values go: whole lines only, as the editor removes a line
+    // without a comma; the rest is left to the general path.
+    let mut removed = 0;
+    for &line in seen.routes.get(..seen.route_count)? {
+        if removed == ours {
+            break;
+        }
+        let v = value(data, line);
+        if memchr(b',', v).is_some() {
+            return None;
+        }
+        if v.is_empty() {
+            continue;
+        }
+        removed += 1;
+        add(usize::from(line.start), usize::from(line.end), Put::Nothing);
+    }
+    let record_route = request::records_route(p, method, to_tag);
+    if record_route {
+        let at = usize::from(seen.record_route.unwrap_or(seen.via_run_end));
+        add(at, at, Put::RecordRoute);
+    }
+    let ops = ops.get_mut(..n)?;
+    // Stable insertion sort by (start, end), as the editor sorts.
+    for i in 1..ops.len() {
+        let mut j = i;
+        while j > 0 && (ops[j - 1].start, ops[j - 1].end) > (ops[j].start, ops[j].end) {
+            ops.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+
+    let outgoing = p.id.outgoing(hop.dest, hop.transport);
+    let tx = inv.tx_part(p.key);
+    let src = scanned.raw;
+    let bound = src.len() + 512;
+    if out.capacity() < bound {
+        out.reserve(bound.next_power_of_two().max(2048));
+    }
+    let mut cursor = 0;
+    for op in ops.iter() {
+        let Some(unchanged) = src.get(cursor..op.start) else {
+            out.clear();
+            return None;
+        };
+        out.extend_from_slice(unchanged);
+        let w = &mut Writer::new(out);
+        match op.what {
+            Put::OurVia => {
+                w.bytes(b"Via: ");
+                request::write_our_via(w, p, input, outgoing, hop.transport, tx, loop_part);
+                w.bytes(b"\r\n");
+            }
+            Put::ReceivedRport => request::write_received_rport(w, input.source),
+            Put::Received => request::write_received(w, input.source),
+            Put::MaxForwards(m) => {
+                w.u32(u32::from(m));
+            }
+            Put::Nothing => {}
+            Put::RecordRoute => {
+                w.bytes(b"Record-Route: ");
+                request::write_record_route(w, p, input, hop, outgoing);
+                w.bytes(b"\r\n");
+            }
+        }
+        cursor = op.end;
+    }
+    out.extend_from_slice(src.get(cursor..).unwrap_or_default());
+    Some(Output::Forward(Transmit {
+        dest: hop.dest,
+        transport: hop.transport,
+        conn: None,
+        from: Some(outgoing.addr),
+    }))
+}
