@@ -13,35 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 /// A carrier-style INVITE: rport, two Route headers (the first names this
 /// proxy, the second a core node by name, so the table picks the upstream),
 /// Contact, Allow, Supported, User-Agent and an SDP offer.
-const INVITE: &[u8] = b"INVITE sip:+15551234567@carrier.example.net;user=phone SIP/2.0\r\n\
-Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds.1;rport\r\n\
-Max-Forwards: 70\r\n\
-Route: <sip:192.0.2.10:5060;lr>\r\n\
-Route: <sip:core.carrier.example.net;lr;transport=udp>\r\n\
-From: \"Alice Example\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
-To: <sip:+15551234567@carrier.example.net;user=phone>\r\n\
-Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
-CSeq: 314159 INVITE\r\n\
-Contact: <sip:alice@198.51.100.7:5062;transport=udp>\r\n\
-Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, UPDATE, PRACK\r\n\
-Supported: replaces, timer, 100rel\r\n\
-User-Agent: ExamplePhone/4.2.1\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: 268\r\n\
-\r\n\
-v=0\r\n\
-o=alice 2890844526 2890844526 IN IP4 198.51.100.7\r\n\
-s=-\r\n\
-c=IN IP4 198.51.100.7\r\n\
-t=0 0\r\n\
-m=audio 49170 RTP/AVP 0 8 18 101\r\n\
-a=rtpmap:0 PCMU/8000\r\n\
-a=rtpmap:8 PCMA/8000\r\n\
-a=rtpmap:18 G729/8000\r\n\
-a=rtpmap:101 telephone-event/8000\r\n\
-a=fmtp:101 0-16\r\n\
-a=ptime:20\r\n\
-a=sendrecv\r\n";
+const INVITE: &[u8] = include_bytes!("messages/proxy_invite.sip");
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()

@@ -2,48 +2,19 @@
 //! forwards, it forwards exactly as the general path would (same output,
 //! same bytes), and the common requests do take it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::tests::{addr, proxy_with, table, udp_input};
 use super::*;
 use crate::auth::IpAcl;
-use crate::route::{Table, Upstream};
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn proxy_with(f: impl FnOnce(&mut Config)) -> Proxy {
-    let listener = |transport, a| Listener {
-        transport,
-        addr: addr(a),
-        advertise: None,
-    };
-    let mut c = Config::new(
-        vec![
-            listener(Transport::Udp, "192.0.2.10:5060"),
-            listener(Transport::Tcp, "192.0.2.10:5060"),
-            listener(Transport::Udp, "[2001:db8::10]:5060"),
-        ],
-        Key::new(0x0102_0304_0506_0708, 0x1112_1314_1516_1718),
-    );
-    c.aliases = vec!["proxy.example.com".into()];
-    f(&mut c);
-    Proxy::new(c).unwrap()
-}
+use crate::route::Table;
 
 fn upstreams() -> Table {
-    let ups = [
+    table(&[
         ("192.0.2.50:5060", Transport::Udp),
         ("192.0.2.51:5060", Transport::Tcp),
         ("[2001:db8::50]:5060", Transport::Udp),
-    ];
-    Table::from_upstreams(ups.map(|(a, transport)| Upstream {
-        addr: addr(a),
-        transport,
-        weight: 1,
-    }))
-    .unwrap()
+    ])
 }
 
 /// The proxies the requests go through: the defaults, Record-Route off,
@@ -62,14 +33,7 @@ fn proxies() -> Vec<Proxy> {
 /// A UDP datagram over IPv4, a framed TCP message on a connection, and a
 /// UDP datagram over IPv6, each from another source.
 fn inputs(data: &[u8]) -> [Input<'_>; 3] {
-    let udp = Input {
-        data,
-        source: addr("198.51.100.7:5062"),
-        local: addr("192.0.2.10:5060"),
-        transport: Transport::Udp,
-        conn: None,
-        now: 1_700_000_000,
-    };
+    let udp = udp_input(data);
     [
         udp,
         Input {
@@ -88,29 +52,12 @@ fn inputs(data: &[u8]) -> [Input<'_>; 3] {
 
 /// The benchmark's INVITE: rport, a Route naming us, then a core node by
 /// name.
-const BENCH_INVITE: &str = "INVITE sip:+15551234567@carrier.example.net;user=phone SIP/2.0\r\n\
-Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds.1;rport\r\n\
-Max-Forwards: 70\r\n\
-Route: <sip:192.0.2.10:5060;lr>\r\n\
-Route: <sip:core.carrier.example.net;lr;transport=udp>\r\n\
-From: \"Alice Example\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
-To: <sip:+15551234567@carrier.example.net;user=phone>\r\n\
-Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
-CSeq: 314159 INVITE\r\n\
-Contact: <sip:alice@198.51.100.7:5062;transport=udp>\r\n\
-Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, UPDATE, PRACK\r\n\
-Supported: replaces, timer, 100rel\r\n\
-User-Agent: ExamplePhone/4.2.1\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: 31\r\n\
-\r\n\
-v=0\r\n\
-o=alice 2890844526 0 IN IP4 x\r\n";
+const BENCH_INVITE: &[u8] = include_bytes!("../../benches/messages/proxy_invite.sip");
 
 /// Requests of the shapes the one-pass path covers and of some it leaves
 /// to the general path, one per line of thought.
 fn shapes() -> Vec<String> {
-    let mut all: Vec<String> = vec![BENCH_INVITE.into()];
+    let mut all = vec![String::from_utf8(BENCH_INVITE.to_vec()).unwrap()];
     // In dialog: Route set naming us, then the next hop by address.
     all.push(
         "BYE sip:bob@192.0.2.60:5070;transport=tcp SIP/2.0\r\n\

@@ -11,11 +11,11 @@ use crate::sip::Request;
 
 const KEY: Key = Key::new(0x0102_0304_0506_0708, 0x1112_1314_1516_1718);
 
-fn addr(s: &str) -> SocketAddr {
+pub(super) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn proxy_with(f: impl FnOnce(&mut Config)) -> Proxy {
+pub(super) fn proxy_with(f: impl FnOnce(&mut Config)) -> Proxy {
     let mut c = Config::new(
         vec![
             Listener {
@@ -45,7 +45,7 @@ fn proxy() -> Proxy {
     proxy_with(|_| {})
 }
 
-fn table(ups: &[(&str, Transport)]) -> Table {
+pub(super) fn table(ups: &[(&str, Transport)]) -> Table {
     Table::from_upstreams(ups.iter().map(|(a, t)| Upstream {
         addr: addr(a),
         transport: *t,
@@ -58,7 +58,7 @@ fn one_upstream() -> Table {
     table(&[("192.0.2.50:5060", Transport::Udp)])
 }
 
-fn udp_input(data: &[u8]) -> Input<'_> {
+pub(super) fn udp_input(data: &[u8]) -> Input<'_> {
     Input {
         data,
         source: addr("198.51.100.7:5062"),
