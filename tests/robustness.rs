@@ -92,8 +92,8 @@ fn truncations_and_mutations_never_panic() {
     let inputs = inputs();
     assert_eq!(
         inputs.len(),
-        32,
-        "29 RFC 4475 messages and 3 benchmark messages"
+        33,
+        "29 RFC 4475 messages and 4 benchmark messages"
     );
 
     let mut ed = Editor::new();

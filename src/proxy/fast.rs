@@ -73,13 +73,23 @@ struct Seen {
     route_count: usize,
     /// Start of the first Record-Route line.
     record_route: Option<u16>,
-    from: Option<Line>,
-    to: Option<Line>,
-    call_id: Option<Line>,
-    cseq: Option<Line>,
-    max_forwards: Option<Line>,
-    content_length: bool,
+    /// The lines of the names in [`SINGLE`], by slot.
+    single: [Line; SINGLE_SLOTS],
+    /// Bit `slot` set: a line of that name in [`SINGLE`] was seen.
+    seen: u64,
 }
+
+/// The names this path needs exactly one line of (more goes the general
+/// way), and Content-Length (needed, and its repeats are checked by the
+/// line reader).
+const SINGLE: u64 =
+    1 << FROM | 1 << TO | 1 << CALL_ID | 1 << CSEQ | 1 << MAX_FORWARDS | 1 << CONTENT_LENGTH;
+/// Room for the slots of the names in [`SINGLE`].
+const SINGLE_SLOTS: usize = 10;
+const _: () = assert!(
+    SINGLE >> SINGLE_SLOTS == 0,
+    "a slot of SINGLE past `single`"
+);
 
 impl Seen {
     fn new() -> Seen {
@@ -92,12 +102,8 @@ impl Seen {
             routes: [NO_LINE; MAX_ROUTES],
             route_count: 0,
             record_route: None,
-            from: None,
-            to: None,
-            call_id: None,
-            cseq: None,
-            max_forwards: None,
-            content_length: false,
+            single: [NO_LINE; SINGLE_SLOTS],
+            seen: 0,
         }
     }
 
@@ -110,6 +116,20 @@ impl Seen {
         // Near the line limit the general path checks the forwarded result.
         if self.lines + MAX_ADDED_LINES > MAX_HEADERS {
             return Err(GENERAL);
+        }
+        let bit = 1u64.checked_shl(u32::from(line.slot)).unwrap_or(0);
+        if bit & SINGLE != 0 {
+            if self.seen & bit != 0 && line.slot != CONTENT_LENGTH {
+                return Err(GENERAL);
+            }
+            self.seen |= bit;
+            if let Some(slot) = self.single.get_mut(usize::from(line.slot)) {
+                *slot = line;
+            }
+            if self.via_run == ViaRun::In {
+                self.via_run = ViaRun::After;
+            }
+            return Ok(());
         }
         if line.slot == VIA {
             if self.via_run == ViaRun::Before {
@@ -125,13 +145,6 @@ impl Seen {
         if self.via_run == ViaRun::In {
             self.via_run = ViaRun::After;
         }
-        let once = |slot: &mut Option<Line>| match slot {
-            None => {
-                *slot = Some(line);
-                Ok(())
-            }
-            Some(_) => Err(GENERAL),
-        };
         match line.slot {
             ROUTE => {
                 *self.routes.get_mut(self.route_count).ok_or(GENERAL)? = line;
@@ -142,18 +155,16 @@ impl Seen {
                 self.record_route.get_or_insert(line.start);
                 Ok(())
             }
-            FROM => once(&mut self.from),
-            TO => once(&mut self.to),
-            CALL_ID => once(&mut self.call_id),
-            CSEQ => once(&mut self.cseq),
-            MAX_FORWARDS => once(&mut self.max_forwards),
-            CONTENT_LENGTH => {
-                self.content_length = true;
-                Ok(())
-            }
             PROXY_REQUIRE => Err(GENERAL),
             _ => Ok(()),
         }
+    }
+
+    /// The one line of `slot` (one of [`SINGLE`]), when there was one.
+    #[inline(always)]
+    fn single(&self, slot: u8) -> Option<Line> {
+        let seen = self.seen & 1u64.checked_shl(u32::from(slot)).unwrap_or(0) != 0;
+        self.single.get(usize::from(slot)).copied().filter(|_| seen)
     }
 }
 
@@ -220,7 +231,7 @@ pub(super) fn forward(
     let mut seen = Seen::new();
     let scanned = sip::scan_request(data, |line| seen.push(line))?;
     let method = scanned.method;
-    if scanned.raw.len() > p.max_message_size || !seen.content_length {
+    if scanned.raw.len() > p.max_message_size || seen.single(CONTENT_LENGTH).is_none() {
         return None;
     }
 
@@ -233,11 +244,11 @@ pub(super) fn forward(
     }
     let (top_via, top_end) = Via::parse_first(top_text).ok()?;
     let top_via_raw = charset::trim(top_text.get(..top_end)?);
-    let from_tag = NameAddr::parse_tag(value(data, seen.from?), "From").ok()?;
-    let to_tag = NameAddr::parse_tag(value(data, seen.to?), "To").ok()?;
-    let call_id = values::call_id(value(data, seen.call_id?)).ok()?;
-    let cseq = CSeq::parse(value(data, seen.cseq?)).ok()?;
-    let max_forwards = seen.max_forwards?;
+    let from_tag = NameAddr::parse_tag(value(data, seen.single(FROM)?), "From").ok()?;
+    let to_tag = NameAddr::parse_tag(value(data, seen.single(TO)?), "To").ok()?;
+    let call_id = values::call_id(value(data, seen.single(CALL_ID)?)).ok()?;
+    let cseq = CSeq::parse(value(data, seen.single(CSEQ)?)).ok()?;
+    let max_forwards = seen.single(MAX_FORWARDS)?;
     let MaxForwards(mf) = MaxForwards::parse(value(data, max_forwards)).ok()?;
     if cseq.method != method || mf == 0 {
         return None;
@@ -395,9 +406,7 @@ pub(super) fn forward(
         let w = &mut Writer::new(out);
         match op.what {
             Put::OurVia => {
-                w.bytes(b"Via: ");
-                request::write_our_via(w, p, input, outgoing, hop.transport, tx, loop_part);
-                w.bytes(b"\r\n");
+                request::write_our_via_line(w, p, input, outgoing, hop.transport, tx, loop_part);
             }
             Put::ReceivedRport => request::write_received_rport(w, input.source),
             Put::Received => request::write_received(w, input.source),
@@ -405,11 +414,7 @@ pub(super) fn forward(
                 w.u32(u32::from(m));
             }
             Put::Nothing => {}
-            Put::RecordRoute => {
-                w.bytes(b"Record-Route: ");
-                request::write_record_route(w, p, input, hop, outgoing);
-                w.bytes(b"\r\n");
-            }
+            Put::RecordRoute => request::write_record_route_line(w, p, input, hop, outgoing),
         }
         cursor = op.end;
     }

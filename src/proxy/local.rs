@@ -56,6 +56,10 @@ pub(crate) struct Local {
     /// `<sip:host:port;transport=<t>;lr>`: our Record-Route URI for this
     /// listener's transport.
     pub rr_uri: Vec<u8>,
+    /// `Via: ` and [`Local::via_start`]: the start of our whole Via line.
+    pub via_line: Vec<u8>,
+    /// `Record-Route: ` and [`Local::rr_uri`].
+    pub rr_line: Vec<u8>,
 }
 
 impl Local {
@@ -73,6 +77,28 @@ impl Local {
         if transport == self.transport {
             w.bytes(&self.rr_uri);
         } else {
+            rr_uri(w, &self.hostport, transport);
+        }
+    }
+
+    /// [`Local::via_start`] after `Via: `, in one copy for this listener's
+    /// transport.
+    pub fn via_line_start(&self, transport: Transport, w: &mut Writer<'_>) {
+        if transport == self.transport {
+            w.bytes(&self.via_line);
+        } else {
+            w.bytes(b"Via: ");
+            via_start(w, &self.hostport, transport);
+        }
+    }
+
+    /// [`Local::rr_uri`] after `Record-Route: `, in one copy for this
+    /// listener's transport.
+    pub fn rr_line_start(&self, transport: Transport, w: &mut Writer<'_>) {
+        if transport == self.transport {
+            w.bytes(&self.rr_line);
+        } else {
+            w.bytes(b"Record-Route: ");
             rr_uri(w, &self.hostport, transport);
         }
     }
@@ -165,6 +191,8 @@ impl Identity {
                 host_ip,
                 port,
                 hostport,
+                via_line: [&b"Via: "[..], &via].concat(),
+                rr_line: [&b"Record-Route: "[..], &rr].concat(),
                 via_start: via,
                 rr_uri: rr,
             });

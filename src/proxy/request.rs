@@ -558,6 +558,26 @@ pub(super) fn write_our_via(
     loop_part: u32,
 ) {
     outgoing.via_start(transport, w);
+    write_via_branch(w, p, input, tx, loop_part);
+}
+
+/// Our whole Via line, `Via: ` [`write_our_via`] CR LF.
+pub(super) fn write_our_via_line(
+    w: &mut Writer<'_>,
+    p: &Proxy,
+    input: &Input<'_>,
+    outgoing: &Local,
+    transport: Transport,
+    tx: u64,
+    loop_part: u32,
+) {
+    outgoing.via_line_start(transport, w);
+    write_via_branch(w, p, input, tx, loop_part);
+    w.bytes(b"\r\n");
+}
+
+/// Our Via from the branch value on.
+fn write_via_branch(w: &mut Writer<'_>, p: &Proxy, input: &Input<'_>, tx: u64, loop_part: u32) {
     w.bytes(&branch::branch_bytes(tx, loop_part));
     if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
         w.bytes(b";bl=")
@@ -586,12 +606,38 @@ pub(super) fn write_record_route(
     hop: Hop,
     outgoing: &Local,
 ) {
-    let inbound = p.id.incoming(input.local, input.transport);
-    let two = inbound.transport != hop.transport
-        || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
-        || inbound.hostport != outgoing.hostport;
     outgoing.rr_uri(hop.transport, w);
-    if two {
+    write_second_record_route(w, p, input, hop, outgoing);
+}
+
+/// Our whole Record-Route line, `Record-Route: ` [`write_record_route`]
+/// CR LF.
+pub(super) fn write_record_route_line(
+    w: &mut Writer<'_>,
+    p: &Proxy,
+    input: &Input<'_>,
+    hop: Hop,
+    outgoing: &Local,
+) {
+    outgoing.rr_line_start(hop.transport, w);
+    write_second_record_route(w, p, input, hop, outgoing);
+    w.bytes(b"\r\n");
+}
+
+/// `, <inbound URI>` when the request changes transport, address family
+/// or address.
+fn write_second_record_route(
+    w: &mut Writer<'_>,
+    p: &Proxy,
+    input: &Input<'_>,
+    hop: Hop,
+    outgoing: &Local,
+) {
+    let inbound = p.id.incoming(input.local, input.transport);
+    if inbound.transport != hop.transport
+        || inbound.addr.is_ipv4() != hop.dest.is_ipv4()
+        || (!std::ptr::eq(inbound, outgoing) && inbound.hostport != outgoing.hostport)
+    {
         w.bytes(b", ");
         inbound.rr_uri(input.transport, w);
     }
@@ -627,10 +673,7 @@ impl SenderMark {
 
 /// What replaces `rport`: `received=IP;rport=PORT`.
 pub(super) fn write_received_rport(w: &mut Writer<'_>, src: SocketAddr) {
-    w.bytes(b"received=")
-        .ip(src.ip())
-        .bytes(b";rport=")
-        .u16(src.port());
+    w.received_rport(src);
 }
 
 /// What follows the sender's Via value: `;received=IP`.

@@ -733,9 +733,17 @@ impl<'b> Writer<'b> {
     /// Appends `n` in decimal.
     #[inline]
     pub fn u32(&mut self, n: u32) -> &mut Self {
-        // One digit (Max-Forwards' last, a small octet) is a single push.
+        // One digit (Max-Forwards' last, a small octet) is a single push,
+        // two (Max-Forwards) a copy of known length.
         if n < 10 {
             return self.byte(b'0' + n as u8);
+        }
+        if n < 100 {
+            let at = n as usize * 2;
+            if let Some(&[a, b]) = PAIRS.get(at..at + 2) {
+                self.buf.extend_from_slice(&[a, b]);
+            }
+            return self;
         }
         let mut tmp = [0u8; 10];
         let at = decimal_into(&mut tmp, u64::from(n));
@@ -764,6 +772,49 @@ impl<'b> Writer<'b> {
         }
         // Without the last dot.
         self.bytes(tmp.get(..n - 1).unwrap_or_default())
+    }
+
+    /// Appends `received=IP;rport=PORT` (RFC 3581 §4) for `src`; for IPv4
+    /// built on the stack and copied once.
+    pub fn received_rport(&mut self, src: SocketAddr) -> &mut Self {
+        let IpAddr::V4(ip) = src.ip() else {
+            return self
+                .bytes(b"received=")
+                .ip(src.ip())
+                .bytes(b";rport=")
+                .u16(src.port());
+        };
+        // "received=" 255.255.255.255 (and a table entry's padding)
+        // ";rport=" 65535.
+        let mut tmp = [0u8; 48];
+        tmp[..9].copy_from_slice(b"received=");
+        let mut n = 9;
+        for o in ip.octets() {
+            let (text, len) = OCTETS[usize::from(o)];
+            if let Some(slot) = tmp.get_mut(n..n + 4) {
+                slot.copy_from_slice(&text);
+            }
+            n += usize::from(len);
+        }
+        // Over the last octet's dot.
+        n -= 1;
+        if let Some(slot) = tmp.get_mut(n..n + 7) {
+            slot.copy_from_slice(b";rport=");
+        }
+        n += 7;
+        let port = src.port();
+        let len = match port {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        if let Some(slot) = tmp.get_mut(n..n + len) {
+            decimal_into(slot, u64::from(port));
+        }
+        n += len;
+        self.bytes(tmp.get(..n).unwrap_or_default())
     }
 
     /// Appends an address as a SIP host: dotted decimal, or an IPv6
@@ -1319,6 +1370,30 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
                 buf.clear();
                 Writer::new(&mut buf).u32(n);
                 assert_eq!(buf, n.to_string().as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn writer_received_rport_matches_display() {
+        let mut buf = Vec::new();
+        let ips: [IpAddr; 5] = [
+            Ipv4Addr::new(0, 0, 0, 0).into(),
+            Ipv4Addr::new(255, 255, 255, 255).into(),
+            Ipv4Addr::new(198, 51, 100, 7).into(),
+            Ipv4Addr::new(10, 1, 20, 255).into(),
+            "2001:db8::7".parse().unwrap(),
+        ];
+        let ports = [0, 1, 9, 10, 99, 100, 999, 1000, 5062, 9999, 10000, 65535];
+        for ip in ips {
+            for port in ports {
+                buf.clear();
+                Writer::new(&mut buf).received_rport(SocketAddr::new(ip, port));
+                let host = match ip {
+                    IpAddr::V4(v4) => v4.to_string(),
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                };
+                assert_eq!(buf, format!("received={host};rport={port}").as_bytes());
             }
         }
     }
