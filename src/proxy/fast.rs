@@ -16,7 +16,7 @@
 use memchr::memchr;
 
 use super::branch::{self, Invariants};
-use super::request::{self, Hop, Routes, SenderMark, UriHop, MAX_ADDED_LINES};
+use super::request::{self, Hop, OurVia, Routes, SenderMark, UriHop, MAX_ADDED_LINES};
 use super::{Input, Output, Proxy, Transmit};
 use crate::auth::{AuthContext, Verdict};
 use crate::route::Table;
@@ -390,7 +390,12 @@ pub(super) fn forward(
     }
 
     let outgoing = p.id.outgoing(hop.dest, hop.transport);
-    let tx = inv.tx_part(p.key);
+    let via = OurVia {
+        outgoing,
+        transport: hop.transport,
+        tx: inv.tx_part(p.key),
+        loop_part,
+    };
     let src = scanned.raw;
     let bound = src.len() + 512;
     if out.capacity() < bound {
@@ -405,9 +410,7 @@ pub(super) fn forward(
         out.extend_from_slice(unchanged);
         let w = &mut Writer::new(out);
         match op.what {
-            Put::OurVia => {
-                request::write_our_via_line(w, p, input, outgoing, hop.transport, tx, loop_part);
-            }
+            Put::OurVia => via.write_line(w, p, input),
             Put::ReceivedRport => request::write_received_rport(w, input.source),
             Put::Received => request::write_received(w, input.source),
             Put::MaxForwards(m) => {

@@ -413,9 +413,13 @@ pub(super) fn handle(
     let tx = inv.tx_part(p.key);
     // Our Via on top (item 8), carrying the stream connection the request
     // came on so that its responses find their way back.
-    ed.insert_via(req, |w| {
-        write_our_via(w, p, input, outgoing, hop.transport, tx, loop_part)
-    });
+    let via = OurVia {
+        outgoing,
+        transport: hop.transport,
+        tx,
+        loop_part,
+    };
+    ed.insert_via(req, |w| via.write_value(w, p, input));
     // RFC 3261 §18.2.1 and RFC 3581: received and rport on the sender's Via.
     match SenderMark::of(req.raw, &ess.top_via, ess.top_via_raw, input.source) {
         SenderMark::Rport(at) => {
@@ -545,47 +549,42 @@ fn host_bytes<'a>(h: &Host<'a>) -> &'a [u8] {
     }
 }
 
-/// The value of our Via (RFC 3261 §16.6 item 8): our sent-by for the
-/// outgoing transport, the branch, and for a request that came on a stream
-/// the connection its responses go back on.
-pub(super) fn write_our_via(
-    w: &mut Writer<'_>,
-    p: &Proxy,
-    input: &Input<'_>,
-    outgoing: &Local,
-    transport: Transport,
-    tx: u64,
-    loop_part: u32,
-) {
-    outgoing.via_start(transport, w);
-    write_via_branch(w, p, input, tx, loop_part);
+/// Our Via (RFC 3261 §16.6 item 8): our sent-by for the outgoing
+/// transport, the branch, and for a request that came on a stream the
+/// connection its responses go back on.
+pub(super) struct OurVia<'x> {
+    pub(super) outgoing: &'x Local,
+    pub(super) transport: Transport,
+    pub(super) tx: u64,
+    pub(super) loop_part: u32,
 }
 
-/// Our whole Via line, `Via: ` [`write_our_via`] CR LF.
-pub(super) fn write_our_via_line(
-    w: &mut Writer<'_>,
-    p: &Proxy,
-    input: &Input<'_>,
-    outgoing: &Local,
-    transport: Transport,
-    tx: u64,
-    loop_part: u32,
-) {
-    outgoing.via_line_start(transport, w);
-    write_via_branch(w, p, input, tx, loop_part);
-    w.bytes(b"\r\n");
-}
+impl OurVia<'_> {
+    /// The value.
+    pub(super) fn write_value(&self, w: &mut Writer<'_>, p: &Proxy, input: &Input<'_>) {
+        self.outgoing.via_start(self.transport, w);
+        self.write_branch(w, p, input);
+    }
 
-/// Our Via from the branch value on.
-fn write_via_branch(w: &mut Writer<'_>, p: &Proxy, input: &Input<'_>, tx: u64, loop_part: u32) {
-    w.bytes(&branch::branch_bytes(tx, loop_part));
-    if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
-        w.bytes(b";bl=")
-            .u16(c.worker)
-            .byte(b'.')
-            .u32(c.id)
-            .byte(b'.')
-            .bytes(&branch::hex8(branch::conn_mac(p.key, c.worker, c.id, tx)));
+    /// The whole line: `Via: `, the value, CR LF.
+    pub(super) fn write_line(&self, w: &mut Writer<'_>, p: &Proxy, input: &Input<'_>) {
+        self.outgoing.via_line_start(self.transport, w);
+        self.write_branch(w, p, input);
+        w.bytes(b"\r\n");
+    }
+
+    /// From the branch value on.
+    fn write_branch(&self, w: &mut Writer<'_>, p: &Proxy, input: &Input<'_>) {
+        let tx = self.tx;
+        w.bytes(&branch::branch_bytes(tx, self.loop_part));
+        if let Some(c) = input.conn.filter(|_| input.transport.is_stream()) {
+            w.bytes(b";bl=")
+                .u16(c.worker)
+                .byte(b'.')
+                .u32(c.id)
+                .byte(b'.')
+                .bytes(&branch::hex8(branch::conn_mac(p.key, c.worker, c.id, tx)));
+        }
     }
 }
 
