@@ -228,6 +228,10 @@ pub(super) fn forward(
     out: &mut Vec<u8>,
 ) -> Option<Output> {
     let data = input.data;
+    // Responses go the general way at once.
+    if data.starts_with(b"SIP/") {
+        return None;
+    }
     let mut seen = Seen::new();
     let scanned = sip::scan_request(data, |line| seen.push(line))?;
     let method = scanned.method;
