@@ -236,7 +236,10 @@ impl Proxy {
     }
 
     /// Decides what happens to one message. The bytes to send, if any, are
-    /// written into `out` (cleared first).
+    /// written into `out` (cleared first). A common request is forwarded in
+    /// one pass (`fast.rs`); everything else goes the general way
+    /// ([`Proxy::handle_general`]), with the same result for what both
+    /// cover.
     pub fn handle(
         &self,
         input: &Input<'_>,
