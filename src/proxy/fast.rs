@@ -20,7 +20,7 @@ use super::request::{self, Hop, OurVia, Routes, SenderMark, UriHop, MAX_ADDED_LI
 use super::{Input, Output, Proxy, Transmit};
 use crate::auth::{AuthContext, Verdict};
 use crate::route::Table;
-use crate::sip::edit::Writer;
+use crate::sip::edit::{self, Writer};
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::Uri;
 use crate::sip::values::{self, CSeq, MaxForwards};
@@ -384,14 +384,7 @@ pub(super) fn forward(
         add(at, at, Put::RecordRoute);
     }
     let ops = ops.get_mut(..n)?;
-    // Stable insertion sort by (start, end), as the editor sorts.
-    for i in 1..ops.len() {
-        let mut j = i;
-        while j > 0 && (ops[j - 1].start, ops[j - 1].end) > (ops[j].start, ops[j].end) {
-            ops.swap(j - 1, j);
-            j -= 1;
-        }
-    }
+    edit::sort_edits(ops, |op| (op.start, op.end));
 
     let outgoing = p.id.outgoing(hop.dest, hop.transport);
     let via = OurVia {
@@ -401,10 +394,8 @@ pub(super) fn forward(
         loop_part,
     };
     let src = scanned.raw;
-    let bound = src.len() + 512;
-    if out.capacity() < bound {
-        out.reserve(bound.next_power_of_two().max(2048));
-    }
+    // What the edits add is far below 512 bytes.
+    edit::reserve_out(out, src.len() + 512);
     let mut cursor = 0;
     for op in ops.iter() {
         let Some(unchanged) = src.get(cursor..op.start) else {

@@ -250,25 +250,11 @@ impl Editor {
                 return Err(EditError::Detached);
             }
         }
-        // Insertion sort by (start, end): there are only a few edits, and
-        // stability keeps insertions at one offset in recording order while
-        // putting them before a range that starts at that offset.
         let ops = &mut self.ops[..];
-        for i in 1..ops.len() {
-            let mut j = i;
-            while j > 0 && (ops[j - 1].start, ops[j - 1].end) > (ops[j].start, ops[j].end) {
-                ops.swap(j - 1, j);
-                j -= 1;
-            }
-        }
+        sort_edits(ops, |op| (op.start, op.end));
         out.clear();
-        // Removals only shrink: this bound makes one reservation enough. Grow
-        // to a round size so that a buffer warmed on one message fits the
-        // slightly longer ones that follow.
-        let bound = src.len() + self.arena.len();
-        if out.capacity() < bound {
-            out.reserve(bound.next_power_of_two().max(MIN_OUT_CAPACITY));
-        }
+        // Removals only shrink: this bound makes one reservation enough.
+        reserve_out(out, src.len() + self.arena.len());
         let mut cursor = 0;
         for op in ops.iter() {
             if op.start > op.end || op.end > src.len() {
@@ -684,6 +670,30 @@ fn list_value_end(v: &[u8], mut i: usize) -> usize {
                 i += k + 1;
             }
         }
+    }
+}
+
+/// Sorts edits by their source range `(start, end)`: an insertion sort,
+/// for there are only a few, and stable, which keeps insertions at one
+/// offset in the order they were made and puts them before a range that
+/// starts at that offset. Shared by [`Editor::apply`] and the proxy's
+/// one-pass writer, so that both order edits alike.
+pub(crate) fn sort_edits<T>(ops: &mut [T], range: impl Fn(&T) -> (usize, usize)) {
+    for i in 1..ops.len() {
+        let mut j = i;
+        while j > 0 && range(&ops[j - 1]) > range(&ops[j]) {
+            ops.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Makes room in `out` (empty) for `bound` bytes in one reservation,
+/// growing to a round size (at least 2 KiB) so that a buffer warmed on one
+/// message fits the slightly longer ones that follow.
+pub(crate) fn reserve_out(out: &mut Vec<u8>, bound: usize) {
+    if out.capacity() < bound {
+        out.reserve(bound.next_power_of_two().max(MIN_OUT_CAPACITY));
     }
 }
 
