@@ -280,8 +280,15 @@ pub(super) fn forward(
     let mut routes = Routes::default();
     let mut loop_hash = inv.loop_hash(p.key);
     for &line in seen.routes.get(..seen.route_count)? {
+        let v = value(data, line);
+        // A value written as we write Routes to us needs no parse.
+        if p.id.is_our_route(v) {
+            routes.push_ours(v.get(1..v.len() - 1)?);
+            loop_hash.route(v);
+            continue;
+        }
         let parse = |v| NameAddr::parse_first_name_addr(v, "Route");
-        each_value(value(data, line), 0, parse, |r, raw| {
+        each_value(v, 0, parse, |r, raw| {
             routes.push(&r, |s| p.uri_is_us(s));
             loop_hash.route(raw);
             Some(())

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::sip::edit::Writer;
+use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::Host;
 use crate::sip::Transport;
 
@@ -133,6 +134,12 @@ struct Alias {
 pub(crate) struct Identity {
     locals: Vec<Local>,
     aliases: Vec<Alias>,
+    /// Route values that name us, as they are usually written: our
+    /// Record-Route values for every transport (which in-dialog requests
+    /// carry back as written), and `<sip:host:port;lr>` (a preloaded
+    /// outbound-proxy route). Each one parses as a whole Route value, and
+    /// [`Identity::is_us`] holds for its URI; see [`Identity::is_our_route`].
+    route_forms: Vec<Box<[u8]>>,
 }
 
 /// Splits `HOST[:PORT]` (IPv6 in brackets) into its parts.
@@ -213,7 +220,61 @@ impl Identity {
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
-        Ok(Identity { locals, aliases })
+        let mut id = Identity {
+            locals,
+            aliases,
+            route_forms: Vec::new(),
+        };
+        id.route_forms = id.route_forms();
+        Ok(id)
+    }
+
+    /// The values for [`Identity::route_forms`]: each written the usual
+    /// ways, then kept only when the Route parser reads it whole and finds
+    /// a SIP URI that names us (as `Proxy::uri_is_us` would), so that a
+    /// value equal to one is known to parse so without parsing it.
+    fn route_forms(&self) -> Vec<Box<[u8]>> {
+        const TRANSPORTS: [Transport; 6] = [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Sctp,
+            Transport::Ws,
+            Transport::Wss,
+        ];
+        let mut forms: Vec<Box<[u8]>> = Vec::new();
+        for l in &self.locals {
+            let mut written = vec![[&b"<sip:"[..], &l.hostport, b";lr>"].concat()];
+            for t in TRANSPORTS {
+                let mut rr = Vec::new();
+                rr_uri(&mut Writer::new(&mut rr), &l.hostport, t);
+                written.push(rr);
+            }
+            for form in written {
+                let names_us = match NameAddr::parse_first_name_addr(&form, "Route") {
+                    Ok((a, end)) => {
+                        end == form.len()
+                            && a.sip_uri().is_some_and(|u| {
+                                let default = if u.secure { 5061 } else { 5060 };
+                                self.is_us(&u.host, u.port, default)
+                            })
+                    }
+                    Err(_) => false,
+                };
+                if names_us && !forms.iter().any(|f| **f == *form) {
+                    forms.push(form.into_boxed_slice());
+                }
+            }
+        }
+        forms
+    }
+
+    /// `value`, a whole Route value, is one of the usual ways of writing a
+    /// Route to us: what parsing it would find is then known (it names us,
+    /// and its URI is `value` without the angle brackets).
+    #[inline]
+    pub fn is_our_route(&self, value: &[u8]) -> bool {
+        self.route_forms.iter().any(|f| **f == *value)
     }
 
     /// Does `host[:port]` (with `default_port` when absent) name us?
@@ -305,6 +366,44 @@ mod tests {
         assert_eq!(out.hostport, b"127.0.0.1:5060");
         let inc = id.incoming("10.1.1.1:5080".parse().unwrap(), Transport::Udp);
         assert_eq!(inc.hostport, b"203.0.113.7:5080");
+    }
+
+    #[test]
+    fn the_usual_routes_to_us_are_known_by_their_bytes() {
+        let id = Identity::new(
+            &[
+                listener(Transport::Udp, "192.0.2.10:5060", None),
+                listener(Transport::Tcp, "[2001:db8::10]:5070", None),
+            ],
+            &[],
+        )
+        .unwrap();
+        for ours in [
+            "<sip:192.0.2.10:5060;lr>",
+            "<sip:192.0.2.10:5060;transport=udp;lr>",
+            "<sip:192.0.2.10:5060;transport=tcp;lr>",
+            "<sip:192.0.2.10:5060;transport=wss;lr>",
+            "<sip:[2001:db8::10]:5070;lr>",
+            "<sip:[2001:db8::10]:5070;transport=tcp;lr>",
+        ] {
+            assert!(id.is_our_route(ours.as_bytes()), "{ours}");
+        }
+        for other in [
+            // Names us, but not in a usual way: these are parsed.
+            "<sip:192.0.2.10;lr>",
+            "<sip:192.0.2.10:5060;lr;transport=udp>",
+            " <sip:192.0.2.10:5060;lr>",
+            "<SIP:192.0.2.10:5060;lr>",
+            // Another port or host, a list, no brackets.
+            "<sip:192.0.2.10:5070;lr>",
+            "<sip:192.0.2.11:5060;lr>",
+            "<sip:192.0.2.10:5060;lr>, <sip:192.0.2.10:5060;lr>",
+            "sip:192.0.2.10:5060;lr",
+        ] {
+            assert!(!id.is_our_route(other.as_bytes()), "{other}");
+        }
+        // 2 listeners x (no transport + 6 transports).
+        assert_eq!(id.route_forms.len(), 14);
     }
 
     #[test]

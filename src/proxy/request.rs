@@ -512,6 +512,16 @@ impl<'a> Routes<'a> {
         self.count += 1;
         self.last_uri_raw = Some(r.uri_raw);
     }
+
+    /// [`Routes::push`] for a value whose URI, `uri_raw`, is known to name
+    /// us.
+    pub(super) fn push_ours(&mut self, uri_raw: &'a [u8]) {
+        if self.leading_us == self.count {
+            self.leading_us += 1;
+        }
+        self.count += 1;
+        self.last_uri_raw = Some(uri_raw);
+    }
 }
 
 /// The next hop the routing table picks for a request (the call's
