@@ -1371,7 +1371,7 @@ Via: SIP/2.0/TCP [2001:db8::1]:5061\r\nVia: SIP/2.0/UDP h\r\nRecord-Route: <sip:
     fn writer_decimals_match_display() {
         let mut buf = Vec::new();
         let powers = (0..20).map(|k| 10u64.pow(k));
-        let edges = powers.flat_map(|p| [p - 1, p, p + 1, p * 9 / 10]);
+        let edges = powers.flat_map(|p| [p - 1, p, p + 1, p / 10 * 9]);
         for n in (0..2_000).chain(edges).chain([u64::MAX]) {
             buf.clear();
             Writer::new(&mut buf).u64(n);
