@@ -346,7 +346,7 @@ pub(super) fn forward(
         None => request::table_hop(table, input, method, call_id, &uri)?,
     };
 
-    // The edits, in the order the general path records them.
+    // The edits, ordered below as the general path orders its own.
     let mut ops = [Op {
         start: 0,
         end: 0,
@@ -366,6 +366,14 @@ pub(super) fn forward(
         SenderMark::Received(at) => add(at, at, Put::Received),
         SenderMark::None => {}
     }
+    // Our Record-Route goes below the Vias, where it usually comes before
+    // the edits below: added here, the edits are mostly in order already,
+    // which the sort then only checks. (No two edits have the same range,
+    // so the order they are added in does not change the sorted order.)
+    if request::records_route(p, method, to_tag) {
+        let at = usize::from(seen.record_route.unwrap_or(seen.via_run_end));
+        add(at, at, Put::RecordRoute);
+    }
     let mf_value = usize::from(max_forwards.value_start)..usize::from(max_forwards.value_end);
     add(mf_value.start, mf_value.end, Put::MaxForwards(mf - 1));
     // Our Route values go: whole lines only, as the editor removes a line
@@ -384,11 +392,6 @@ pub(super) fn forward(
         }
         removed += 1;
         add(usize::from(line.start), usize::from(line.end), Put::Nothing);
-    }
-    let record_route = request::records_route(p, method, to_tag);
-    if record_route {
-        let at = usize::from(seen.record_route.unwrap_or(seen.via_run_end));
-        add(at, at, Put::RecordRoute);
     }
     let ops = ops.get_mut(..n)?;
     edit::sort_edits(ops, |op| (op.start, op.end));
