@@ -705,14 +705,17 @@ fn canonical_name(line: &[u8], colon_space: bool) -> Option<(u8, usize)> {
         b'F' => names!(b"From" => From),
         b'T' => names!(b"To" => To),
         b'M' => names!(b"Max-Forwards" => MaxForwards),
-        b'C' => names!(
-            b"Call-ID" => CallId,
-            b"CSeq" => CSeq,
-            b"Contact" => Contact,
-            b"Content-Length" => ContentLength,
-            b"Content-Type" => ContentType,
-            b"Content-Encoding" => ContentEncoding,
-        ),
+        // Six names start with C; the second byte, and for `Content-`
+        // the ninth, narrow them to one candidate.
+        b'C' => match (line.get(1), line.get(8)) {
+            (Some(b'a'), _) => names!(b"Call-ID" => CallId),
+            (Some(b'S'), _) => names!(b"CSeq" => CSeq),
+            (Some(b'o'), Some(b'L')) => names!(b"Content-Length" => ContentLength),
+            (Some(b'o'), Some(b'T')) => names!(b"Content-Type" => ContentType),
+            (Some(b'o'), Some(b'E')) => names!(b"Content-Encoding" => ContentEncoding),
+            (Some(b'o'), _) => names!(b"Contact" => Contact),
+            _ => None,
+        },
         b'R' => names!(
             b"Route" => Route,
             b"Record-Route" => RecordRoute,
