@@ -140,6 +140,9 @@ pub(crate) struct Identity {
     /// outbound-proxy route). Each one parses as a whole Route value, and
     /// [`Identity::is_us`] holds for its URI; see [`Identity::is_our_route`].
     route_forms: Vec<Box<[u8]>>,
+    /// Bit `n % 64` set for each length `n` in [`Identity::route_forms`]:
+    /// most other values are told apart by their length alone.
+    route_form_lens: u64,
 }
 
 /// Splits `HOST[:PORT]` (IPv6 in brackets) into its parts.
@@ -224,8 +227,13 @@ impl Identity {
             locals,
             aliases,
             route_forms: Vec::new(),
+            route_form_lens: 0,
         };
         id.route_forms = id.route_forms();
+        id.route_form_lens = id
+            .route_forms
+            .iter()
+            .fold(0, |m, f| m | 1 << (f.len() % 64));
         Ok(id)
     }
 
@@ -274,7 +282,8 @@ impl Identity {
     /// and its URI is `value` without the angle brackets).
     #[inline]
     pub fn is_our_route(&self, value: &[u8]) -> bool {
-        self.route_forms.iter().any(|f| **f == *value)
+        self.route_form_lens & 1 << (value.len() % 64) != 0
+            && self.route_forms.iter().any(|f| **f == *value)
     }
 
     /// Does `host[:port]` (with `default_port` when absent) name us?
