@@ -185,7 +185,7 @@ fn each_value<'a, T>(
     v: &'a [u8],
     from: usize,
     parse: impl Fn(&'a [u8]) -> Result<(T, usize), Error>,
-    mut f: impl FnMut(T, &'a [u8]) -> Option<()>,
+    mut f: impl FnMut(&T, &'a [u8]) -> Option<()>,
 ) -> Option<()> {
     let mut rest = v.get(from..)?;
     loop {
@@ -193,9 +193,14 @@ fn each_value<'a, T>(
         if rest.is_empty() {
             return Some(());
         }
-        let (item, end) = parse(rest).ok()?;
-        f(item, charset::trim(rest.get(..end)?))?;
-        rest = rest.get(end..)?;
+        // Borrowed in place: a parsed address or Via is large, and moving
+        // it out of the `Result` would copy it.
+        let parsed = parse(rest);
+        let Ok((item, end)) = &parsed else {
+            return None;
+        };
+        f(item, charset::trim(rest.get(..*end)?))?;
+        rest = rest.get(*end..)?;
     }
 }
 
@@ -289,7 +294,7 @@ pub(super) fn forward(
         }
         let parse = |v| NameAddr::parse_first_name_addr(v, "Route");
         each_value(v, 0, parse, |r, raw| {
-            routes.push(&r, |s| p.uri_is_us(s));
+            routes.push(r, |s| p.uri_is_us(s));
             loop_hash.route(raw);
             Some(())
         })?;
@@ -310,7 +315,7 @@ pub(super) fn forward(
     if is_our_loop(&top_via) {
         return None;
     }
-    let not_a_loop = |v: Via<'_>, _: &[u8]| (!is_our_loop(&v)).then_some(());
+    let not_a_loop = |v: &Via<'_>, _: &[u8]| (!is_our_loop(v)).then_some(());
     each_value(top_text, top_end, Via::parse_first, not_a_loop)?;
     for &line in seen.vias.get(1..seen.via_count)? {
         each_value(value(data, line), 0, Via::parse_first, not_a_loop)?;
