@@ -251,7 +251,12 @@ pub(super) fn forward(
     if sip::list_gap(top_text) != 0 || top_text.is_empty() {
         return None;
     }
-    let (top_via, top_end) = Via::parse_first(top_text).ok()?;
+    // Parsed values are borrowed in their `Result`s, not moved out.
+    let parsed_via = Via::parse_first(top_text);
+    let Ok((top_via, top_end)) = &parsed_via else {
+        return None;
+    };
+    let top_end = *top_end;
     let top_via_raw = charset::trim(top_text.get(..top_end)?);
     let from_tag = NameAddr::parse_tag(value(data, seen.single(FROM)?), "From").ok()?;
     let to_tag = NameAddr::parse_tag(value(data, seen.single(TO)?), "To").ok()?;
@@ -266,16 +271,17 @@ pub(super) fn forward(
     if method == Method::Ack && to_tag.is_some_and(branch::local_tag_shaped) {
         return None;
     }
-    let uri = match Uri::parse(scanned.uri_raw).ok()? {
-        Uri::Sip(s) if s.headers.is_some() => return None,
-        Uri::Absolute { .. } => return None,
-        u => u,
+    let parsed_uri = Uri::parse(scanned.uri_raw);
+    let uri = match &parsed_uri {
+        Ok(Uri::Sip(s)) if s.headers.is_some() => return None,
+        Ok(Uri::Absolute { .. }) | Err(_) => return None,
+        Ok(u) => u,
     };
 
     let inv = Invariants {
         method,
         uri_raw: scanned.uri_raw,
-        top_via: &top_via,
+        top_via,
         top_via_raw,
         call_id,
         cseq: cseq.seq,
@@ -301,7 +307,7 @@ pub(super) fn forward(
     }
     let loop_part = loop_hash.finish();
 
-    let to_us = matches!(&uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
+    let to_us = matches!(uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
     // Our own OPTIONS is answered; a strict router's request is rewritten.
     if (method == Method::Options && to_us && routes.leading_us == routes.count)
         || (to_us && routes.count > 0)
@@ -312,7 +318,7 @@ pub(super) fn forward(
         v.branch.and_then(branch::loop_part_of) == Some(loop_part)
             && p.id.is_us(&v.host, v.port, v.transport.default_port())
     };
-    if is_our_loop(&top_via) {
+    if is_our_loop(top_via) {
         return None;
     }
     let not_a_loop = |v: &Via<'_>, _: &[u8]| (!is_our_loop(v)).then_some(());
@@ -337,7 +343,7 @@ pub(super) fn forward(
             Some((UriHop::Name, _)) => None,
             _ => return None,
         },
-        None => match &uri {
+        None => match uri {
             Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match request::uri_hop(s) {
                 UriHop::Hop(hop) => Some(hop),
                 UriHop::Name => None,
@@ -348,7 +354,7 @@ pub(super) fn forward(
     };
     let hop: Hop = match hop {
         Some(h) => h,
-        None => request::table_hop(table, input, method, call_id, &uri)?,
+        None => request::table_hop(table, input, method, call_id, uri)?,
     };
 
     // The edits, ordered below as the general path orders its own.
@@ -366,7 +372,7 @@ pub(super) fn forward(
     };
     let via_at = usize::from(first_via.start);
     add(via_at, via_at, Put::OurVia);
-    match SenderMark::of(scanned.raw, &top_via, top_via_raw, input.source) {
+    match SenderMark::of(scanned.raw, top_via, top_via_raw, input.source) {
         SenderMark::Rport(at) => add(at, at + 5, Put::ReceivedRport),
         SenderMark::Received(at) => add(at, at, Put::Received),
         SenderMark::None => {}
