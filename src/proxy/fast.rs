@@ -3,9 +3,11 @@
 //! over its header lines, without the indexed [`Headers`](crate::sip::Headers)
 //! view and the recorded edits of the general path.
 //!
-//! It covers what most traffic is: a standard method, one value per Via
-//! and Route line, a Content-Length, no Proxy-Require, loose routing, and
-//! an authenticator that decides by the source alone. For anything else,
+//! It covers what most traffic is: a standard method, at most 8 Via and 4
+//! Route lines (of any number of values each), a Content-Length, no
+//! Proxy-Require, loose routing, and an authenticator that decides by the
+//! source alone. A Route value written exactly as we write Routes to
+//! ourselves is recognised by its bytes (see `Identity::is_our_route`). For anything else,
 //! and for every request the proxy would answer or drop instead of
 //! forward, [`forward`] returns `None` and the general path
 //! (`request::handle`) runs. What it forwards, it forwards byte for byte as
