@@ -54,23 +54,11 @@ const NO_LINE: Line = Line {
     slot: 0,
 };
 
-/// Where the Via lines stand relative to the line being read, for the
-/// place of our Record-Route (below the first run of Via lines).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ViaRun {
-    Before,
-    In,
-    After,
-}
-
 /// The header lines this path reads, gathered as the lines go by.
 struct Seen {
     lines: usize,
     vias: [Line; MAX_VIAS],
     via_count: usize,
-    via_run: ViaRun,
-    /// Just past the last Via line of the first run.
-    via_run_end: u16,
     routes: [Line; MAX_ROUTES],
     route_count: usize,
     /// Start of the first Record-Route line.
@@ -99,8 +87,6 @@ impl Seen {
             lines: 0,
             vias: [NO_LINE; MAX_VIAS],
             via_count: 0,
-            via_run: ViaRun::Before,
-            via_run_end: 0,
             routes: [NO_LINE; MAX_ROUTES],
             route_count: 0,
             record_route: None,
@@ -119,47 +105,47 @@ impl Seen {
         if self.lines + MAX_ADDED_LINES > MAX_HEADERS {
             return Err(GENERAL);
         }
-        let bit = 1u64.checked_shl(u32::from(line.slot)).unwrap_or(0);
-        if bit & SINGLE != 0 {
-            if self.seen & bit != 0 && line.slot != CONTENT_LENGTH {
-                return Err(GENERAL);
-            }
-            self.seen |= bit;
-            if let Some(slot) = self.single.get_mut(usize::from(line.slot)) {
-                *slot = line;
-            }
-            if self.via_run == ViaRun::In {
-                self.via_run = ViaRun::After;
-            }
-            return Ok(());
-        }
-        if line.slot == VIA {
-            if self.via_run == ViaRun::Before {
-                self.via_run = ViaRun::In;
-            }
-            if self.via_run == ViaRun::In {
-                self.via_run_end = line.end;
-            }
-            *self.vias.get_mut(self.via_count).ok_or(GENERAL)? = line;
-            self.via_count += 1;
-            return Ok(());
-        }
-        if self.via_run == ViaRun::In {
-            self.via_run = ViaRun::After;
-        }
         match line.slot {
+            slot if SINGLE.checked_shr(u32::from(slot)).unwrap_or(0) & 1 != 0 => {
+                let bit = 1u64 << slot;
+                if self.seen & bit != 0 && slot != CONTENT_LENGTH {
+                    return Err(GENERAL);
+                }
+                self.seen |= bit;
+                if let Some(single) = self.single.get_mut(usize::from(slot)) {
+                    *single = line;
+                }
+            }
+            VIA => {
+                *self.vias.get_mut(self.via_count).ok_or(GENERAL)? = line;
+                self.via_count += 1;
+            }
             ROUTE => {
                 *self.routes.get_mut(self.route_count).ok_or(GENERAL)? = line;
                 self.route_count += 1;
-                Ok(())
             }
             RECORD_ROUTE => {
                 self.record_route.get_or_insert(line.start);
-                Ok(())
             }
-            PROXY_REQUIRE => Err(GENERAL),
-            _ => Ok(()),
+            PROXY_REQUIRE => return Err(GENERAL),
+            _ => {}
         }
+        Ok(())
+    }
+
+    /// Just past the last Via line of the first run of them (the place of
+    /// our Record-Route when there is none yet): lines follow each other
+    /// without gaps, so the run goes on while each Via line starts where
+    /// the one before ended.
+    fn via_run_end(&self) -> u16 {
+        let mut end = 0;
+        for (k, via) in self.vias.iter().take(self.via_count).enumerate() {
+            if k > 0 && via.start != end {
+                break;
+            }
+            end = via.end;
+        }
+        end
     }
 
     /// The one line of `slot` (one of [`SINGLE`]), when there was one.
@@ -384,7 +370,7 @@ pub(super) fn forward(
     // which the sort then only checks. (No two edits have the same range,
     // so the order they are added in does not change the sorted order.)
     if request::records_route(p, method, to_tag) {
-        let at = usize::from(seen.record_route.unwrap_or(seen.via_run_end));
+        let at = usize::from(seen.record_route.unwrap_or_else(|| seen.via_run_end()));
         add(at, at, Put::RecordRoute);
     }
     let mf_value = usize::from(max_forwards.value_start)..usize::from(max_forwards.value_end);
