@@ -7,12 +7,12 @@
 //! Route lines (of any number of values each), a Content-Length, no
 //! Proxy-Require, loose routing, and an authenticator that decides by the
 //! source alone. A Route value written exactly as we write Routes to
-//! ourselves is recognised by its bytes (see `Identity::is_our_route`). For anything else,
-//! and for every request the proxy would answer or drop instead of
-//! forward, [`forward`] returns `None` and the general path
-//! (`request::handle`) runs. What it forwards, it forwards byte for byte as
-//! the general path would: both read with the same line reader and value
-//! parsers, and write with the same writers; a test and a fuzz target
+//! ourselves is recognised by its bytes (see `Identity::is_our_route`).
+//! For anything else, and for every request the proxy would answer or
+//! drop instead of forward, [`forward`] returns `None` and the general
+//! path (`request::handle`) runs. What it forwards, it forwards byte for
+//! byte as the general path would: both read with the same line reader and
+//! value parsers, and write with the same writers; a test and a fuzz target
 //! compare the two on every input they are given.
 
 use memchr::memchr;
@@ -281,8 +281,8 @@ pub(super) fn forward(
     for &line in seen.routes.get(..seen.route_count)? {
         let v = value(data, line);
         // A value written as we write Routes to us needs no parse.
-        if p.id.is_our_route(v) {
-            routes.push_ours(v.get(1..v.len() - 1)?);
+        if let (true, [b'<', uri @ .., b'>']) = (p.id.is_our_route(v), v) {
+            routes.push_ours(uri);
             loop_hash.route(v);
             continue;
         }
