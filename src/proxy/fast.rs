@@ -421,7 +421,7 @@ pub(super) fn forward(
                 w.u32(u32::from(m));
             }
             Put::Nothing => {}
-            Put::RecordRoute => request::write_record_route_line(w, p, input, hop, outgoing),
+            Put::RecordRoute => request::write_record_route(w, p, input, hop, outgoing, true),
         }
         cursor = op.end;
     }

@@ -450,7 +450,9 @@ pub(super) fn handle(
     }
     // Item 4: Record-Route on dialog-creating requests.
     if records_route(p, req.method, to_tag) {
-        ed.add_record_route_with(req, |w| write_record_route(w, p, input, hop, outgoing));
+        ed.add_record_route_with(req, |w| {
+            write_record_route(w, p, input, hop, outgoing, false)
+        });
     }
     // The parse framed the body by Content-Length when there is one, so a
     // present value is already right; only a missing one is added.
@@ -494,29 +496,26 @@ pub(super) struct RouteHop<'a> {
 }
 
 impl<'a> Routes<'a> {
+    /// Takes the next value: while every value so far named us, whether
+    /// this one does too, and if not, where it leads.
     pub(super) fn push(&mut self, r: &NameAddr<'a>, is_us: impl Fn(&SipUri<'a>) -> bool) {
-        if self.leading_us == self.count {
-            if r.sip_uri().is_some_and(is_us) {
-                self.leading_us += 1;
-            } else {
-                let hop = r.sip_uri().map(|s| {
-                    let rt = s.routing();
-                    (uri_hop_with(s, &rt), rt.lr)
-                });
-                self.first_other = Some(RouteHop {
-                    uri_raw: r.uri_raw,
-                    hop,
-                });
-            }
+        if self.leading_us == self.count && !r.sip_uri().is_some_and(is_us) {
+            let hop = r.sip_uri().map(|s| {
+                let rt = s.routing();
+                (uri_hop_with(s, &rt), rt.lr)
+            });
+            self.first_other = Some(RouteHop {
+                uri_raw: r.uri_raw,
+                hop,
+            });
         }
-        self.count += 1;
-        self.last_uri_raw = Some(r.uri_raw);
+        self.push_ours(r.uri_raw);
     }
 
-    /// [`Routes::push`] for a value whose URI, `uri_raw`, is known to name
-    /// us.
+    /// [`Routes::push`] for a value whose URI, `uri_raw`, names us, or for
+    /// any value once one that does not has come (`first_other`).
     pub(super) fn push_ours(&mut self, uri_raw: &'a [u8]) {
-        if self.leading_us == self.count {
+        if self.first_other.is_none() {
             self.leading_us += 1;
         }
         self.count += 1;
@@ -606,31 +605,26 @@ pub(super) fn records_route(p: &Proxy, method: Method<'_>, to_tag: Option<&[u8]>
         && matches!(method, Method::Invite | Method::Subscribe | Method::Refer)
 }
 
-/// The value of our Record-Route: one URI, or two when the request leaves
-/// on another transport, address family or address than it came on.
+/// Our Record-Route: one URI, or two when the request leaves on another
+/// transport, address family or address than it came on; with
+/// `whole_line`, as the whole line (`Record-Route: ` value CR LF).
 pub(super) fn write_record_route(
     w: &mut Writer<'_>,
     p: &Proxy,
     input: &Input<'_>,
     hop: Hop,
     outgoing: &Local,
+    whole_line: bool,
 ) {
-    outgoing.rr_uri(hop.transport, w);
+    if whole_line {
+        outgoing.rr_line_start(hop.transport, w);
+    } else {
+        outgoing.rr_uri(hop.transport, w);
+    }
     write_second_record_route(w, p, input, hop, outgoing);
-}
-
-/// Our whole Record-Route line, `Record-Route: ` [`write_record_route`]
-/// CR LF.
-pub(super) fn write_record_route_line(
-    w: &mut Writer<'_>,
-    p: &Proxy,
-    input: &Input<'_>,
-    hop: Hop,
-    outgoing: &Local,
-) {
-    outgoing.rr_line_start(hop.transport, w);
-    write_second_record_route(w, p, input, hop, outgoing);
-    w.bytes(b"\r\n");
+    if whole_line {
+        w.bytes(b"\r\n");
+    }
 }
 
 /// `, <inbound URI>` when the request changes transport, address family
