@@ -18,7 +18,7 @@
 use memchr::memchr;
 
 use super::branch::{self, Invariants};
-use super::request::{self, Hop, OurVia, Routes, SenderMark, UriHop, MAX_ADDED_LINES};
+use super::request::{self, Next, OurVia, Routes, SenderMark, MAX_ADDED_LINES};
 use super::{Input, Output, Proxy, Transmit};
 use crate::auth::{AuthContext, Verdict};
 use crate::route::Table;
@@ -323,26 +323,13 @@ pub(super) fn forward(
         return None;
     }
 
-    // The next hop: a loose Route, an in-dialog Request-URI, or the table.
+    // The next hop: a loose Route, an in-dialog Request-URI, or the table;
+    // a strict router or an unreachable hop is for the general path.
     let ours = routes.leading_us;
-    let hop = match routes.first_other.as_ref().filter(|_| ours < routes.count) {
-        Some(r) => match r.hop {
-            Some((UriHop::Hop(hop), true)) => Some(hop),
-            Some((UriHop::Name, _)) => None,
-            _ => return None,
-        },
-        None => match uri {
-            Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match request::uri_hop(s) {
-                UriHop::Hop(hop) => Some(hop),
-                UriHop::Name => None,
-                UriHop::Unsupported => return None,
-            },
-            _ => None,
-        },
-    };
-    let hop: Hop = match hop {
-        Some(h) => h,
-        None => request::table_hop(table, input, method, call_id, uri)?,
+    let hop = match request::next_hop(p, &routes, ours, routes.count, uri, to_tag) {
+        Next::Loose(hop) => hop,
+        Next::Table => request::table_hop(table, input, method, call_id, uri)?,
+        Next::Strict(..) | Next::Unavailable => return None,
     };
 
     // The edits, ordered below as the general path orders its own.

@@ -360,36 +360,9 @@ pub(super) fn handle(
     };
 
     // §16.5/§16.6 item 6-7: the next hop.
-    enum Next<'x> {
-        Loose(Hop),
-        Strict(Hop, &'x [u8]),
-        Table,
-    }
-    // Below `routes_end`, the Route after ours is the first one not naming us.
-    let next = if let Some(r) = routes.first_other.as_ref().filter(|_| ours < routes_end) {
-        match r.hop {
-            Some((UriHop::Hop(hop), true)) => Next::Loose(hop),
-            Some((UriHop::Hop(hop), false)) => Next::Strict(hop, r.uri_raw),
-            Some((UriHop::Unsupported, _)) | None => {
-                return refuse_status(p, input, req, 503, "Service Unavailable", out)
-            }
-            // A Route we cannot resolve: the request stays with the call's
-            // upstream, which the balancer picks from the Call-ID.
-            Some((UriHop::Name, _)) => Next::Table,
-        }
-    } else {
-        match effective_uri {
-            Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match uri_hop(s) {
-                UriHop::Hop(hop) => Next::Loose(hop),
-                UriHop::Unsupported => {
-                    return refuse_status(p, input, req, 503, "Service Unavailable", out)
-                }
-                UriHop::Name => Next::Table,
-            },
-            _ => Next::Table,
-        }
-    };
+    let next = next_hop(p, &routes, ours, routes_end, effective_uri, to_tag);
     let hop = match next {
+        Next::Unavailable => return refuse_status(p, input, req, 503, "Service Unavailable", out),
         Next::Loose(h) | Next::Strict(h, _) => h,
         Next::Table => match table_hop(table, input, req.method, ess.call_id, effective_uri) {
             Some(hop) => hop,
@@ -594,6 +567,54 @@ impl OurVia<'_> {
                 .byte(b'.')
                 .bytes(&branch::hex8(branch::conn_mac(p.key, c.worker, c.id, tx)));
         }
+    }
+}
+
+/// Where a request goes (§16.5, §16.6 items 6-7), before the table.
+#[derive(Clone, Copy)]
+pub(super) enum Next<'x> {
+    /// The first Route value not naming us, a loose router.
+    Loose(Hop),
+    /// That value is a strict router: the hop, and its URI, which becomes
+    /// the Request-URI.
+    Strict(Hop, &'x [u8]),
+    /// The call's upstream, picked by the routing table.
+    Table,
+    /// A next hop we cannot reach (`503`).
+    Unavailable,
+}
+
+/// The next hop: the first Route value after the `ours` leading ones that
+/// name us (of the first `routes_end`), else, in a dialog, the Request-URI
+/// `uri` unless it names us, else the table. Shared by the general path
+/// and the one pass.
+#[inline(always)]
+pub(super) fn next_hop<'x>(
+    p: &Proxy,
+    routes: &Routes<'x>,
+    ours: usize,
+    routes_end: usize,
+    uri: &Uri<'_>,
+    to_tag: Option<&[u8]>,
+) -> Next<'x> {
+    // Below `routes_end`, the Route after ours is the first one not naming us.
+    if let Some(r) = routes.first_other.as_ref().filter(|_| ours < routes_end) {
+        return match r.hop {
+            Some((UriHop::Hop(hop), true)) => Next::Loose(hop),
+            Some((UriHop::Hop(hop), false)) => Next::Strict(hop, r.uri_raw),
+            Some((UriHop::Unsupported, _)) | None => Next::Unavailable,
+            // A Route we cannot resolve: the request stays with the call's
+            // upstream, which the balancer picks from the Call-ID.
+            Some((UriHop::Name, _)) => Next::Table,
+        };
+    }
+    match uri {
+        Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match uri_hop(s) {
+            UriHop::Hop(hop) => Next::Loose(hop),
+            UriHop::Unsupported => Next::Unavailable,
+            UriHop::Name => Next::Table,
+        },
+        _ => Next::Table,
     }
 }
 
