@@ -100,15 +100,13 @@ impl Seen {
     #[inline(always)]
     fn push(&mut self, line: Line) -> Result<(), Error> {
         const GENERAL: Error = Error::TooManyHeaders;
+        // Counted here, checked once after the last line (`near_limit`).
         self.lines += 1;
-        // Near the line limit the general path checks the forwarded result.
-        if self.lines + MAX_ADDED_LINES > MAX_HEADERS {
-            return Err(GENERAL);
-        }
         match line.slot {
             slot if SINGLE.checked_shr(u32::from(slot)).unwrap_or(0) & 1 != 0 => {
                 let bit = 1u64 << slot;
-                if self.seen & bit != 0 && slot != CONTENT_LENGTH {
+                // A second Content-Length is checked by the line reader.
+                if self.seen & bit & !(1 << CONTENT_LENGTH) != 0 {
                     return Err(GENERAL);
                 }
                 self.seen |= bit;
@@ -131,6 +129,12 @@ impl Seen {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Near the line limit: the general path checks the forwarded result
+    /// against it.
+    fn near_limit(&self) -> bool {
+        self.lines + MAX_ADDED_LINES > MAX_HEADERS
     }
 
     /// Just past the last Via line of the first run of them (the place of
@@ -228,7 +232,10 @@ pub(super) fn forward(
     let mut seen = Seen::new();
     let scanned = sip::scan_request(data, |line| seen.push(line))?;
     let method = scanned.method;
-    if scanned.raw.len() > p.max_message_size || seen.single(CONTENT_LENGTH).is_none() {
+    if scanned.raw.len() > p.max_message_size
+        || seen.near_limit()
+        || seen.single(CONTENT_LENGTH).is_none()
+    {
         return None;
     }
 
