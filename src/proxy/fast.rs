@@ -10,7 +10,9 @@
 //! ourselves is recognised by its bytes (see `Identity::is_our_route`).
 //! For anything else, and for every request the proxy would answer or
 //! drop instead of forward, [`forward`] returns `None` and the general
-//! path (`request::handle`) runs. What it forwards, it forwards byte for
+//! path (`request::handle`) runs. The decision itself (authentication
+//! verdict, routing table) is the one both paths take from
+//! `forward::decide*`; this path forwards only a plain forward decision. What it forwards, it forwards byte for
 //! byte as the general path would: both read with the same line reader and
 //! value parsers, and write with the same writers; a test and a fuzz target
 //! compare the two on every input they are given.
@@ -18,16 +20,16 @@
 use memchr::memchr;
 
 use super::branch::{self, Invariants};
-use super::request::{self, Next, OurVia, Routes, SenderMark, MAX_ADDED_LINES};
-use super::{Input, Output, Proxy, Transmit};
-use crate::auth::{AuthContext, Verdict};
+use super::forward::{self, Decision, Fields, Head, Next, OurVia, Routes};
+use super::received::SenderMark;
+use super::{Input, Output, Proxy};
 use crate::route::Table;
 use crate::sip::edit::{self, Writer};
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::Uri;
 use crate::sip::values::{self, CSeq, MaxForwards};
 use crate::sip::via::Via;
-use crate::sip::{self, charset, Error, HeaderName, Line, Method, MAX_HEADERS};
+use crate::sip::{self, charset, Error, HeaderName, Line, Method};
 
 const VIA: u8 = HeaderName::Via.slot_u8();
 const ROUTE: u8 = HeaderName::Route.slot_u8();
@@ -134,7 +136,7 @@ impl Seen {
     /// Near the line limit: the general path checks the forwarded result
     /// against it.
     fn near_limit(&self) -> bool {
-        self.lines + MAX_ADDED_LINES > MAX_HEADERS
+        forward::near_line_limit(self.lines)
     }
 
     /// Just past the last Via line of the first run of them (the place of
@@ -208,8 +210,7 @@ struct Op {
 #[derive(Clone, Copy)]
 enum Put {
     OurVia,
-    ReceivedRport,
-    Received,
+    SenderMark(SenderMark),
     MaxForwards(u8),
     Nothing,
     RecordRoute,
@@ -253,8 +254,10 @@ pub(super) fn forward(
     };
     let top_end = *top_end;
     let top_via_raw = charset::trim(top_text.get(..top_end)?);
-    let from_tag = NameAddr::parse_tag(value(data, seen.single(FROM)?), "From").ok()?;
-    let to_tag = NameAddr::parse_tag(value(data, seen.single(TO)?), "To").ok()?;
+    let from_value = value(data, seen.single(FROM)?);
+    let to_value = value(data, seen.single(TO)?);
+    let from_tag = NameAddr::parse_tag(from_value, "From").ok()?;
+    let to_tag = NameAddr::parse_tag(to_value, "To").ok()?;
     let call_id = values::call_id(value(data, seen.single(CALL_ID)?)).ok()?;
     let cseq = CSeq::parse(value(data, seen.single(CSEQ)?)).ok()?;
     let max_forwards = seen.single(MAX_FORWARDS)?;
@@ -304,39 +307,38 @@ pub(super) fn forward(
 
     let to_us = matches!(uri, Uri::Sip(s) if s.user.is_none() && p.uri_is_us(s));
     // Our own OPTIONS is answered; a strict router's request is rewritten.
-    if (method == Method::Options && to_us && routes.leading_us == routes.count)
-        || (to_us && routes.count > 0)
-    {
+    if (method == Method::Options && to_us && routes.all_ours()) || (to_us && routes.count > 0) {
         return None;
     }
-    let is_our_loop = |v: &Via<'_>| {
-        v.branch.and_then(branch::loop_part_of) == Some(loop_part)
-            && p.id.is_us(&v.host, v.port, v.transport.default_port())
-    };
-    if is_our_loop(top_via) {
+    if forward::is_our_loop(p, top_via, loop_part) {
         return None;
     }
-    let not_a_loop = |v: &Via<'_>, _: &[u8]| (!is_our_loop(v)).then_some(());
+    let not_a_loop = |v: &Via<'_>, _: &[u8]| (!forward::is_our_loop(p, v, loop_part)).then_some(());
     each_value(top_text, top_end, Via::parse_first, not_a_loop)?;
     for &line in seen.vias.get(1..seen.via_count)? {
         each_value(value(data, line), 0, Via::parse_first, not_a_loop)?;
     }
-    let ctx = AuthContext {
-        source: input.source,
-        transport: input.transport,
-        now_unix_secs: input.now,
-    };
-    if !matches!(p.auth.check_context(&ctx), Some(Verdict::Allow)) {
+
+    // The next hop (a loose Route, an in-dialog Request-URI, or the table)
+    // and the authenticator's verdict, from the shared decision point; a
+    // strict router, a reply, a drop or a rewrite is for the general path.
+    let ours = routes.leading_us;
+    let next = forward::next_hop(p, &routes, ours, routes.count, uri, to_tag);
+    if matches!(next, Next::Strict(..)) {
         return None;
     }
-
-    // The next hop: a loose Route, an in-dialog Request-URI, or the table;
-    // a strict router or an unreachable hop is for the general path.
-    let ours = routes.leading_us;
-    let hop = match request::next_hop(p, &routes, ours, routes.count, uri, to_tag) {
-        Next::Loose(hop) => hop,
-        Next::Table => request::table_hop(table, input, method, call_id, uri)?,
-        Next::Strict(..) | Next::Unavailable => return None,
+    let fields = Fields {
+        uri,
+        head: Head::Raw {
+            data: scanned.raw,
+            from: from_value,
+            to: to_value,
+        },
+    };
+    let rin = forward::route_input(input, method, call_id, &fields);
+    let hop = match forward::decide_by_context(p, input, next, table, &rin)? {
+        Decision::Forward { hop, rewrite: None } => hop,
+        _ => return None,
     };
 
     // The edits, ordered below as the general path orders its own.
@@ -354,16 +356,15 @@ pub(super) fn forward(
     };
     let via_at = usize::from(first_via.start);
     add(via_at, via_at, Put::OurVia);
-    match SenderMark::of(scanned.raw, top_via, top_via_raw, input.source) {
-        SenderMark::Rport(at) => add(at, at + 5, Put::ReceivedRport),
-        SenderMark::Received(at) => add(at, at, Put::Received),
-        SenderMark::None => {}
+    let mark = SenderMark::of(scanned.raw, top_via, top_via_raw, input.source);
+    if let Some(range) = mark.range() {
+        add(range.start, range.end, Put::SenderMark(mark));
     }
     // Our Record-Route goes below the Vias, where it usually comes before
     // the edits below: added here, the edits are mostly in order already,
     // which the sort then only checks. (No two edits have the same range,
     // so the order they are added in does not change the sorted order.)
-    if request::records_route(p, method, to_tag) {
+    if forward::records_route(p, method, to_tag) {
         let at = usize::from(seen.record_route.unwrap_or_else(|| seen.via_run_end()));
         add(at, at, Put::RecordRoute);
     }
@@ -409,21 +410,15 @@ pub(super) fn forward(
         let w = &mut Writer::new(out);
         match op.what {
             Put::OurVia => via.write_line(w, p, input),
-            Put::ReceivedRport => request::write_received_rport(w, input.source),
-            Put::Received => request::write_received(w, input.source),
+            Put::SenderMark(mark) => mark.write(w, input.source),
             Put::MaxForwards(m) => {
                 w.u32(u32::from(m));
             }
             Put::Nothing => {}
-            Put::RecordRoute => request::write_record_route(w, p, input, hop, outgoing, true),
+            Put::RecordRoute => forward::write_record_route(w, p, input, hop, outgoing, true),
         }
         cursor = op.end;
     }
     out.extend_from_slice(src.get(cursor..).unwrap_or_default());
-    Some(Output::Forward(Transmit {
-        dest: hop.dest,
-        transport: hop.transport,
-        conn: None,
-        from: Some(outgoing.addr),
-    }))
+    Some(Output::Forward(forward::forward_transmit(hop, outgoing)))
 }

@@ -11,7 +11,10 @@
 mod branch;
 mod fast;
 mod fold;
+mod forward;
 mod local;
+mod received;
+mod reply;
 mod request;
 mod response;
 pub mod siphash;
@@ -27,6 +30,7 @@ pub use local::{ConfigError, Listener};
 pub use siphash::Key;
 
 use local::Identity;
+use reply::Replier;
 
 /// Default largest message accepted (bytes). Larger ones get `513`.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 8192;
@@ -149,12 +153,14 @@ pub enum DropReason {
     AckUnroutable,
     /// The authenticator asked for a silent drop.
     AuthDropped,
+    /// A routing rule's action is `drop`.
+    RuleDropped,
 }
 
 impl DropReason {
     /// Every reason's short stable name, for counters and logs, in
     /// [`DropReason::index`] order: one counter each.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "keepalive",
         "unanswerable",
         "malformed_response",
@@ -164,6 +170,7 @@ impl DropReason {
         "ack_absorbed",
         "ack_unroutable",
         "auth_dropped",
+        "rule_dropped",
     ];
 
     /// The reason's place in [`DropReason::NAMES`] and in the counters.
@@ -178,6 +185,7 @@ impl DropReason {
             DropReason::AckAbsorbed => 6,
             DropReason::AckUnroutable => 7,
             DropReason::AuthDropped => 8,
+            DropReason::RuleDropped => 9,
         }
     }
 
@@ -278,7 +286,7 @@ impl Proxy {
             Ok(m) => m,
             Err(e) => {
                 return if is_request {
-                    request::reject_unparsed(self, input, *e, out)
+                    Replier::new(self, input, out).unparsed(*e)
                 } else {
                     Output::Drop(DropReason::MalformedResponse(*e))
                 };
@@ -287,13 +295,12 @@ impl Proxy {
         match msg {
             Message::Request(req) => {
                 if req.raw.len() > self.max_message_size {
-                    return request::reject(self, input, req, sip::Error::TooLarge, out);
+                    return Replier::new(self, input, out)
+                        .error(&req.headers, sip::Error::TooLarge);
                 }
                 let o = request::handle(self, input, req, table, &mut scratch.editor, out);
                 // Forwarding adds lines; near the limit, check the result.
-                if matches!(o, Output::Forward(_))
-                    && req.headers.len() + request::MAX_ADDED_LINES > sip::MAX_HEADERS
-                {
+                if matches!(o, Output::Forward(_)) && forward::near_line_limit(req.headers.len()) {
                     if let Some(refused) = request::past_line_limit(self, input, req, out) {
                         return refused;
                     }

@@ -863,3 +863,85 @@ fn the_route_walk_stops_at_the_first_bad_value() {
     assert_eq!(first_error, Some(crate::sip::Error::Invalid("Route")));
     assert_eq!(seen, 1);
 }
+
+/// Regression: the forwarded request and our stateless reply wrote the
+/// sender's Via marks with two pieces of code, and disagreed for IPv6
+/// (`received=[2001:db8::7]` against `received=2001:db8::7`) and for an
+/// IPv4-mapped source (kept mapped against unmapped). Both now write
+/// RFC 3261's `via-received` form: no brackets, a mapped source unmapped.
+#[test]
+fn forwarded_and_replied_via_marks_agree_for_every_source_kind() {
+    let p = proxy();
+    let t = one_upstream();
+    let cases = [
+        (
+            "198.51.100.7:5062",
+            "received=198.51.100.7;rport=5062",
+            ";received=198.51.100.7",
+        ),
+        (
+            "[2001:db8::7]:5062",
+            "received=2001:db8::7;rport=5062",
+            ";received=2001:db8::7",
+        ),
+        (
+            "[::ffff:198.51.100.7]:5062",
+            "received=198.51.100.7;rport=5062",
+            ";received=198.51.100.7",
+        ),
+    ];
+    // The sender's Via value as a message carries it (the first Via line
+    // of a reply, the second of a forwarded request).
+    let sender_via = |out: &str, nth: usize| -> String {
+        let line = out
+            .lines()
+            .filter(|l| l.starts_with("Via: "))
+            .nth(nth)
+            .unwrap();
+        line["Via: ".len()..].to_string()
+    };
+    for (source, with_rport, without_rport) in cases {
+        for (via_params, mark) in [
+            (";rport;branch=z9hG4bKm1", with_rport),
+            (";branch=z9hG4bKm1", without_rport),
+        ] {
+            let via = format!("SIP/2.0/UDP pc.example.com{via_params}");
+            let want = if via_params.starts_with(";rport") {
+                format!("SIP/2.0/UDP pc.example.com;{mark};branch=z9hG4bKm1")
+            } else {
+                format!("SIP/2.0/UDP pc.example.com;branch=z9hG4bKm1{mark}")
+            };
+            let invite = INVITE.replace(
+                "SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds",
+                &via,
+            );
+            let refused = invite.replace("Max-Forwards: 70", "Max-Forwards: 0");
+            let input = |data| Input {
+                source: addr(source),
+                ..udp_input(data)
+            };
+            // Forwarded, by the one pass and by the general path.
+            let (o, out) = run(&p, &t, &input(invite.as_bytes()));
+            fwd(o);
+            assert_eq!(sender_via(&out, 1), want, "forwarded, from {source}");
+            let mut general = Vec::new();
+            let o = p.handle_general(
+                &input(invite.as_bytes()),
+                &t,
+                &mut Scratch::new(),
+                &mut general,
+            );
+            fwd(o);
+            assert_eq!(
+                String::from_utf8(general).unwrap(),
+                out,
+                "the two paths, from {source}"
+            );
+            // Replied to (483), with the same marks.
+            let (o, reply) = run(&p, &t, &input(refused.as_bytes()));
+            reply_of(o);
+            assert!(reply.starts_with("SIP/2.0 483 "), "{reply}");
+            assert_eq!(sender_via(&reply, 0), want, "replied, from {source}");
+        }
+    }
+}

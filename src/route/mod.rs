@@ -1,5 +1,6 @@
-//! Routing: the compiled, immutable [`Table`] that maps a request to an
-//! upstream [`Destination`], the balancing inside a destination [`Group`]
+//! Routing: the compiled, immutable [`Table`] that maps a request (its
+//! [`RouteInput`]) to a [`Decision`] (an upstream [`Destination`], a
+//! rejection or a drop), the balancing inside a destination [`Group`]
 //! (weighted rendezvous hashing of the Call-ID), the shared [`Health`] flags
 //! written by the prober, and the upstream spec syntax used by flags and the
 //! routing file. No I/O, except [`UpstreamSpec::resolve`] (DNS), which is
@@ -21,22 +22,26 @@
 //!     .map(|s| parse_upstream(s).and_then(|u| u.resolve()))
 //!     .collect::<Result<Vec<_>, _>>()?;
 //! let table = Table::from_upstreams(ups)?;
-//! let dest = table.select(&RouteInput::new(b"a84b4c76e66710@pc33.atlanta.com"));
-//! assert!(dest.is_some());
+//! let decision = table.select(&RouteInput::new(b"a84b4c76e66710@pc33.atlanta.com"));
+//! assert!(decision.dest().is_some());
 //! # Ok::<(), branchline::route::RouteError>(())
 //! ```
 
+mod decision;
 mod group;
 mod hash;
+mod input;
 mod spec;
 mod table;
 
 use std::net::SocketAddr;
 
+pub use decision::{Decision, Rewrite};
 pub use group::{Destination, Group, Health};
 pub use hash::{destination_key, CallHash};
+pub use input::{DecodedUser, NoFields, RequestFields, RouteInput, UriParts};
 pub use spec::{parse_upstream, Host, SpecProblem, Upstream, UpstreamSpec, UPSTREAM_SYNTAX};
-pub use table::{LiveTable, RouteInput, Table, TableBuilder, DEFAULT_GROUP, MAX_GROUP_NAME};
+pub use table::{LiveTable, Table, TableBuilder, DEFAULT_GROUP, MAX_GROUP_NAME};
 
 /// Why an upstream spec or a table definition was refused. Each variant
 /// names the offending spec or group.

@@ -8,9 +8,9 @@
 //!
 //! Lookup is two steps, kept separate so rules can be added without
 //! touching balancing: [`Table::group_for`] chooses a group from a
-//! [`RouteInput`] (today: always the default group; later: number-prefix
-//! tries, domain maps, source and time-of-day rules evaluated in order),
-//! then [`Group::pick`] chooses a destination by Call-ID.
+//! [`RouteInput`] (today always the default group; rules are evaluated
+//! there), then [`Group::pick`] chooses a destination by Call-ID.
+//! [`Table::select`] returns the whole [`Decision`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,9 +18,11 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::sip::{Method, Transport};
+use crate::sip::Transport;
 
+use super::decision::Decision;
 use super::group::{Destination, Group, Health};
+use super::input::RouteInput;
 use super::spec::Upstream;
 use super::RouteError;
 
@@ -43,36 +45,6 @@ pub struct Table {
     upstreams: Box<[(usize, usize)]>,
 }
 
-/// What routing rules may look at. Today only `call_id` is used (for
-/// balancing); the rest is filled in by the proxy so rules can be added
-/// without changing its call sites. All byte fields borrow the request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RouteInput<'a> {
-    /// The Call-ID header value, exactly as received.
-    pub call_id: &'a [u8],
-    /// The request method, when known.
-    pub method: Option<Method<'a>>,
-    /// The user part of the Request-URI (e.g. the dialled number), or empty.
-    pub ruri_user: &'a [u8],
-    /// The host part of the Request-URI, or empty.
-    pub ruri_host: &'a [u8],
-    /// Where the request came from.
-    pub source: Option<SocketAddr>,
-    /// Wall-clock time in seconds since the Unix epoch, passed in by the
-    /// shell (the table never reads a clock), for time-of-day rules.
-    pub now_unix_secs: u64,
-}
-
-impl<'a> RouteInput<'a> {
-    /// An input with only the Call-ID set.
-    pub fn new(call_id: &'a [u8]) -> RouteInput<'a> {
-        RouteInput {
-            call_id,
-            ..RouteInput::default()
-        }
-    }
-}
-
 impl Table {
     /// Starts a table definition.
     pub fn builder() -> TableBuilder {
@@ -87,12 +59,18 @@ impl Table {
         Table::builder().group(DEFAULT_GROUP, upstreams).build()
     }
 
-    /// The destination for a request: the group chosen by
-    /// [`Table::group_for`], balanced by Call-ID. `None` when every member of
-    /// that group is down (the proxy answers 503).
+    /// The decision for a request: a member of the group chosen by
+    /// [`Table::group_for`], balanced by Call-ID;
+    /// [`Decision::ALL_DOWN`] when every member of that group is down.
     #[inline]
-    pub fn select(&self, input: &RouteInput<'_>) -> Option<&Destination> {
-        self.group_for(input).pick(input.call_id)
+    pub fn select(&self, input: &RouteInput<'_>) -> Decision<'_> {
+        match self.group_for(input).pick(input.call_id) {
+            Some(dest) => Decision::Route {
+                dest,
+                rewrite: None,
+            },
+            None => Decision::ALL_DOWN,
+        }
     }
 
     /// The group a request is routed to. Rules will be evaluated here; with
@@ -336,12 +314,10 @@ mod tests {
             .unwrap();
         assert_eq!(table.default_group().name(), "b");
         let input = RouteInput {
-            call_id: b"1@x",
-            ruri_user: b"+15551234567",
             now_unix_secs: 1_700_000_000,
-            ..RouteInput::default()
+            ..RouteInput::new(b"1@x")
         };
-        let d = table.select(&input).unwrap();
+        let d = table.select(&input).dest().unwrap();
         assert_ne!(d.addr(), "10.0.0.1:5060".parse().unwrap());
         assert_eq!(table.group("a").unwrap().destinations().len(), 1);
         assert!(table.group("c").is_none());
@@ -446,8 +422,10 @@ mod tests {
         assert_eq!(t.groups().len(), 1);
         assert_eq!(t.default_group().name(), DEFAULT_GROUP);
         assert_eq!(
-            t.select(&RouteInput::new(b"abc")).map(|d| d.addr()),
+            t.select(&RouteInput::new(b"abc")).dest().map(|d| d.addr()),
             Some("10.0.0.1:5060".parse().unwrap())
         );
+        t.set_healthy("10.0.0.1:5060".parse().unwrap(), Transport::Udp, false);
+        assert_eq!(t.select(&RouteInput::new(b"abc")), Decision::ALL_DOWN);
     }
 }

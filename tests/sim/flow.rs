@@ -300,6 +300,7 @@ fn run_inner(plan: &Plan, trace: &mut Vec<String>) -> Result<Outcome, String> {
     let call_id = plan.call_id();
     let call_uas = table
         .select(&RouteInput::new(call_id.as_bytes()))
+        .dest()
         .expect("healthy upstreams")
         .addr();
     let uas_index = uas_addrs().iter().position(|a| *a == call_uas).unwrap();
