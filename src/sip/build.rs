@@ -9,7 +9,8 @@
 
 use super::edit::Writer;
 use super::error::Reaction;
-use super::message::{HeaderName, Headers, Method, Request, Transport, MAX_HEADERS};
+use super::header_name::HeaderName;
+use super::message::{Headers, Method, Request, Transport, MAX_HEADERS};
 
 /// Writes a stateless response to `req` into `out` (cleared first), as
 /// RFC 3261 §8.2.6 describes:

@@ -44,7 +44,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use smallvec::SmallVec;
 
 use super::charset;
-use super::message::{offset_in, Header, HeaderName, Headers, Message, Request, Response};
+use super::header_name::HeaderName;
+use super::message::{offset_in, Header, Headers, Message, Request, Response};
 
 /// A parsed message the editor can splice: the bytes it borrows, its header
 /// lines (whose offsets are relative to those bytes) and its body.

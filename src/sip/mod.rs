@@ -12,6 +12,7 @@ pub(crate) mod charset;
 pub mod credentials;
 pub mod edit;
 mod error;
+mod header_name;
 mod message;
 pub mod name_addr;
 mod parse;
@@ -22,10 +23,11 @@ pub mod via;
 
 pub(crate) use access::list_gap;
 pub use error::{Error, Reaction};
+pub use header_name::HeaderName;
 pub(crate) use message::Line;
 pub use message::{
-    offset_in, split_values, Header, HeaderIter, HeaderName, Headers, Message, Method, Request,
-    Response, SplitValues, Transport, Version, MAX_HEADERS, MAX_HEAD_LEN,
+    offset_in, split_values, Header, HeaderIter, Headers, Message, Method, Request, Response,
+    SplitValues, Transport, Version, MAX_HEADERS, MAX_HEAD_LEN,
 };
 pub(crate) use parse::scan_request;
 pub use parse::{frame_stream, parse, scan_headers};

@@ -15,7 +15,8 @@ use nom::{
 
 use super::{
     charset,
-    message::{HeaderName, Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
+    header_name::HeaderName,
+    message::{Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
     values::{first_control, printable, span},
     Error,
 };
@@ -765,7 +766,7 @@ fn is_name(line: &[u8], name: &[u8], colon_space: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::message::OTHER;
+    use crate::sip::header_name::OTHER;
 
     fn req(input: &[u8]) -> Request<'_> {
         match parse(input) {
