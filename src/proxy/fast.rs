@@ -22,11 +22,12 @@ use super::request::{self, Next, OurVia, Routes, SenderMark, MAX_ADDED_LINES};
 use super::{Input, Output, Proxy, Transmit};
 use crate::auth::{AuthContext, Verdict};
 use crate::route::Table;
-use crate::sip::edit::{self, Writer};
+use crate::sip::edit;
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::Uri;
 use crate::sip::values::{self, CSeq, MaxForwards};
 use crate::sip::via::Via;
+use crate::sip::writer::Writer;
 use crate::sip::{self, charset, Error, HeaderName, Line, Method, MAX_HEADERS};
 
 const VIA: u8 = HeaderName::Via.slot_u8();

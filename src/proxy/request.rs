@@ -10,10 +10,11 @@ use super::local::Local;
 use super::{DropReason, Input, Output, Proxy, Transmit};
 use crate::auth::{AuthContext, Verdict};
 use crate::route::{RouteInput, Table};
-use crate::sip::edit::{Editor, Writer};
+use crate::sip::edit::Editor;
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::{Host, Routing, SipUri, Uri};
 use crate::sip::via::{Rport, Via};
+use crate::sip::writer::Writer;
 use crate::sip::{
     self, build, charset, Error, Header, HeaderName, Headers, Method, Reaction, Request, Transport,
 };

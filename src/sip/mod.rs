@@ -20,6 +20,7 @@ pub mod uri;
 mod validate;
 pub mod values;
 pub mod via;
+pub mod writer;
 
 pub(crate) use access::list_gap;
 pub use error::{Error, Reaction};
