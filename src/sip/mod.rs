@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod edit;
 mod error;
 mod header_name;
+mod ip;
 mod message;
 pub mod name_addr;
 mod parse;
