@@ -24,11 +24,12 @@ use super::forward::{self, Decision, Fields, Head, Next, OurVia, Routes};
 use super::received::SenderMark;
 use super::{Input, Output, Proxy};
 use crate::route::Table;
-use crate::sip::edit::{self, Writer};
+use crate::sip::edit;
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::Uri;
 use crate::sip::values::{self, CSeq, MaxForwards};
 use crate::sip::via::Via;
+use crate::sip::writer::Writer;
 use crate::sip::{self, charset, Error, HeaderName, Line, Method};
 
 const VIA: u8 = HeaderName::Via.slot_u8();

@@ -35,10 +35,10 @@ use super::local::Local;
 use super::{DropReason, Input, Proxy, Transmit};
 use crate::auth::{self, AuthContext, Challenge};
 use crate::route::{self, RequestFields, Rewrite, RouteInput, Table, UriParts};
-use crate::sip::edit::Writer;
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::{Host, Routing, SipUri, Uri};
 use crate::sip::via::Via;
+use crate::sip::writer::Writer;
 use crate::sip::{self, charset, HeaderName, Headers, Method, Request, Transport};
 
 /// The most header lines forwarding adds to a request: Via, Record-Route

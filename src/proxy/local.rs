@@ -3,9 +3,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::sip::edit::Writer;
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::Host;
+use crate::sip::writer::Writer;
 use crate::sip::Transport;
 
 /// One address the proxy listens on.

@@ -2,7 +2,8 @@
 //! §18.2.1, RFC 3581 §4): `received` when the sent-by host is not the
 //! address the request came from, `received` and `rport` when the sender
 //! asked for `rport`. One reading ([`SenderMark::of`]) and one writer
-//! ([`SenderMark::write`]) serve the forwarded request (both paths) and our
+//! ([`SenderMark::write`], through `Writer::received_rport` and
+//! `Writer::received_ip`) serve the forwarded request (both paths) and our
 //! own stateless replies. No I/O.
 //!
 //! The address is written as RFC 3261's `via-received` ABNF has it, an
@@ -12,10 +13,10 @@
 //! that reached a dual-stack socket over IPv4) as the IPv4 address the
 //! sender really has.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use crate::sip::edit::Writer;
 use crate::sip::via::{Rport, Via};
+use crate::sip::writer::Writer;
 use crate::sip::{self};
 
 /// What the sender's Via gets, by offset in the text it was read from.
@@ -57,28 +58,18 @@ impl SenderMark {
         }
     }
 
-    /// Writes what replaces [`SenderMark::range`] for a request from `src`.
+    /// Writes what replaces [`SenderMark::range`] for a request from `src`
+    /// (the address in the form [`Writer::received_ip`] gives).
     #[inline]
     pub(super) fn write(self, w: &mut Writer<'_>, src: SocketAddr) {
-        let ip = sender_ip(src.ip());
-        match (self, ip) {
-            (SenderMark::Rport(_), IpAddr::V4(_)) => {
-                w.received_rport(SocketAddr::new(ip, src.port()));
+        match self {
+            SenderMark::Rport(_) => {
+                w.received_rport(src);
             }
-            (SenderMark::Rport(_), IpAddr::V6(v6)) => {
-                w.bytes(b"received=");
-                // Writing to a Vec cannot fail.
-                let _ = core::fmt::Write::write_fmt(w, format_args!("{v6}"));
-                w.bytes(b";rport=").u16(src.port());
+            SenderMark::Received(_) => {
+                w.bytes(b";received=").received_ip(src.ip());
             }
-            (SenderMark::Received(_), IpAddr::V4(v4)) => {
-                w.bytes(b";received=").ipv4(v4);
-            }
-            (SenderMark::Received(_), IpAddr::V6(v6)) => {
-                w.bytes(b";received=");
-                let _ = core::fmt::Write::write_fmt(w, format_args!("{v6}"));
-            }
-            (SenderMark::None, _) => {}
+            SenderMark::None => {}
         }
     }
 
@@ -101,15 +92,6 @@ impl SenderMark {
             tail.rotate_right(added);
         }
         out.drain(start + added..end + added);
-    }
-}
-
-/// The sender's address as `received` carries it: an IPv4-mapped IPv6
-/// address as the IPv4 address.
-fn sender_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
     }
 }
 

@@ -7,9 +7,10 @@
 //! phrase, extra header values, display names) has any CR or LF turned into
 //! a space, so it can never end a line early.
 
-use super::edit::Writer;
 use super::error::Reaction;
-use super::message::{HeaderName, Headers, Method, Request, Transport, MAX_HEADERS};
+use super::header_name::HeaderName;
+use super::message::{Headers, Method, Request, Transport, MAX_HEADERS};
+use super::writer::Writer;
 
 /// Writes a stateless response to `req` into `out` (cleared first), as
 /// RFC 3261 §8.2.6 describes:

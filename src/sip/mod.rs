@@ -12,6 +12,8 @@ pub(crate) mod charset;
 pub mod credentials;
 pub mod edit;
 mod error;
+mod header_name;
+mod ip;
 mod message;
 pub mod name_addr;
 mod parse;
@@ -19,13 +21,15 @@ pub mod uri;
 mod validate;
 pub mod values;
 pub mod via;
+pub mod writer;
 
 pub(crate) use access::list_gap;
 pub use error::{Error, Reaction};
+pub use header_name::HeaderName;
 pub(crate) use message::Line;
 pub use message::{
-    offset_in, split_values, Header, HeaderIter, HeaderName, Headers, Message, Method, Request,
-    Response, SplitValues, Transport, Version, MAX_HEADERS, MAX_HEAD_LEN,
+    offset_in, split_values, Header, HeaderIter, Headers, Message, Method, Request, Response,
+    SplitValues, Transport, Version, MAX_HEADERS, MAX_HEAD_LEN,
 };
 pub(crate) use parse::scan_request;
 pub use parse::{frame_stream, parse, scan_headers};

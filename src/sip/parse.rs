@@ -15,7 +15,8 @@ use nom::{
 
 use super::{
     charset,
-    message::{HeaderName, Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
+    header_name::HeaderName,
+    message::{Headers, Line, Message, Method, Request, Response, MAX_HEAD_LEN},
     values::{first_control, printable, span},
     Error,
 };
@@ -635,7 +636,7 @@ fn bad_line(msg: &[u8], pos: usize, folded: bool) -> Error {
 }
 
 /// [`Line::slot`] of Content-Length.
-const CONTENT_LENGTH: u8 = 9;
+const CONTENT_LENGTH: u8 = HeaderName::ContentLength.slot_u8();
 
 /// The end of the line starting at `from` and the offset just past its
 /// terminator (CR LF, or a lone LF, which we accept). A CR that does not
@@ -689,63 +690,54 @@ fn cr_lf(s: &[u8], i: usize) -> Result<(usize, usize), Error> {
 /// canonical (how most senders write them) and followed by `:` or white
 /// space, with its length: what the token scan and
 /// [`HeaderName::from_bytes`] would find, without scanning byte by byte.
-/// `None` sends the line the general way.
+/// `None` sends the line the general way. The names, their lengths and
+/// slots come from the table in `header_name`; the dispatch on their bytes
+/// is written out here, and a test checks it against that table.
 #[inline(always)]
 fn canonical_name(line: &[u8], colon_space: bool) -> Option<(u8, usize)> {
     macro_rules! names {
-        ($($lit:literal => $v:ident),* $(,)?) => {{
-            $(if is_name(line, $lit, colon_space) {
-                return Some((HeaderName::$v.slot_u8(), $lit.len()));
+        ($($v:ident),* $(,)?) => {{
+            $(if is_name(line, const { HeaderName::$v.static_bytes() }, colon_space) {
+                return Some((
+                    const { HeaderName::$v.slot_u8() },
+                    const { HeaderName::$v.static_bytes().len() },
+                ));
             })*
             None
         }};
     }
     match line.first()? {
-        b'V' => names!(b"Via" => Via),
-        b'F' => names!(b"From" => From),
-        b'T' => names!(b"To" => To),
-        b'M' => names!(b"Max-Forwards" => MaxForwards),
+        b'V' => names!(Via),
+        b'F' => names!(From),
+        b'T' => names!(To),
+        b'M' => names!(MaxForwards),
         // Six names start with C; the second byte, and for `Content-`
         // the ninth, narrow them to one candidate.
         b'C' => match (line.get(1), line.get(8)) {
-            (Some(b'a'), _) => names!(b"Call-ID" => CallId),
-            (Some(b'S'), _) => names!(b"CSeq" => CSeq),
-            (Some(b'o'), Some(b'L')) => names!(b"Content-Length" => ContentLength),
-            (Some(b'o'), Some(b'T')) => names!(b"Content-Type" => ContentType),
-            (Some(b'o'), Some(b'E')) => names!(b"Content-Encoding" => ContentEncoding),
-            (Some(b'o'), _) => names!(b"Contact" => Contact),
+            (Some(b'a'), _) => names!(CallId),
+            (Some(b'S'), _) => names!(CSeq),
+            (Some(b'o'), Some(b'L')) => names!(ContentLength),
+            (Some(b'o'), Some(b'T')) => names!(ContentType),
+            (Some(b'o'), Some(b'E')) => names!(ContentEncoding),
+            (Some(b'o'), _) => names!(Contact),
             _ => None,
         },
         b'R' => names!(
-            b"Route" => Route,
-            b"Record-Route" => RecordRoute,
-            b"Require" => Require,
-            b"Refer-To" => ReferTo,
-            b"Referred-By" => ReferredBy,
-            b"Reject-Contact" => RejectContact,
-            b"Request-Disposition" => RequestDisposition,
+            Route,
+            RecordRoute,
+            Require,
+            ReferTo,
+            ReferredBy,
+            RejectContact,
+            RequestDisposition,
         ),
-        b'A' => names!(
-            b"Allow" => Allow,
-            b"Authorization" => Authorization,
-            b"Allow-Events" => AllowEvents,
-            b"Accept-Contact" => AcceptContact,
-        ),
-        b'S' => names!(
-            b"Supported" => Supported,
-            b"Server" => Server,
-            b"Subject" => Subject,
-            b"Session-Expires" => SessionExpires,
-        ),
-        b'U' => names!(b"User-Agent" => UserAgent, b"Unsupported" => Unsupported),
-        b'P' => names!(
-            b"Proxy-Require" => ProxyRequire,
-            b"Proxy-Authorization" => ProxyAuthorization,
-            b"Proxy-Authenticate" => ProxyAuthenticate,
-        ),
-        b'E' => names!(b"Expires" => Expires, b"Event" => Event),
-        b'I' => names!(b"Identity" => Identity),
-        b'W' => names!(b"WWW-Authenticate" => WwwAuthenticate),
+        b'A' => names!(Allow, Authorization, AllowEvents, AcceptContact,),
+        b'S' => names!(Supported, Server, Subject, SessionExpires,),
+        b'U' => names!(UserAgent, Unsupported),
+        b'P' => names!(ProxyRequire, ProxyAuthorization, ProxyAuthenticate,),
+        b'E' => names!(Expires, Event),
+        b'I' => names!(Identity),
+        b'W' => names!(WwwAuthenticate),
         _ => None,
     }
 }
@@ -765,7 +757,7 @@ fn is_name(line: &[u8], name: &[u8], colon_space: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::message::OTHER;
+    use crate::sip::header_name::OTHER;
 
     fn req(input: &[u8]) -> Request<'_> {
         match parse(input) {
@@ -862,6 +854,41 @@ mod tests {
                         "{line:?}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The parser's copies of the header-name table: `canonical_name`
+    /// takes every name in the table spelled as there, with its slot and
+    /// length, and no other spelling (case, compact form) for another name;
+    /// the whole parse files every spelling under its name; and
+    /// [`CONTENT_LENGTH`] is Content-Length's slot.
+    #[test]
+    fn canonical_name_and_parse_agree_with_the_table() {
+        use crate::sip::header_name::{spellings, COMPACT, KNOWN};
+        assert_eq!(CONTENT_LENGTH, HeaderName::ContentLength.slot_u8());
+        for (slot, known) in KNOWN.into_iter().enumerate() {
+            let name = known.as_static();
+            let found = Some((known.slot_u8(), name.len()));
+            for tail in [&b": v"[..], b":v", b" : v", b"\t: v"] {
+                let line = [name.as_bytes(), tail].concat();
+                assert_eq!(canonical_name(&line, false), found, "{line:?}");
+                let strict = found.filter(|_| tail.starts_with(b": "));
+                assert_eq!(canonical_name(&line, true), strict, "{line:?}");
+            }
+            let compact = COMPACT[slot].map(|c| [vec![c], vec![c.to_ascii_uppercase()]]);
+            for s in spellings(name)
+                .into_iter()
+                .chain(compact.into_iter().flatten())
+            {
+                let line = [&s[..], b": 0"].concat();
+                let seen = canonical_name(&line, false);
+                assert!(seen.is_none() || seen == found, "{line:?}");
+                let m = [&b"OPTIONS sip:x SIP/2.0\r\n"[..], &line, b"\r\n\r\n"].concat();
+                let r = req(&m);
+                let h = r.headers.iter().next().unwrap();
+                assert_eq!((h.name, h.value), (known, &b"0"[..]), "{m:?}");
+                assert_eq!(r.headers.first(known).map(|h| h.start), Some(h.start));
             }
         }
     }
