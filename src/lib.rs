@@ -16,3 +16,4 @@ pub mod net;
 pub mod proxy;
 pub mod route;
 pub mod sip;
+pub mod sys;

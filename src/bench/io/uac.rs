@@ -26,10 +26,8 @@ use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
-use crate::net::sys::{
-    enable_rx_timestamps, set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH,
-};
 use crate::sip::Transport;
+use crate::sys::{enable_rx_timestamps, set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
 #[derive(Debug, Clone)]

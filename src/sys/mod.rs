@@ -1,6 +1,8 @@
-//! Batched datagram syscalls (`recvmmsg`, `sendmmsg`): the one module of the
-//! crate that uses `unsafe`. Everything else in `net` goes through mio and
-//! socket2.
+//! Batched datagram syscalls (`recvmmsg`, `sendmmsg`), `SCHED_BATCH` and
+//! kernel receive timestamps: the one module of the crate that uses
+//! `unsafe`. Its users are the proxy's workers ([`crate::net`]) and the load
+//! generator's I/O shell ([`crate::bench::io`]); everything else goes
+//! through mio and socket2.
 //!
 //! The buffers are owned by safe Rust ([`RecvBatch`], [`SendBatch`]); the
 //! kernel's `mmsghdr` arrays pointing into them are built on the stack for
