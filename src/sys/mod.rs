@@ -4,10 +4,12 @@
 //! generator's I/O shell ([`crate::bench::io`]); everything else goes
 //! through mio and socket2.
 //!
-//! The buffers are owned by safe Rust ([`RecvBatch`], [`SendBatch`]); the
-//! kernel's `mmsghdr` arrays pointing into them are built on the stack for
-//! the duration of one call, so no raw pointer outlives the borrow it came
-//! from and both types stay `Send`.
+//! The buffers are owned by safe Rust ([`RecvBatch`], [`StampedRecvBatch`],
+//! [`SendBatch`]); the kernel's `mmsghdr` arrays pointing into them are
+//! built on the stack for the duration of one call, so no raw pointer
+//! outlives the borrow it came from and the types stay `Send`. What only
+//! the load generator needs (receive timestamps) has its own type, so the
+//! proxy's receive path carries none of it.
 //!
 //! One file per concern: `recv.rs` (`recvmmsg` into reused buffers, and
 //! the kernel receive timestamps), `send.rs` (`sendmmsg` from reused
@@ -19,7 +21,7 @@ mod send;
 
 use std::io;
 
-pub use recv::{enable_rx_timestamps, RecvBatch};
+pub use recv::{enable_rx_timestamps, RecvBatch, StampedRecvBatch};
 pub use send::SendBatch;
 
 /// Most datagrams one call moves.

@@ -1,5 +1,11 @@
 //! `recvmmsg` into buffers owned by safe Rust, and the kernel receive
 //! timestamps (`SO_TIMESTAMPNS`) read from its control messages.
+//!
+//! The proxy's [`RecvBatch`] asks for no control messages; the load
+//! generator's [`StampedRecvBatch`] adds the timestamp buffers. Both go
+//! through one `recvmmsg` loop, generic over what a batch attaches to each
+//! datagram's header ([`Control`]), so the plain batch compiles to a loop
+//! with no timestamp code in it.
 
 use std::io;
 use std::mem::{size_of, zeroed, MaybeUninit};
@@ -25,8 +31,16 @@ pub struct RecvBatch {
     /// Where `recvmmsg` writes the sources: zeroed once here rather than
     /// on every call.
     names: Names,
-    /// Kernel receive times, when the batch asks for them.
-    stamps: Option<Box<Stamps>>,
+}
+
+/// A [`RecvBatch`] that also reads each datagram's kernel receive time
+/// ([`StampedRecvBatch::received_at`]), for a socket that has
+/// [`enable_rx_timestamps`]. The load generator's: its latencies end when
+/// a response arrived, however late the worker read it.
+#[derive(Debug)]
+pub struct StampedRecvBatch {
+    batch: RecvBatch,
+    stamps: Stamps,
 }
 
 /// One `sockaddr_storage` per datagram of a [`RecvBatch`].
@@ -46,6 +60,31 @@ struct Stamps {
     times: [Option<Duration>; MAX_BATCH],
 }
 
+/// What a batch gives `recvmmsg` for each datagram besides the data and
+/// source buffers, and reads back after the call: nothing (`()`, the
+/// proxy's [`RecvBatch`]) or the timestamp buffers ([`Stamps`]).
+trait Control {
+    /// Points the header of datagram `i` at its control buffer, if any.
+    fn attach(&mut self, _i: usize, _hdr: &mut libc::msghdr) {}
+
+    /// Reads what the kernel wrote for datagram `i`.
+    fn read(&mut self, _i: usize, _hdr: &libc::msghdr) {}
+}
+
+/// No control messages.
+impl Control for () {}
+
+impl Control for Stamps {
+    fn attach(&mut self, i: usize, hdr: &mut libc::msghdr) {
+        hdr.msg_control = self.cmsgs[i].as_mut_ptr().cast();
+        hdr.msg_controllen = size_of::<[u64; CMSG_WORDS]>() as _;
+    }
+
+    fn read(&mut self, i: usize, hdr: &libc::msghdr) {
+        self.times[i] = timestamp_of(hdr);
+    }
+}
+
 impl RecvBatch {
     /// Room for `n` (1..=[`MAX_BATCH`]) datagrams of `slot` bytes.
     pub fn new(n: usize, slot: usize) -> RecvBatch {
@@ -58,20 +97,7 @@ impl RecvBatch {
             srcs: [None; MAX_BATCH],
             // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
             names: Names((0..n).map(|_| unsafe { zeroed() }).collect()),
-            stamps: None,
         }
-    }
-
-    /// [`RecvBatch::new`] that also reads each datagram's kernel receive
-    /// time ([`RecvBatch::received_at`]), for a socket that has
-    /// [`enable_rx_timestamps`].
-    pub fn with_timestamps(n: usize, slot: usize) -> RecvBatch {
-        let mut b = RecvBatch::new(n, slot);
-        b.stamps = Some(Box::new(Stamps {
-            cmsgs: [[0; CMSG_WORDS]; MAX_BATCH],
-            times: [None; MAX_BATCH],
-        }));
-        b
     }
 
     /// How many datagrams one [`RecvBatch::recv`] may return.
@@ -84,6 +110,31 @@ impl RecvBatch {
     /// none was queued. Fewer than the capacity means the queue was empty
     /// when the call returned.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.recv_control(fd, &mut ())
+    }
+
+    /// Receives one datagram into the first slot with `f` (plain
+    /// `recvfrom`, for a batch of 1). Returns 1, or `f`'s error.
+    pub fn recv_with(
+        &mut self,
+        f: impl FnOnce(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
+    ) -> io::Result<usize> {
+        let (n, src) = f(&mut self.data[..self.slot])?;
+        self.lens[0] = n.min(self.slot);
+        self.srcs[0] = Some(src);
+        Ok(1)
+    }
+
+    /// Datagram `i` of the last [`RecvBatch::recv`] and its source (`None`
+    /// for an address family other than IPv4/IPv6).
+    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        let start = i * self.slot;
+        (&self.data[start..start + self.lens[i]], self.srcs[i])
+    }
+
+    /// [`RecvBatch::recv`] with `control`'s buffers attached to each
+    /// datagram's header and read back after the call.
+    fn recv_control(&mut self, fd: RawFd, control: &mut impl Control) -> io::Result<usize> {
         // Only the first `n` entries are written (and given to the kernel):
         // zeroing all MAX_BATCH of them cost more than the rest of the call
         // at small batches.
@@ -102,17 +153,14 @@ impl RecvBatch {
             m.msg_hdr.msg_iovlen = 1;
             m.msg_hdr.msg_name = (&mut self.names.0[i] as *mut libc::sockaddr_storage).cast();
             m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            if let Some(st) = self.stamps.as_mut() {
-                m.msg_hdr.msg_control = st.cmsgs[i].as_mut_ptr().cast();
-                m.msg_hdr.msg_controllen = size_of::<[u64; CMSG_WORDS]>() as _;
-            }
+            control.attach(i, &mut m.msg_hdr);
         }
         // SAFETY: `msgs[..n]` are initialised above and point at `iovs`,
         // `self.names`, disjoint `slot`-byte regions of `self.data` and
-        // (with timestamps) disjoint control buffers in `self.stamps`, all
-        // alive and exclusively borrowed for this call; the lengths given
-        // match the buffers, so the kernel writes only inside them. `fd` is
-        // a socket the caller owns.
+        // (for `Stamps`) disjoint control buffers in `control`, all alive
+        // and exclusively borrowed for this call; the lengths given match
+        // the buffers, so the kernel writes only inside them. `fd` is a
+        // socket the caller owns.
         let got = unsafe {
             libc::recvmmsg(
                 fd,
@@ -131,48 +179,53 @@ impl RecvBatch {
             let m = unsafe { m.assume_init_ref() };
             self.lens[i] = (m.msg_len as usize).min(self.slot);
             self.srcs[i] = sockaddr_to_std(&self.names.0[i]);
-            if let Some(st) = self.stamps.as_mut() {
-                st.times[i] = timestamp_of(&m.msg_hdr);
-            }
+            control.read(i, &m.msg_hdr);
         }
         Ok(got)
     }
+}
+
+impl StampedRecvBatch {
+    /// Room for `n` (1..=[`MAX_BATCH`]) datagrams of `slot` bytes, and
+    /// their receive times.
+    pub fn new(n: usize, slot: usize) -> StampedRecvBatch {
+        StampedRecvBatch {
+            batch: RecvBatch::new(n, slot),
+            stamps: Stamps {
+                cmsgs: [[0; CMSG_WORDS]; MAX_BATCH],
+                times: [None; MAX_BATCH],
+            },
+        }
+    }
+
+    /// How many datagrams one [`StampedRecvBatch::recv`] may return.
+    pub fn capacity(&self) -> usize {
+        self.batch.capacity()
+    }
+
+    /// [`RecvBatch::recv`], also reading each datagram's receive time.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.batch.recv_control(fd, &mut self.stamps)
+    }
+
+    /// Datagram `i` of the last [`StampedRecvBatch::recv`] and its source
+    /// (see [`RecvBatch::get`]).
+    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        self.batch.get(i)
+    }
 
     /// When the kernel received datagram `i` of the last
-    /// [`RecvBatch::recv`], as time since the Unix epoch on the wall clock
-    /// (`CLOCK_REALTIME`, `SO_TIMESTAMPNS`). `None` unless the batch was
-    /// made [`RecvBatch::with_timestamps`] and the socket has
-    /// [`enable_rx_timestamps`].
+    /// [`StampedRecvBatch::recv`], as time since the Unix epoch on the wall
+    /// clock (`CLOCK_REALTIME`, `SO_TIMESTAMPNS`). `None` unless the socket
+    /// has [`enable_rx_timestamps`].
     pub fn received_at(&self, i: usize) -> Option<Duration> {
-        self.stamps.as_ref().and_then(|st| st.times[i])
-    }
-
-    /// Receives one datagram into the first slot with `f` (plain
-    /// `recvfrom`, for a batch of 1). Returns 1, or `f`'s error.
-    pub fn recv_with(
-        &mut self,
-        f: impl FnOnce(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
-    ) -> io::Result<usize> {
-        let (n, src) = f(&mut self.data[..self.slot])?;
-        self.lens[0] = n.min(self.slot);
-        self.srcs[0] = Some(src);
-        if let Some(st) = self.stamps.as_mut() {
-            st.times[0] = None;
-        }
-        Ok(1)
-    }
-
-    /// Datagram `i` of the last [`RecvBatch::recv`] and its source (`None`
-    /// for an address family other than IPv4/IPv6).
-    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
-        let start = i * self.slot;
-        (&self.data[start..start + self.lens[i]], self.srcs[i])
+        self.stamps.times[i]
     }
 }
 
 /// Asks the kernel to stamp every datagram received on `fd` with the wall
 /// clock time it arrived (`SO_TIMESTAMPNS`), which a
-/// [`RecvBatch::with_timestamps`] then reads. Linux only.
+/// [`StampedRecvBatch`] then reads. Linux only.
 pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: `on` is a valid `c_int` that outlives the call, which only

@@ -12,7 +12,8 @@
 //!
 //! At a few thousand calls per second the cost is syscalls and wakeups, not
 //! SIP, so a loop iteration batches both: every datagram read in it comes
-//! from `recvmmsg` (`sys::RecvBatch`), a short batch ends the drain without an
+//! from `recvmmsg` (`sys::RecvBatch`; the UAC's `sys::StampedRecvBatch` also
+//! reads receive times), a short batch ends the drain without an
 //! extra empty read, and everything the iteration produces for a UDP
 //! socket leaves in one `sendmmsg` (`sys::SendBatch`) at its end. Wakeups for
 //! pacing and timers are rounded up to a `Grid` of ticks, so one wakeup
@@ -89,7 +90,7 @@ impl Clock {
 }
 
 /// Puts the kernel's receive timestamps (`SO_TIMESTAMPNS`: the wall clock,
-/// read from `recvmmsg` by `sys::RecvBatch::received_at`) on the run's
+/// read from `recvmmsg` by `sys::StampedRecvBatch::received_at`) on the run's
 /// [`Clock`], so a latency ends when its response arrived however late the
 /// worker got round to reading it.
 ///
