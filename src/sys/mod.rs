@@ -22,7 +22,7 @@ mod send;
 use std::io;
 
 pub use recv::{enable_rx_timestamps, RecvBatch, StampedRecvBatch};
-pub use send::SendBatch;
+pub use send::{Connected, ConnectedSendBatch, Destination, SendBatch};
 
 /// Most datagrams one call moves.
 pub const MAX_BATCH: usize = 64;

@@ -1,4 +1,11 @@
 //! `sendmmsg` from reused buffers owned by safe Rust.
+//!
+//! A [`SendBatch`] sends each datagram to its own address (the proxy's
+//! workers, the bench UAS); a [`ConnectedSendBatch`] gives the kernel no
+//! address, so every datagram goes to the peer of the connected socket it is
+//! flushed on (the bench UAC's legs). They are one type, generic over the
+//! [`Destination`] kept per datagram, with one `sendmmsg` loop; the proxy's
+//! keeps plain addresses.
 
 use std::io;
 use std::mem::{zeroed, MaybeUninit};
@@ -10,18 +17,47 @@ use socket2::SockAddr;
 use super::MAX_BATCH;
 
 /// Outgoing datagrams collected for one `sendmmsg`. Each slot is a reused
-/// `Vec<u8>` that the proxy writes into directly.
+/// `Vec<u8>` that the caller writes into directly. `D` says where each
+/// datagram goes: its own address (the default) or, for a
+/// [`ConnectedSendBatch`], the socket's peer.
 #[derive(Debug)]
-pub struct SendBatch {
+pub struct SendBatch<D = SockAddr> {
     bufs: Vec<Vec<u8>>,
-    /// `None`: to the socket's connected peer.
-    dests: Vec<Option<SockAddr>>,
+    dests: Vec<D>,
     len: usize,
 }
 
-impl SendBatch {
+/// A [`SendBatch`] for a connected socket: no address per datagram (the
+/// kernel uses the socket's peer and cached route).
+pub type ConnectedSendBatch = SendBatch<Connected>;
+
+/// Where a datagram of a [`SendBatch`] goes.
+pub trait Destination {
+    /// The address given to `sendmmsg`; `None` for the socket's peer.
+    fn addr(&self) -> Option<&SockAddr>;
+}
+
+/// The peer of the connected socket a [`ConnectedSendBatch`] is flushed on.
+#[derive(Debug, Clone, Copy)]
+pub struct Connected;
+
+impl Destination for SockAddr {
+    #[inline]
+    fn addr(&self) -> Option<&SockAddr> {
+        Some(self)
+    }
+}
+
+impl Destination for Connected {
+    #[inline]
+    fn addr(&self) -> Option<&SockAddr> {
+        None
+    }
+}
+
+impl<D: Destination> SendBatch<D> {
     /// Room for `n` (1..=[`MAX_BATCH`]) datagrams.
-    pub fn new(n: usize) -> SendBatch {
+    pub fn new(n: usize) -> SendBatch<D> {
         let n = n.clamp(1, MAX_BATCH);
         SendBatch {
             bufs: (0..n).map(|_| Vec::with_capacity(2048)).collect(),
@@ -41,23 +77,14 @@ impl SendBatch {
     }
 
     /// The buffer the next datagram is written into (call
-    /// [`SendBatch::commit`] to queue it). Panics when full.
+    /// [`SendBatch::commit`] or [`SendBatch::commit_connected`] to queue
+    /// it). Panics when full.
     pub fn next_buf(&mut self) -> &mut Vec<u8> {
         &mut self.bufs[self.len]
     }
 
-    /// Queues the datagram written into [`SendBatch::next_buf`] for `dest`.
-    pub fn commit(&mut self, dest: SocketAddr) {
-        self.dests.push(Some(SockAddr::from(dest)));
-        self.len += 1;
-    }
-
-    /// Queues the datagram written into [`SendBatch::next_buf`] for the
-    /// peer of a connected socket (no address: the kernel uses the socket's
-    /// cached route). Only for [`SendBatch::flush`]/[`SendBatch::flush_each`]
-    /// on a connected socket; [`SendBatch::flush_with`] counts it as failed.
-    pub fn commit_connected(&mut self) {
-        self.dests.push(None);
+    fn push(&mut self, dest: D) {
+        self.dests.push(dest);
         self.len += 1;
     }
 
@@ -69,7 +96,7 @@ impl SendBatch {
     }
 
     /// [`SendBatch::flush`], also telling `on_error` the queue index (in
-    /// [`SendBatch::commit`] order) and error of each refused datagram.
+    /// the order committed) and error of each refused datagram.
     pub fn flush_each(
         &mut self,
         fd: RawFd,
@@ -92,30 +119,6 @@ impl SendBatch {
         (sent, failed)
     }
 
-    /// Sends everything queued one datagram at a time with `f` (plain
-    /// `sendto`, for a batch of 1) and empties the batch. Returns how many
-    /// failed.
-    pub fn flush_with(
-        &mut self,
-        mut f: impl FnMut(&[u8], SocketAddr) -> io::Result<usize>,
-    ) -> usize {
-        let mut failed = 0;
-        for i in 0..self.len {
-            match self.dests[i].as_ref().map(SockAddr::as_socket) {
-                Some(Some(dest)) => {
-                    if f(&self.bufs[i], dest).is_err() {
-                        failed += 1;
-                    }
-                }
-                Some(None) => {}
-                None => failed += 1,
-            }
-        }
-        self.len = 0;
-        self.dests.clear();
-        failed
-    }
-
     fn send_from(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
         let n = self.len - from;
         // Only the first `n` entries are written (see `RecvBatch::recv` in `recv.rs`).
@@ -132,7 +135,7 @@ impl SendBatch {
             let m = msgs[i].write(unsafe { zeroed() });
             m.msg_hdr.msg_iov = iov;
             m.msg_hdr.msg_iovlen = 1;
-            if let Some(dest) = dest {
+            if let Some(dest) = dest.addr() {
                 m.msg_hdr.msg_name = dest.as_ptr() as *mut libc::c_void;
                 m.msg_hdr.msg_namelen = dest.len();
             }
@@ -155,5 +158,40 @@ impl SendBatch {
         } else {
             Ok((r as usize).max(1).min(n))
         }
+    }
+}
+
+impl SendBatch {
+    /// Queues the datagram written into [`SendBatch::next_buf`] for `dest`.
+    pub fn commit(&mut self, dest: SocketAddr) {
+        self.push(SockAddr::from(dest));
+    }
+
+    /// Sends everything queued one datagram at a time with `f` (plain
+    /// `sendto`, for a batch of 1) and empties the batch. Returns how many
+    /// failed.
+    pub fn flush_with(
+        &mut self,
+        mut f: impl FnMut(&[u8], SocketAddr) -> io::Result<usize>,
+    ) -> usize {
+        let mut failed = 0;
+        for i in 0..self.len {
+            if let Some(dest) = self.dests[i].as_socket() {
+                if f(&self.bufs[i], dest).is_err() {
+                    failed += 1;
+                }
+            }
+        }
+        self.len = 0;
+        self.dests.clear();
+        failed
+    }
+}
+
+impl ConnectedSendBatch {
+    /// Queues the datagram written into [`SendBatch::next_buf`] for the
+    /// peer of the connected socket it will be flushed on.
+    pub fn commit_connected(&mut self) {
+        self.push(Connected);
     }
 }

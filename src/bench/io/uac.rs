@@ -28,7 +28,7 @@ use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
 use crate::sip::Transport;
 use crate::sys::{
-    enable_rx_timestamps, set_batch_scheduling, SendBatch, StampedRecvBatch, MAX_BATCH,
+    enable_rx_timestamps, set_batch_scheduling, ConnectedSendBatch, StampedRecvBatch, MAX_BATCH,
 };
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
@@ -175,7 +175,7 @@ enum LegIo {
 /// `sendmmsg`, with the call slot of each.
 struct UdpLeg {
     socket: UdpSocket,
-    queue: SendBatch,
+    queue: ConnectedSendBatch,
     slots: Vec<u32>,
 }
 
@@ -206,7 +206,7 @@ impl Leg {
                 let bound = s.local_addr()?;
                 let udp = UdpLeg {
                     socket: UdpSocket::from_std(s),
-                    queue: SendBatch::new(MAX_BATCH),
+                    queue: ConnectedSendBatch::new(MAX_BATCH),
                     slots: Vec::with_capacity(MAX_BATCH),
                 };
                 (LegIo::Udp(udp), bound)
