@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::log::{self, Level};
 use crate::net::control::Control;
-use crate::net::log::{self, Level};
 use crate::net::{
     self, Bound, ListenAddr, NetConfig, NetError, TcpLimits, DEFAULT_UDP_BATCH, MAX_BATCH,
 };

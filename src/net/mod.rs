@@ -17,7 +17,6 @@
 //! crate is in [`crate::sys`] (batched `recvmmsg`/`sendmmsg`).
 
 pub mod control;
-pub mod log;
 mod tcp;
 mod worker;
 
@@ -34,6 +33,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::log;
 use crate::metrics::Counters;
 use crate::proxy::{ConnRef, Proxy};
 use crate::route::LiveTable;

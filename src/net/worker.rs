@@ -26,9 +26,9 @@ use crossbeam_channel::{Receiver, TrySendError};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
-use super::log;
 use super::tcp::{Conn, Conns, WriteError};
 use super::{Handoff, Shared};
+use crate::log;
 use crate::metrics::{Counters, NetDrop};
 use crate::proxy::{ConnRef, Input, Output, Proxy, Scratch, Transmit};
 use crate::route::{LiveTable, Table};
