@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod demo;
 pub mod log;
 pub mod metrics;
 pub mod net;

@@ -12,7 +12,6 @@ use core::ops::Add;
 use core::time::Duration;
 
 pub mod cli;
-pub mod demo;
 pub mod digest;
 pub mod flow;
 pub mod io;
