@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::log::{self, Level};
 use crate::net::control::Control;
-use crate::net::log::{self, Level};
 use crate::net::{
     self, Bound, ListenAddr, NetConfig, NetError, TcpLimits, DEFAULT_UDP_BATCH, MAX_BATCH,
 };
@@ -56,7 +56,7 @@ pub enum Command {
     Bench(crate::bench::cli::BenchArgs),
     /// Start the proxy with two in-process upstreams and drive calls
     /// through it for ten seconds: the whole job on one machine.
-    Demo(crate::bench::cli::DemoArgs),
+    Demo(crate::demo::DemoArgs),
 }
 
 /// `on` or `off`.
@@ -241,7 +241,7 @@ pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
     let result = match cli.command {
         Command::Proxy(args) => run_proxy(args),
         Command::Bench(args) => return crate::bench::cli::run(args),
-        Command::Demo(args) => return crate::bench::cli::run_demo(args),
+        Command::Demo(args) => return crate::demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,8 +11,11 @@
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod demo;
+pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod proxy;
 pub mod route;
 pub mod sip;
+pub mod sys;

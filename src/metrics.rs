@@ -1,5 +1,11 @@
 //! Per-worker counters: plain integers owned by one worker thread (no shared
-//! atomics on the message path), merged when a worker reports and at exit.
+//! atomics on the message path). No other thread sees them while the
+//! workers run: at most once a second a worker logs the drops (other than
+//! keep-alives and absorbed ACKs) counted since its last such report,
+//! against its own earlier copy ([`Counters::drops_since`]); and when the
+//! runtime stops each worker returns its counters and they are merged into
+//! one total ([`Counters::merge`]) of the workers that stopped in time, which
+//! `branchline proxy` logs on exit and `branchline demo` prints.
 //!
 //! Drops are counted per reason: the proxy's own [`DropReason`]s (by their
 //! stable names) and the runtime's [`NetDrop`]s.

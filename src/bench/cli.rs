@@ -1,6 +1,7 @@
-//! The command line of `branchline bench uac`, `branchline bench uas` and
-//! `branchline demo`: clap derive structs, their validation into the I/O
-//! shell's plans, and the reports at the end of a run.
+//! The command line of `branchline bench uac` and `branchline bench uas`:
+//! clap derive structs, their validation into the I/O shell's plans, and
+//! the reports at the end of a run (which `branchline demo`,
+//! [`crate::demo`], prints too).
 //!
 //! Exit status: 0 when the run's failures are within `--max-failures`, 1
 //! when they are not or the run could not start (e.g. an address in use),
@@ -200,17 +201,6 @@ pub struct UasArgs {
     pub output: OutputArgs,
 }
 
-/// Flags of `branchline demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// How long to place calls.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "D")]
-    pub duration: Duration,
-    /// New calls per second through the proxy.
-    #[arg(long, default_value_t = 200.0, value_name = "CPS")]
-    pub rate: f64,
-}
-
 /// Parses `500ms`, `10s`, `2m`, `1h`, `1.5s` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -249,11 +239,6 @@ pub fn run(args: BenchArgs) -> ExitCode {
     finish(r)
 }
 
-/// Runs `branchline demo` and returns the exit status.
-pub fn run_demo(args: DemoArgs) -> ExitCode {
-    finish(super::demo::run(&args))
-}
-
 /// An error that ends a bench command, with its exit status.
 #[derive(Debug)]
 pub(crate) enum Fail {
@@ -265,7 +250,8 @@ pub(crate) enum Fail {
     Failures,
 }
 
-fn finish(r: Result<(), Fail>) -> ExitCode {
+/// The exit status of a run's result, after printing its error.
+pub(crate) fn finish(r: Result<(), Fail>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(m)) => {

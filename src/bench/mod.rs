@@ -1,18 +1,25 @@
-//! The carrier load generator behind `branchline bench`: even call pacing
-//! ([`pace`]), RFC 3261 client transaction timers ([`timer`]),
-//! hdrhistogram latency recording and counters ([`stats`]), and the live
-//! progress line, text, JSON and SVG reports ([`report`]).
+//! The carrier load generator behind `branchline bench`.
 //!
-//! Everything here is sans-IO: time is a [`Nanos`] passed in by the caller
-//! (the I/O shell converts its `Instant`s), and nothing touches a socket, a
-//! clock or a random number generator. That is what lets every piece run
-//! under a virtual clock in unit tests.
+//! Sans-IO: the call-flow state machines of the UAC and the UAS ([`flow`]),
+//! even call pacing ([`pace`]), RFC 3261 client transaction timers
+//! ([`timer`]), hdrhistogram latency recording and counters ([`stats`]),
+//! the UAC's digest answers ([`digest`]), and the live progress line, text,
+//! JSON and SVG reports ([`report`], written to a `fmt::Write` the caller
+//! owns). Time is a [`Nanos`] passed in by the caller (the I/O shell
+//! converts its `Instant`s), randomness comes in as a seed, and none of
+//! them touches a socket, a clock or a file. That is what lets every piece
+//! run under a virtual clock in unit tests.
+//!
+//! Not sans-IO: [`io`], the I/O shell (worker threads with their sockets
+//! and the monotonic clock, and the supervisor that merges their stats),
+//! and [`cli`], the `bench uac`/`bench uas` command line (resolves the
+//! target, starts the shell, prints the reports and writes the `--json`
+//! and `--report` files).
 
 use core::ops::Add;
 use core::time::Duration;
 
 pub mod cli;
-pub mod demo;
 pub mod digest;
 pub mod flow;
 pub mod io;

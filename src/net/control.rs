@@ -13,7 +13,8 @@ use std::time::Duration;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{log, NetError, Runtime};
+use super::{NetError, Runtime};
+use crate::log;
 use crate::metrics::Counters;
 use crate::route::Table;
 

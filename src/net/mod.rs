@@ -14,11 +14,9 @@
 //! This module makes no protocol decisions: every message goes through
 //! [`Proxy::handle`](crate::proxy::Proxy::handle), and the runtime only
 //! carries out the [`Output`](crate::proxy::Output). The only `unsafe` of the
-//! crate is in `sys` (batched `recvmmsg`/`sendmmsg`).
+//! crate is in [`crate::sys`] (batched `recvmmsg`/`sendmmsg`).
 
 pub mod control;
-pub mod log;
-pub(crate) mod sys;
 mod tcp;
 mod worker;
 
@@ -35,12 +33,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::log;
 use crate::metrics::Counters;
 use crate::proxy::{ConnRef, Proxy};
 use crate::route::LiveTable;
 use crate::sip::Transport;
+use crate::sys;
 
-pub use sys::MAX_BATCH;
+pub use crate::sys::MAX_BATCH;
 
 /// Default datagrams per `recvmmsg`/`sendmmsg` call.
 pub const DEFAULT_UDP_BATCH: usize = 32;

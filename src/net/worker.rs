@@ -26,14 +26,14 @@ use crossbeam_channel::{Receiver, TrySendError};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
-use super::log;
-use super::sys::{RecvBatch, SendBatch};
 use super::tcp::{Conn, Conns, WriteError};
 use super::{Handoff, Shared};
+use crate::log;
 use crate::metrics::{Counters, NetDrop};
 use crate::proxy::{ConnRef, Input, Output, Proxy, Scratch, Transmit};
 use crate::route::{LiveTable, Table};
 use crate::sip::{self, Transport};
+use crate::sys::{RecvBatch, SendBatch};
 
 /// Token of the worker's waker (hand-offs and stop).
 pub(crate) const WAKER: Token = Token(0);

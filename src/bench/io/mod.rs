@@ -12,15 +12,16 @@
 //!
 //! At a few thousand calls per second the cost is syscalls and wakeups, not
 //! SIP, so a loop iteration batches both: every datagram read in it comes
-//! from `recvmmsg` (`net::sys::RecvBatch`), a short batch ends the drain without an
+//! from `recvmmsg` (`sys::RecvBatch`; the UAC's `sys::StampedRecvBatch` also
+//! reads receive times), a short batch ends the drain without an
 //! extra empty read, and everything the iteration produces for a UDP
-//! socket leaves in one `sendmmsg` (`net::sys::SendBatch`) at its end. Wakeups for
+//! socket leaves in one `sendmmsg` (`sys::SendBatch`) at its end. Wakeups for
 //! pacing and timers are rounded up to a `Grid` of ticks, so one wakeup
 //! releases a tick's calls and every timer due within it. A UAC worker that
 //! starts a call every tick anyway takes its UDP sockets out of the epoll
 //! set and reads them once per tick; latencies stay exact because they end
 //! at each response's kernel receive timestamp (`Arrivals`). Workers run
-//! under `SCHED_BATCH` (`net::sys::set_batch_scheduling`): over loopback the
+//! under `SCHED_BATCH` (`sys::set_batch_scheduling`): over loopback the
 //! peer's socket wakeups are synchronous and land on the sender's CPU,
 //! and without it the woken peer preempts the sender after its first
 //! datagram, so a batch turns back into a context switch per message.
@@ -89,7 +90,7 @@ impl Clock {
 }
 
 /// Puts the kernel's receive timestamps (`SO_TIMESTAMPNS`: the wall clock,
-/// read from `recvmmsg` by `net::sys::RecvBatch::received_at`) on the run's
+/// read from `recvmmsg` by `sys::StampedRecvBatch::received_at`) on the run's
 /// [`Clock`], so a latency ends when its response arrived however late the
 /// worker got round to reading it.
 ///

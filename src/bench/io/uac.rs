@@ -26,10 +26,10 @@ use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
-use crate::net::sys::{
-    enable_rx_timestamps, set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH,
-};
 use crate::sip::Transport;
+use crate::sys::{
+    enable_rx_timestamps, set_batch_scheduling, ConnectedSendBatch, StampedRecvBatch, MAX_BATCH,
+};
 
 /// Everything a UAC run needs (the parsed `bench uac` flags).
 #[derive(Debug, Clone)]
@@ -175,7 +175,7 @@ enum LegIo {
 /// `sendmmsg`, with the call slot of each.
 struct UdpLeg {
     socket: UdpSocket,
-    queue: SendBatch,
+    queue: ConnectedSendBatch,
     slots: Vec<u32>,
 }
 
@@ -206,7 +206,7 @@ impl Leg {
                 let bound = s.local_addr()?;
                 let udp = UdpLeg {
                     socket: UdpSocket::from_std(s),
-                    queue: SendBatch::new(MAX_BATCH),
+                    queue: ConnectedSendBatch::new(MAX_BATCH),
                     slots: Vec::with_capacity(MAX_BATCH),
                 };
                 (LegIo::Udp(udp), bound)
@@ -280,7 +280,7 @@ impl Leg {
     /// Handles everything readable on the leg; what the UAC answers is
     /// queued (see [`Leg::queue`]). Over UDP each datagram's latency ends
     /// at its kernel receive time, placed on the run's clock by `at`.
-    fn receive(&mut self, batch: &mut RecvBatch, at: &Arrivals, out: &mut Outbox) {
+    fn receive(&mut self, batch: &mut StampedRecvBatch, at: &Arrivals, out: &mut Outbox) {
         let now = at.now();
         match &mut self.io {
             LegIo::Udp(u) => {
@@ -458,7 +458,7 @@ fn worker(
     // Whether the UDP sockets are in the epoll set.
     let mut watched = false;
     let mut events = Events::with_capacity(256);
-    let mut batch = RecvBatch::with_timestamps(RECV_BATCH, MAX_MESSAGE);
+    let mut batch = StampedRecvBatch::new(RECV_BATCH, MAX_MESSAGE);
     let mut out = Outbox::new();
     let (mut now, wall) = clock.read();
     let mut arrivals = Arrivals::new(now, wall);

@@ -20,8 +20,8 @@ use crate::bench::flow::uas::{Uas, UasConfig};
 use crate::bench::flow::Outbox;
 use crate::bench::stats::Stats;
 use crate::bench::Nanos;
-use crate::net::sys::{set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
 use crate::sip::Transport;
+use crate::sys::{set_batch_scheduling, RecvBatch, SendBatch, MAX_BATCH};
 
 /// Everything a UAS needs (the parsed `bench uas` flags).
 #[derive(Debug, Clone)]

@@ -3,18 +3,26 @@
 //! in-process UAS upstreams, places calls through it with the UAC while
 //! the progress line runs, then prints the report and how the calls split
 //! between the two upstreams.
+//!
+//! Application wiring, like [`crate::cli`]: it puts the proxy
+//! ([`crate::proxy`]), its runtime ([`crate::net`]), a routing table
+//! ([`crate::route`]) and the load generator ([`crate::bench`]) together,
+//! so it lives beside the CLI rather than inside `bench`.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cli::{report, uac_run_info, DemoArgs, Fail, OutputArgs};
-use super::flow::uac::Scenario;
-use super::flow::uas::UasConfig;
-use super::io::uac::UacPlan;
-use super::io::uas::{UasPlan, UasServer};
-use super::io::{ProgressOptions, StopFlag};
-use super::pace::Rate;
-use super::timer::TimerConfig;
+use clap::Args;
+
+use crate::bench::cli::{finish, parse_duration, report, uac_run_info, Fail, OutputArgs};
+use crate::bench::flow::uac::Scenario;
+use crate::bench::flow::uas::UasConfig;
+use crate::bench::io::uac::UacPlan;
+use crate::bench::io::uas::{UasPlan, UasServer};
+use crate::bench::io::{ProgressOptions, StopFlag};
+use crate::bench::pace::Rate;
+use crate::bench::timer::TimerConfig;
 use crate::net::{self, Bound, ListenAddr, NetConfig, TcpLimits};
 use crate::proxy::{self, Key, Listener, Proxy};
 use crate::route::{LiveTable, Table, UpstreamSpec, DEFAULT_GROUP};
@@ -22,8 +30,24 @@ use crate::sip::Transport;
 
 const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 
-/// Runs the demo (see the module docs).
-pub(crate) fn run(args: &DemoArgs) -> Result<(), Fail> {
+/// Flags of `branchline demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// How long to place calls.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "D")]
+    pub duration: Duration,
+    /// New calls per second through the proxy.
+    #[arg(long, default_value_t = 200.0, value_name = "CPS")]
+    pub rate: f64,
+}
+
+/// Runs `branchline demo` (see the module docs) and returns the exit
+/// status.
+pub fn run(args: DemoArgs) -> ExitCode {
+    finish(demo(&args))
+}
+
+fn demo(args: &DemoArgs) -> Result<(), Fail> {
     let rate = Rate::per_second(args.rate)
         .ok_or_else(|| Fail::Usage(format!("--rate {}: give a positive number", args.rate)))?;
     let uas_stop = StopFlag::new();
@@ -109,7 +133,7 @@ A on udp:{} and B on udp:{};\nplacing {} calls/s for {:?} (INVITE → 180 → 20
     };
     let stop = StopFlag::new();
     let _ = stop.on_signals();
-    let outcome = super::io::uac::run(
+    let outcome = crate::bench::io::uac::run(
         &plan,
         &stop,
         ProgressOptions {

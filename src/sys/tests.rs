@@ -1,0 +1,152 @@
+//! Tests of the batched syscalls on loopback sockets.
+
+use std::io;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+
+use super::*;
+
+#[test]
+fn batch_round_trip_on_loopback() {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    b.set_nonblocking(true).unwrap();
+    let mut out = SendBatch::new(4);
+    for i in 0..3u8 {
+        let buf = out.next_buf();
+        buf.clear();
+        buf.extend_from_slice(&[i; 10]);
+        out.commit(b.local_addr().unwrap());
+    }
+    assert_eq!(out.flush(a.as_raw_fd()), (3, 0));
+    assert!(out.is_empty());
+    let mut inb = RecvBatch::new(8, 64);
+    let mut seen = 0;
+    for _ in 0..100 {
+        match inb.recv(b.as_raw_fd()) {
+            Ok(n) => {
+                for i in 0..n {
+                    let (d, src) = inb.get(i);
+                    assert_eq!(d, &[seen as u8; 10]);
+                    assert_eq!(src, Some(a.local_addr().unwrap()));
+                    seen += 1;
+                }
+            }
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock),
+        }
+        if seen == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(seen, 3);
+    assert_eq!(
+        inb.recv(b.as_raw_fd()).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+}
+
+#[test]
+fn batch_scheduling_applies_to_the_calling_thread_only() {
+    std::thread::spawn(|| {
+        set_batch_scheduling().unwrap();
+        // SAFETY: no arguments; reads the calling thread's policy.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_BATCH);
+    })
+    .join()
+    .unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+}
+
+#[test]
+fn timestamped_batch_reads_the_kernel_receive_time() {
+    use std::time::SystemTime;
+    let wall = || {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+    };
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    b.set_nonblocking(true).unwrap();
+    enable_rx_timestamps(b.as_raw_fd()).unwrap();
+    // The kernel turns receive stamping on lazily (a static key flipped
+    // from a work queue): until then it stamps a datagram when it is
+    // read. So try a few rounds; a build that stamped on reading never
+    // passes one.
+    let mut inb = StampedRecvBatch::new(8, 64);
+    let mut stamped_on_arrival = false;
+    for _ in 0..50 {
+        let before = wall();
+        a.send_to(b"one", b.local_addr().unwrap()).unwrap();
+        a.send_to(b"two", b.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let reading = wall();
+        assert_eq!(inb.recv(b.as_raw_fd()).unwrap(), 2);
+        let mut early = true;
+        for (i, want) in [&b"one"[..], b"two"].into_iter().enumerate() {
+            assert_eq!(inb.get(i).0, want);
+            let at = inb.received_at(i).expect("a timestamp");
+            assert!(before <= at, "{before:?} <= {at:?}");
+            early &= at <= reading;
+        }
+        if early {
+            stamped_on_arrival = true;
+            break;
+        }
+    }
+    assert!(stamped_on_arrival, "every datagram was stamped when read");
+    assert!(inb.received_at(0) <= inb.received_at(1));
+    // Without the socket option: none. A plain batch (which has no
+    // timestamps to read) still receives from a socket that stamps.
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_nonblocking(true).unwrap();
+    a.send_to(b"x", c.local_addr().unwrap()).unwrap();
+    a.send_to(b"x", b.local_addr().unwrap()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(inb.recv(c.as_raw_fd()).unwrap(), 1);
+    assert_eq!(inb.received_at(0), None);
+    let mut plain = RecvBatch::new(8, 64);
+    assert_eq!(plain.recv(b.as_raw_fd()).unwrap(), 1);
+    assert_eq!(plain.get(0).0, b"x");
+}
+
+#[test]
+fn connected_datagrams_go_to_the_peer() {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.connect(b.local_addr().unwrap()).unwrap();
+    let mut out = ConnectedSendBatch::new(4);
+    for i in 0..2u8 {
+        let buf = out.next_buf();
+        buf.clear();
+        buf.push(i);
+        out.commit_connected();
+    }
+    assert_eq!(out.flush(a.as_raw_fd()), (2, 0));
+    let mut buf = [0u8; 4];
+    for i in 0..2u8 {
+        let (n, src) = b.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], src), (&[i][..], a.local_addr().unwrap()));
+    }
+}
+
+#[test]
+fn flush_each_names_the_refused_datagram() {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut out = SendBatch::new(4);
+    for len in [10, 70_000, 10] {
+        let buf = out.next_buf();
+        buf.clear();
+        buf.resize(len, 7);
+        out.commit(b.local_addr().unwrap());
+    }
+    let mut refused = Vec::new();
+    let r = out.flush_each(a.as_raw_fd(), |i, e| refused.push((i, e.kind())));
+    assert_eq!(r, (2, 1));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, 1);
+    assert!(out.is_empty());
+}
