@@ -1,10 +1,12 @@
 //! branchline: a stateless, high-throughput SIP forwarding proxy and carrier
 //! benchmark harness.
 //!
-//! The data path of one datagram is `net` (sockets, per-core workers) →
-//! [`sip::parse`] (zero-copy views) → `proxy::handle` (a pure function that
-//! validates, routes and edits) → `net`. See `ARCHITECTURE.md` in the
-//! repository for the module map.
+//! The data path of one datagram is `net` (per-core workers, with the
+//! batched syscalls of [`sys`]) → `proxy::Proxy::handle` (a pure function
+//! that reads the message with [`sip`], validates it, takes its decision
+//! from the authenticator and the [`route`] table, and splices the
+//! forwarded message) → `net`. `ARCHITECTURE.md` at the repository's root
+//! has the module map and where each kind of change goes.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

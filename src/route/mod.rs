@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! Table ── groups: [Group] ── dests: [Destination{addr, transport, weight, key, Arc<Health>}]
-//!       └─ default group (used when no rule matches; rules come later)
+//!       └─ default group (used when no rule matches)
 //! LiveTable = ArcSwap<Table>: workers load(), a reload stores a new Table.
 //! ```
 //!
