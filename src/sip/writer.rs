@@ -81,14 +81,7 @@ impl<'b> Writer<'b> {
     pub fn ipv4(&mut self, ip: Ipv4Addr) -> &mut Self {
         // Room for "255.255.255.255" plus the table entry's padding.
         let mut tmp = [0u8; 20];
-        let mut n = 0;
-        for o in ip.octets() {
-            let (text, len) = OCTETS[usize::from(o)];
-            if let Some(slot) = tmp.get_mut(n..n + 4) {
-                slot.copy_from_slice(&text);
-            }
-            n += usize::from(len);
-        }
+        let n = octets_into(&mut tmp, 0, ip);
         // Without the last dot.
         self.bytes(tmp.get(..n - 1).unwrap_or_default())
     }
@@ -108,16 +101,8 @@ impl<'b> Writer<'b> {
         // ";rport=" 65535.
         let mut tmp = [0u8; 48];
         tmp[..9].copy_from_slice(b"received=");
-        let mut n = 9;
-        for o in ip.octets() {
-            let (text, len) = OCTETS[usize::from(o)];
-            if let Some(slot) = tmp.get_mut(n..n + 4) {
-                slot.copy_from_slice(&text);
-            }
-            n += usize::from(len);
-        }
         // Over the last octet's dot.
-        n -= 1;
+        let mut n = octets_into(&mut tmp, 9, ip) - 1;
         if let Some(slot) = tmp.get_mut(n..n + 7) {
             slot.copy_from_slice(b";rport=");
         }
@@ -250,6 +235,22 @@ impl fmt::Write for Writer<'_> {
         self.bytes(s.as_bytes());
         Ok(())
     }
+}
+
+/// Writes the four octets of `ip` at `at` in `tmp`, each followed by a dot
+/// (from the 256-entry table, four bytes a copy: `tmp` needs three bytes of
+/// room past the last dot), and returns where the text ends.
+#[inline(always)]
+fn octets_into(tmp: &mut [u8], at: usize, ip: Ipv4Addr) -> usize {
+    let mut n = at;
+    for o in ip.octets() {
+        let (text, len) = OCTETS[usize::from(o)];
+        if let Some(slot) = tmp.get_mut(n..n + 4) {
+            slot.copy_from_slice(&text);
+        }
+        n += usize::from(len);
+    }
+    n
 }
 
 /// The address a Via's `received` carries for a sender at `ip`: an
