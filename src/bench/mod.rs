@@ -6,8 +6,9 @@
 //! the UAC's digest answers ([`digest`]), and the live progress line, text,
 //! JSON and SVG reports ([`report`], written to a `fmt::Write` the caller
 //! owns). Time is a [`Nanos`] passed in by the caller (the I/O shell
-//! converts its `Instant`s), randomness comes in as a seed, and none of
-//! them touches a socket, a clock or a file. That is what lets every piece
+//! converts its `Instant`s), randomness comes in as a seed for the one
+//! generator, [`rng`], and none of them touches a socket, a clock or a
+//! file. That is what lets every piece
 //! run under a virtual clock in unit tests.
 //!
 //! Not sans-IO: [`io`], the I/O shell (worker threads with their sockets
@@ -25,6 +26,7 @@ pub mod flow;
 pub mod io;
 pub mod pace;
 pub mod report;
+pub mod rng;
 pub mod stats;
 pub mod timer;
 
