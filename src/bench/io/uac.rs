@@ -395,6 +395,8 @@ fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64) -> UacConfig {
         timers: plan.timers,
         register_expires: 3600,
         seed,
+        numbers: Default::default(),
+        number_seed: seed,
     }
 }
 
