@@ -125,6 +125,8 @@ A on udp:{} and B on udp:{};\nplacing {} calls/s for {:?} (INVITE → 180 → 20
         tick: Duration::from_millis(2),
         scenario: Scenario::Call,
         service: "service".into(),
+        numbers: Default::default(),
+        number_seed: 0,
         hold: Duration::ZERO,
         timeout: Duration::from_secs(5),
         timers: TimerConfig::default(),

@@ -293,3 +293,155 @@ fn uac_with_a_preloaded_route_through_the_proxy() {
     assert_all_ok(&j, 200);
     assert_uas_served(uas, 200);
 }
+
+/// One request as the test's UAS saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    method: String,
+    request_uri: String,
+    /// The To value without its tag.
+    to: String,
+    call_id: String,
+    cseq: String,
+}
+
+/// A header's value in `msg` (full names only: the harness writes them).
+fn header<'a>(msg: &'a str, name: &str) -> &'a str {
+    msg.split("\r\n")
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(": ")))
+        .unwrap_or_else(|| panic!("no {name} in {msg}"))
+}
+
+/// Plays a minimal UAS on `sock` until `done` says the UAC has ended: every
+/// request gets a 200 (with a To tag and no Contact, so the ACK and BYE are
+/// sent to the call's Request-URI again); returns every request seen, in
+/// arrival order.
+fn answer_all(sock: &std::net::UdpSocket, done: impl Fn() -> bool) -> Vec<Seen> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 65_536];
+    while !done() {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let line = msg.split("\r\n").next().unwrap();
+        let mut parts = line.split(' ');
+        let (method, request_uri) = (parts.next().unwrap(), parts.next().unwrap());
+        let to = header(&msg, "To");
+        seen.push(Seen {
+            method: method.into(),
+            request_uri: request_uri.into(),
+            to: to.split(";tag=").next().unwrap().into(),
+            call_id: header(&msg, "Call-ID").into(),
+            cseq: header(&msg, "CSeq").into(),
+        });
+        if method == "ACK" {
+            continue;
+        }
+        let tag = if to.contains(";tag=") { "" } else { ";tag=uas" };
+        let reply = format!(
+            "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {to}{tag}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+            header(&msg, "Via"),
+            header(&msg, "From"),
+            header(&msg, "Call-ID"),
+            header(&msg, "CSeq"),
+        );
+        sock.send_to(reply.as_bytes(), from).unwrap();
+    }
+    seen
+}
+
+/// `bench uac --to` against a UDP socket of the test: every call dials one
+/// number of one of the patterns (each `#` a digit, the rest as written),
+/// in the Request-URI and To of its INVITE, ACK and BYE; both patterns are
+/// dialled; and the same `--seed` dials the same numbers again.
+#[test]
+fn uac_dials_the_numbers_of_its_to_patterns() {
+    let dial = |seed: &str| {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let json = scratch(&format!("to-{seed}.json"));
+        let args = [
+            "--calls",
+            "40",
+            "--rate",
+            "200",
+            "--to",
+            "+4420#######",
+            "--to",
+            "0800*###",
+            "--seed",
+            seed,
+        ];
+        let uac = std::thread::scope(|s| {
+            let uac = s.spawn(|| bench_uac(port, &json, &args));
+            let seen = answer_all(&sock, || uac.is_finished());
+            (uac.join().unwrap(), seen)
+        });
+        let (out, seen) = uac;
+        assert!(out.status.success(), "{}", show(&out));
+        let j = std::fs::read_to_string(&json).unwrap();
+        assert_all_ok(&j, 40);
+        assert!(j.contains("\"to\": \"'+4420#######' '0800*###'\""), "{j}");
+        assert!(j.contains(&format!("\"seed\": \"{seed}\"")), "{j}");
+        (port, seen)
+    };
+    let (port, seen) = dial("18");
+    let mut calls: Vec<String> = seen.iter().map(|s| s.call_id.clone()).collect();
+    calls.sort();
+    calls.dedup();
+    assert_eq!(calls.len(), 40, "{seen:#?}");
+    let mut numbers = Vec::new();
+    for call in &calls {
+        // The call's requests, once each (a retransmission repeats its
+        // CSeq and method).
+        let mut reqs: Vec<&Seen> = seen.iter().filter(|s| &s.call_id == call).collect();
+        reqs.dedup_by(|a, b| (&a.method, &a.cseq) == (&b.method, &b.cseq));
+        let methods: Vec<&str> = reqs.iter().map(|r| r.method.as_str()).collect();
+        assert_eq!(methods, ["INVITE", "ACK", "BYE"], "{reqs:#?}");
+        let n = reqs[0]
+            .request_uri
+            .strip_prefix("sip:")
+            .and_then(|u| u.split_once('@'))
+            .unwrap()
+            .0
+            .to_owned();
+        let shape_ok = match n.strip_prefix("+4420") {
+            Some(rest) => rest.len() == 7 && rest.bytes().all(|b| b.is_ascii_digit()),
+            None => n
+                .strip_prefix("0800*")
+                .is_some_and(|rest| rest.len() == 3 && rest.bytes().all(|b| b.is_ascii_digit())),
+        };
+        assert!(shape_ok, "{n}");
+        for r in &reqs {
+            assert_eq!(r.request_uri, format!("sip:{n}@127.0.0.1:{port}"), "{r:?}");
+            assert_eq!(r.to, format!("<sip:{n}@127.0.0.1:{port}>"), "{r:?}");
+        }
+        numbers.push(n);
+    }
+    assert!(
+        numbers.iter().any(|n| n.starts_with("+4420")),
+        "{numbers:?}"
+    );
+    assert!(numbers.iter().any(|n| n.starts_with("0800")), "{numbers:?}");
+    // Not one number over and over.
+    let mut distinct = numbers.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() > 30, "{numbers:?}");
+    // The same seed: the same numbers (one worker, one local address).
+    let (_, again) = dial("18");
+    let invites = |seen: &[Seen]| {
+        let mut v: Vec<String> = seen
+            .iter()
+            .filter(|s| s.method == "INVITE")
+            .map(|s| s.request_uri.split_once('@').unwrap().0.to_owned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert_eq!(invites(&again), invites(&seen));
+}

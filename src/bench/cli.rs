@@ -20,6 +20,7 @@ use super::flow::uas::UasConfig;
 use super::io::uac::{UacOutcome, UacPlan};
 use super::io::uas::{UasPlan, UasServer};
 use super::io::{ProgressOptions, StopFlag};
+use super::number::{NumberPattern, Numbers};
 use super::pace::Rate;
 use super::report::{write_json, write_svg, write_text, RunInfo};
 use super::stats::{Latency, Stats};
@@ -149,6 +150,21 @@ pub struct UacArgs {
     /// User part of the Request-URI of calls, OPTIONS and MESSAGEs.
     #[arg(long, default_value = "service")]
     pub service: String,
+    /// Dial numbers instead of --service: each # in PATTERN is a random
+    /// digit, 0-9 (e.g. '+4420#######'); a pattern holds digits, #, * and a
+    /// leading +, at most 32. Repeat for several patterns: each call picks
+    /// one evenly at random. The call's number is the user part of the To of
+    /// all its requests and of the Request-URI of those outside the dialog
+    /// (the INVITE and its retransmissions, the ACK of a refused call, an
+    /// OPTIONS or MESSAGE); the ACK and BYE of an answered call go to the
+    /// answer's Contact. Not with --scenario register.
+    #[arg(long, value_name = "PATTERN", value_parser = parse_pattern, conflicts_with = "service")]
+    pub to: Vec<NumberPattern>,
+    /// Seeds the numbers --to dials: the same seed with the same --workers
+    /// and --local dials the same numbers, in the same order on each local
+    /// address [default: from the clock; the report shows it].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// A preloaded Route for requests outside a dialog, as a phone with an
     /// outbound proxy sends (e.g. sip:10.0.0.1:5060;lr); repeat for a route
     /// set, in order. Requests in a dialog follow its Record-Route instead.
@@ -230,6 +246,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Checks a `--to` pattern (see [`NumberPattern`]).
+fn parse_pattern(s: &str) -> Result<NumberPattern, String> {
+    NumberPattern::parse(s).map_err(|e| e.to_string())
+}
+
 /// Runs `branchline bench ...` and returns the exit status.
 pub fn run(args: BenchArgs) -> ExitCode {
     let r = match args.command {
@@ -304,6 +325,16 @@ impl UacArgs {
                 }
             }
         }
+        if !self.to.is_empty() && scenario == Scenario::Register {
+            return Err(Fail::Usage(
+                "--to dials calls, OPTIONS and MESSAGEs; a REGISTER's user is --user".into(),
+            ));
+        }
+        let number_seed = self.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
         let duration = match (self.calls, self.duration) {
             (None, None) => Some(Duration::from_secs(10)),
             (_, d) => d,
@@ -320,6 +351,8 @@ impl UacArgs {
             tick: Duration::from_millis(2),
             scenario,
             service: self.service.clone(),
+            numbers: Numbers::new(self.to.clone()),
+            number_seed,
             hold: self.hold,
             timeout: self.timeout,
             timers: TimerConfig {
@@ -390,6 +423,16 @@ pub(crate) fn uac_run_info(plan: &UacPlan, outcome: &UacOutcome) -> RunInfo {
     }
     if let Some(d) = plan.duration {
         params.push(("duration", format!("{d:?}")));
+    }
+    if !plan.numbers.is_empty() {
+        let to: Vec<String> = plan
+            .numbers
+            .patterns()
+            .iter()
+            .map(|p| format!("'{}'", p.as_str()))
+            .collect();
+        params.push(("to", to.join(" ")));
+        params.push(("seed", plan.number_seed.to_string()));
     }
     params.push(("pacing_missed", outcome.missed.to_string()));
     RunInfo {
@@ -611,6 +654,43 @@ mod tests {
             panic!()
         };
         assert!(matches!(a.plan(), Err(Fail::Usage(_))));
+    }
+
+    #[test]
+    fn to_patterns_and_seed() {
+        let uac = |args: &[&str]| {
+            let mut argv = vec!["t", "uac", "--target", "127.0.0.1:5060"];
+            argv.extend(args);
+            T::try_parse_from(argv).map(|t| match t.cmd {
+                BenchCommand::Uac(a) => a,
+                BenchCommand::Uas(_) => panic!(),
+            })
+        };
+        let a = uac(&["--to", "+4420#######", "--to", "0800####", "--seed", "7"]).unwrap();
+        let plan = a.plan().unwrap();
+        let patterns: Vec<&str> = plan.numbers.patterns().iter().map(|p| p.as_str()).collect();
+        assert_eq!(patterns, ["+4420#######", "0800####"]);
+        assert_eq!(plan.number_seed, 7);
+        let plan = uac(&[]).unwrap().plan().unwrap();
+        assert!(plan.numbers.is_empty());
+        assert_eq!(plan.service, "service");
+        // Refused at start: an empty or foreign pattern (clap's usage error),
+        // --to with --service, --to with REGISTER.
+        for bad in [
+            &["--to", ""][..],
+            &["--to", "44a#"],
+            &["--to", "1#", "--service", "x"],
+        ] {
+            let e = uac(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        let e = uac(&["--to", ""]).unwrap_err().to_string();
+        assert!(
+            e.contains("invalid value '' for '--to <PATTERN>': empty pattern;"),
+            "{e}"
+        );
+        let a = uac(&["--to", "1#", "--scenario", "register"]).unwrap();
+        assert!(matches!(a.plan(), Err(Fail::Usage(m)) if m.starts_with("--to dials calls")));
     }
 
     #[test]

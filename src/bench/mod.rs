@@ -3,12 +3,13 @@
 //! Sans-IO: the call-flow state machines of the UAC and the UAS ([`flow`]),
 //! even call pacing ([`pace`]), RFC 3261 client transaction timers
 //! ([`timer`]), hdrhistogram latency recording and counters ([`stats`]),
-//! the UAC's digest answers ([`digest`]), and the live progress line, text,
-//! JSON and SVG reports ([`report`], written to a `fmt::Write` the caller
-//! owns). Time is a [`Nanos`] passed in by the caller (the I/O shell
-//! converts its `Instant`s), randomness comes in as a seed, and none of
-//! them touches a socket, a clock or a file. That is what lets every piece
-//! run under a virtual clock in unit tests.
+//! the UAC's digest answers ([`digest`]), the numbers it dials
+//! ([`number`]), and the live progress line, text, JSON and SVG reports
+//! ([`report`], written to a `fmt::Write` the caller owns). Time is a
+//! [`Nanos`] passed in by the caller (the I/O shell converts its
+//! `Instant`s), randomness comes in as a seed for the one generator,
+//! [`rng`], and none of them touches a socket, a clock or a file. That is
+//! what lets every piece run under a virtual clock in unit tests.
 //!
 //! Not sans-IO: [`io`], the I/O shell (worker threads with their sockets
 //! and the monotonic clock, and the supervisor that merges their stats),
@@ -23,8 +24,10 @@ pub mod cli;
 pub mod digest;
 pub mod flow;
 pub mod io;
+pub mod number;
 pub mod pace;
 pub mod report;
+pub mod rng;
 pub mod stats;
 pub mod timer;
 

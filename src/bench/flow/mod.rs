@@ -173,4 +173,6 @@ pub(crate) fn parse_hex_fields<const N: usize>(s: &[u8]) -> Option<[u64; N]> {
 }
 
 #[cfg(test)]
+mod number_tests;
+#[cfg(test)]
 mod tests;

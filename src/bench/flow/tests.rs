@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use super::uac::{DigestSigner, Scenario, Uac, UacConfig};
 use super::uas::{Uas, UasConfig};
 use super::*;
+use crate::bench::number::Numbers;
 use crate::bench::stats::{Failure, Latency, MsgKind};
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
@@ -16,7 +17,7 @@ use crate::sip::{self, build, Message, Transport};
 
 const ONE_WAY: Duration = Duration::from_millis(1);
 
-fn uac_config(scenario: Scenario) -> UacConfig {
+pub(super) fn uac_config(scenario: Scenario) -> UacConfig {
     UacConfig {
         scenario,
         request_uri: "sip:service@192.0.2.2:5060".into(),
@@ -32,10 +33,12 @@ fn uac_config(scenario: Scenario) -> UacConfig {
         timers: TimerConfig::default(),
         register_expires: 3600,
         seed: 0xbe7c,
+        numbers: Numbers::default(),
+        number_seed: 1,
     }
 }
 
-fn uas_config() -> UasConfig {
+pub(super) fn uas_config() -> UasConfig {
     UasConfig {
         ring: Duration::ZERO,
         answer_code: 200,
@@ -56,19 +59,19 @@ fn uac_addr() -> SocketAddr {
 type DropRule = Box<dyn FnMut(usize, &[u8]) -> bool>;
 
 /// Datagrams in flight: (arrival, to the UAS?, bytes).
-struct Net {
-    uac: Uac,
+pub(super) struct Net {
+    pub(super) uac: Uac,
     uas: Uas,
     now: Nanos,
     flight: VecDeque<(Nanos, bool, Vec<u8>)>,
     /// Loses the n-th datagram sent (counting from 0) when true.
     drop: DropRule,
     sent: usize,
-    log: Vec<String>,
+    pub(super) log: Vec<String>,
 }
 
 impl Net {
-    fn new(uac: UacConfig, uas: UasConfig) -> Net {
+    pub(super) fn new(uac: UacConfig, uas: UasConfig) -> Net {
         Net {
             uac: Uac::new(uac, None),
             uas: Uas::new(uas),
@@ -101,14 +104,14 @@ impl Net {
         out.clear();
     }
 
-    fn start(&mut self) {
+    pub(super) fn start(&mut self) {
         let mut out = Outbox::new();
         self.uac.start(self.now, &mut out);
         self.ship(&mut out, true);
     }
 
     /// Runs until nothing is in flight and no timer is armed, or `until`.
-    fn run(&mut self, until: Nanos) {
+    pub(super) fn run(&mut self, until: Nanos) {
         let mut out = Outbox::new();
         loop {
             let next_msg = self.flight.iter().map(|f| f.0).min();
@@ -146,7 +149,7 @@ fn assert_latency(s: &crate::bench::stats::Stats, kind: Latency, us: u64) {
     assert!(h.equivalent(h.max(), us), "{} is not {us}", h.max());
 }
 
-fn secs(s: u64) -> Nanos {
+pub(super) fn secs(s: u64) -> Nanos {
     Nanos::from_millis(s * 1000)
 }
 
@@ -186,13 +189,13 @@ fn a_call_end_to_end() {
 }
 
 /// The datagrams in `out`, cleared.
-fn take(out: &mut Outbox) -> Vec<Vec<u8>> {
+pub(super) fn take(out: &mut Outbox) -> Vec<Vec<u8>> {
     let v = out.iter().map(|t| t.bytes.to_vec()).collect();
     out.clear();
     v
 }
 
-fn first_line(d: &[u8]) -> String {
+pub(super) fn first_line(d: &[u8]) -> String {
     String::from_utf8_lossy(d.split(|&b| b == b'\r').next().unwrap()).into_owned()
 }
 
@@ -505,7 +508,7 @@ fn a_preloaded_route_goes_on_requests_outside_a_dialog() {
     assert_eq!(route_line(&ack).as_deref(), Some(preload));
 }
 
-fn respond(request: &[u8], code: u16) -> Vec<u8> {
+pub(super) fn respond(request: &[u8], code: u16) -> Vec<u8> {
     let Ok(Message::Request(req)) = sip::parse(request) else {
         panic!("not a request")
     };

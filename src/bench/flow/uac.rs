@@ -7,10 +7,18 @@
 //! [`Retransmit`] schedule and the dialog's To tag, remote target and route
 //! set in buffers reused from call to call. Requests are rebuilt from that
 //! state when retransmitted, so no copy of them is kept.
+//!
+//! With [`UacConfig::numbers`] (`--to`), a call draws its number when it
+//! starts, from the UAC's own [`Rng`] seeded by [`UacConfig::number_seed`],
+//! and keeps its Request-URI and To URI with that number in its slot: every
+//! request of the call (the INVITE and its retransmissions, the ACK, the
+//! BYE) carries the one number.
 
 use core::time::Duration;
 
 use super::{msg_kind, parse_hex_fields, Id, Outbox};
+use crate::bench::number::Numbers;
+use crate::bench::rng::Rng;
 use crate::bench::stats::{Failure, Latency, MsgKind, Stats};
 use crate::bench::timer::{Fire, Retransmit, TimerConfig, TimerId, Timers, TxnKind};
 use crate::bench::Nanos;
@@ -102,6 +110,16 @@ pub struct UacConfig {
     /// Distinguishes this run and worker in Call-IDs and branches (the shell
     /// derives it from the time and the worker number).
     pub seed: u64,
+    /// Numbers to dial (`--to`). When there is one pattern or more, each
+    /// call (not a REGISTER, whose user is the address of record) draws a
+    /// number as it starts, and the number replaces the user part of
+    /// `request_uri` and `to_uri` in every request of the call. None: the
+    /// URIs as they are.
+    pub numbers: Numbers,
+    /// Seeds the draws of `numbers`, so the same seed dials the same
+    /// numbers in the same order (`--seed`; the shell gives each leg its
+    /// own).
+    pub number_seed: u64,
 }
 
 /// The UAC state machine of one worker. See the module docs.
@@ -113,6 +131,10 @@ pub struct Uac {
     open: u32,
     timers: Timers,
     stats: Stats,
+    /// Draws the calls' numbers.
+    rng: Rng,
+    /// The number being drawn (reused).
+    number: Vec<u8>,
 }
 
 impl core::fmt::Debug for Uac {
@@ -157,6 +179,10 @@ struct Call {
     route: Vec<u8>,
     auth: Vec<u8>,
     auth_header: &'static [u8],
+    /// The call's Request-URI and To URI with its number (`--to`), or
+    /// empty for the configured ones.
+    request_uri: Vec<u8>,
+    to_uri: Vec<u8>,
 }
 
 /// Which request of a call to (re)build.
@@ -181,6 +207,7 @@ impl Uac {
     /// REGISTER; without one a 401/407 fails the registration.
     pub fn new(cfg: UacConfig, signer: Option<Box<dyn DigestSigner>>) -> Uac {
         Uac {
+            rng: Rng::new(cfg.number_seed),
             cfg,
             signer,
             calls: Vec::new(),
@@ -188,6 +215,7 @@ impl Uac {
             open: 0,
             timers: Timers::new(),
             stats: Stats::new(),
+            number: Vec::new(),
         }
     }
 
@@ -233,6 +261,8 @@ impl Uac {
                     route: Vec::new(),
                     auth: Vec::new(),
                     auth_header: b"Authorization",
+                    request_uri: Vec::new(),
+                    to_uri: Vec::new(),
                 });
                 (self.calls.len() - 1) as u32
             }
@@ -250,6 +280,18 @@ impl Uac {
         call.target.clear();
         call.route.clear();
         call.auth.clear();
+        call.request_uri.clear();
+        call.to_uri.clear();
+        if !self.cfg.numbers.is_empty() && self.cfg.scenario != Scenario::Register {
+            self.number.clear();
+            self.cfg.numbers.draw(&mut self.rng, &mut self.number);
+            with_user(
+                self.cfg.request_uri.as_bytes(),
+                &self.number,
+                &mut call.request_uri,
+            );
+            with_user(self.cfg.to_uri.as_bytes(), &self.number, &mut call.to_uri);
+        }
         self.open += 1;
         self.stats.call_started();
         self.begin(slot, Req::Initial, now, out);
@@ -556,10 +598,11 @@ impl Uac {
             Req::Bye => (Method::Bye, call.cseq),
         };
         let in_dialog = matches!(req, Req::Ack2xx | Req::Bye);
+        let request_uri = or_configured(&call.request_uri, &cfg.request_uri);
         let uri = if in_dialog && !call.target.is_empty() {
             &call.target[..]
         } else {
-            cfg.request_uri.as_bytes()
+            request_uri
         };
         let to_tag = (!call.to_tag.is_empty() && req != Req::Initial).then_some(&call.to_tag[..]);
         let mut spec = RequestSpec::new(
@@ -579,7 +622,7 @@ impl Uac {
             },
             Party {
                 display: None,
-                uri: cfg.to_uri.as_bytes(),
+                uri: or_configured(&call.to_uri, &cfg.to_uri),
                 tag: to_tag,
             },
             call_id.as_bytes(),
@@ -622,6 +665,37 @@ impl Uac {
         spec.extra = &extra[..n];
         spec.write(out.next(None, slot));
     }
+}
+
+/// A call's own URI, or the configured one when it has none.
+fn or_configured<'a>(own: &'a [u8], configured: &'a str) -> &'a [u8] {
+    if own.is_empty() {
+        configured.as_bytes()
+    } else {
+        own
+    }
+}
+
+/// Writes into `out` the SIP URI `uri` with its user part set to `user`:
+/// what comes between the scheme's `:` and the `@` is replaced, or `user@`
+/// is put after the scheme when `uri` has no user part.
+pub(super) fn with_user(uri: &[u8], user: &[u8], out: &mut Vec<u8>) {
+    let scheme = uri.iter().position(|&b| b == b':').map_or(0, |i| i + 1);
+    let rest = &uri[scheme..];
+    // The user part ends at the first `@` before the parameters or headers.
+    let host_end = rest
+        .iter()
+        .position(|&b| matches!(b, b';' | b'?'))
+        .unwrap_or(rest.len());
+    let host = match rest[..host_end].iter().position(|&b| b == b'@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    out.clear();
+    out.extend_from_slice(&uri[..scheme]);
+    out.extend_from_slice(user);
+    out.push(b'@');
+    out.extend_from_slice(host);
 }
 
 /// Stores the To tag of a final response.

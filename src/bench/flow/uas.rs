@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::{parse_hex_fields, Id, Outbox};
+use crate::bench::rng::Rng;
 use crate::bench::stats::{Failure, MsgKind, Stats};
 use crate::bench::timer::{Fire, Retransmit, TimerConfig, TimerId, Timers, TxnKind};
 use crate::bench::Nanos;
@@ -52,7 +53,7 @@ pub struct Uas {
     hasher: ahash::RandomState,
     timers: Timers,
     stats: Stats,
-    rng: u64,
+    rng: Rng,
     /// `<contact_uri>`, the Contact value of 2xx responses.
     contact: Vec<u8>,
 }
@@ -89,7 +90,7 @@ t=0 0\r\nm=audio 4002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 impl Uas {
     /// A UAS with no dialogs.
     pub fn new(cfg: UasConfig) -> Uas {
-        let rng = cfg.seed | 1;
+        let rng = Rng::new(cfg.seed);
         let contact = [b"<", cfg.contact_uri.as_bytes(), b">"].concat();
         Uas {
             contact,
@@ -230,7 +231,7 @@ impl Uas {
             return;
         }
         self.stats.call_started();
-        let final_code = if self.next_unit() < self.cfg.fail_ratio {
+        let final_code = if self.rng.unit() < self.cfg.fail_ratio {
             self.cfg.fail_code
         } else {
             self.cfg.answer_code
@@ -402,15 +403,6 @@ impl Uas {
         self.by_call_id.remove(&d.key);
         self.timers.cancel(TimerId(slot));
         self.free.push(slot);
-    }
-
-    /// xorshift64*: a uniform number in [0, 1).
-    fn next_unit(&mut self) -> f64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let v = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        (v >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

@@ -22,7 +22,9 @@ use super::{is_transient, publish, sleep_until, udp_socket, Arrivals, Clock, Mai
 use super::{Grid, MAX_MESSAGE, PUBLISH_EVERY, RECV_BATCH};
 use crate::bench::flow::uac::{DigestSigner, Scenario, Uac, UacConfig};
 use crate::bench::flow::Outbox;
+use crate::bench::number::Numbers;
 use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
+use crate::bench::rng::Rng;
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
@@ -57,6 +59,12 @@ pub struct UacPlan {
     pub scenario: Scenario,
     /// User part of the Request-URI and To of calls.
     pub service: String,
+    /// Numbers to dial instead of `service` (`--to`); none: `service`.
+    pub numbers: Numbers,
+    /// Seeds the numbers' draws (`--seed`): leg by leg, worker by worker,
+    /// each leg's generator is seeded with the next draw of a generator
+    /// seeded with this, so the same seed, workers and locals repeat a run.
+    pub number_seed: u64,
     /// Time between ACK and BYE.
     pub hold: Duration,
     /// Per-transaction timeout, and the length of the drain phase.
@@ -97,6 +105,7 @@ pub fn run(
             .map_or(0, |d| d.as_nanos() as u64);
     // Bind every socket before starting anything, so a bad address fails
     // the run up front.
+    let mut number_seeds = Rng::new(plan.number_seed);
     let mut legs_per_worker = Vec::new();
     for w in 0..workers {
         let mut legs = Vec::new();
@@ -111,7 +120,7 @@ pub fn run(
                 .wrapping_add(u64::from(w) << 48)
                 .wrapping_add((i as u64) << 40)
                 & 0x00ff_ffff_ffff_ffff;
-            legs.push(Leg::open(plan, local, seed)?);
+            legs.push(Leg::open(plan, local, seed, number_seeds.next_u64())?);
         }
         legs_per_worker.push(legs);
     }
@@ -180,7 +189,7 @@ struct UdpLeg {
 }
 
 impl Leg {
-    fn open(plan: &UacPlan, local: SocketAddr, seed: u64) -> io::Result<Leg> {
+    fn open(plan: &UacPlan, local: SocketAddr, seed: u64, number_seed: u64) -> io::Result<Leg> {
         let (io, bound) = match plan.transport {
             Transport::Tcp => {
                 let s = Socket::new(
@@ -212,7 +221,7 @@ impl Leg {
                 (LegIo::Udp(udp), bound)
             }
         };
-        let cfg = uac_config(plan, bound, seed);
+        let cfg = uac_config(plan, bound, seed, number_seed);
         let signer: Option<Box<dyn DigestSigner>> = plan.credentials.as_ref().map(|(u, p)| {
             Box::new(crate::bench::digest::Md5Signer::new(
                 u.clone(),
@@ -354,7 +363,7 @@ fn with_context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
 }
 
 /// The UAC configuration of a leg bound to `local`.
-fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64) -> UacConfig {
+fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64, number_seed: u64) -> UacConfig {
     let tparam = if plan.transport == Transport::Tcp {
         ";transport=tcp"
     } else {
@@ -395,6 +404,8 @@ fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64) -> UacConfig {
         timers: plan.timers,
         register_expires: 3600,
         seed,
+        numbers: plan.numbers.clone(),
+        number_seed,
     }
 }
 
