@@ -13,6 +13,7 @@ use super::{DropReason, Input, Output, Proxy};
 use crate::route::Table;
 use crate::sip::edit::Editor;
 use crate::sip::uri::Uri;
+use crate::sip::writer;
 use crate::sip::{self, charset, Error, HeaderName, Method, Request};
 
 /// Methods we forward, for `Allow` in our own OPTIONS answer.
@@ -234,23 +235,13 @@ pub(super) fn handle(
 
 /// `n` in decimal in `buf`, or nothing for `None`.
 fn decimal(buf: &mut [u8; 10], n: Option<u32>) -> &[u8] {
-    let Some(n) = n else {
-        return &[];
-    };
-    let mut at = buf.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        if let Some(d) = buf.get_mut(at) {
-            // A digit: `rest % 10` is below 10.
-            *d = b'0' + (rest % 10) as u8;
+    match n {
+        Some(n) => {
+            let at = writer::decimal_into(buf, u64::from(n));
+            buf.get(at..).unwrap_or_default()
         }
-        rest /= 10;
-        if rest == 0 || at == 0 {
-            break;
-        }
+        None => &[],
     }
-    buf.get(at..).unwrap_or_default()
 }
 
 fn remove_last_route(ed: &mut Editor, req: &Request<'_>) {

@@ -205,7 +205,7 @@ const PAIRS: &[u8; 200] = b"\
 /// digit is (`buf` must hold the longest value: 10 bytes for a `u32`).
 /// Two digits per step, from a table.
 #[inline(always)]
-fn decimal_into(buf: &mut [u8], mut n: u64) -> usize {
+pub(crate) fn decimal_into(buf: &mut [u8], mut n: u64) -> usize {
     let mut i = buf.len();
     let mut put = |i: usize, n: u64| {
         let at = n as usize * 2;
