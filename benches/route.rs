@@ -65,7 +65,7 @@ fn groups() -> TableBuilder {
     })
 }
 
-/// A million distinct prefixes of 4 to 12 digits after a country code,
+/// A million distinct prefixes of 4 to 11 digits after a country code,
 /// plus every prefix of `NUMBER`.
 fn prefixes() -> Vec<(String, String)> {
     let mut x = 0x1234_5678_u64;
@@ -80,7 +80,7 @@ fn prefixes() -> Vec<(String, String)> {
     let mut out: Vec<String> = Vec::with_capacity(1_000_100);
     while out.len() < 1_000_000 {
         let r = next();
-        let len = 4 + (r % 9) as usize;
+        let len = 4 + (r % 8) as usize;
         let mut p = String::from(ccs[(r >> 8) as usize % ccs.len()]);
         let mut d = next();
         for _ in 0..len {

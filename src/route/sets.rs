@@ -220,10 +220,32 @@ impl Substrings {
 
     /// True when `hay` contains one of the needles, in any ASCII case.
     pub fn found_in(&self, hay: &[u8]) -> bool {
-        self.needles
-            .iter()
-            .any(|n| hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
+        self.needles.iter().any(|n| contains_ignore_case(hay, n))
     }
+}
+
+/// Whether `hay` contains the lower-case `needle` in any ASCII case: the
+/// first byte (either case) is found with `memchr2`, the rest compared only
+/// there.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut at = 0;
+    while let Some(i) = hay
+        .get(at..)
+        .and_then(|h| memchr::memchr2(first, first.to_ascii_uppercase(), h))
+    {
+        let start = at + i + 1;
+        if hay
+            .get(start..start + rest.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+        {
+            return true;
+        }
+        at = start;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -281,6 +303,7 @@ mod tests {
         assert!(ua.found_in(b"Friendly-Scanner 1.0"));
         assert!(ua.found_in(b"x SIPVicious"));
         assert!(!ua.found_in(b"Linphone/5.0") && !ua.found_in(b""));
+        assert!(!ua.found_in(b"friendly-scanne") && ua.found_in(b"ffriendly-scannerr"));
         assert_eq!(Substrings::new(["a", ""]).unwrap_err(), 1);
     }
 }
