@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod cidr;
 pub mod cli;
 pub mod demo;
 pub mod log;

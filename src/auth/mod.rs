@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use crate::sip::{Request, Transport};
 
-pub use acl::{Cidr, IpAcl, PrefixProblem};
+pub use crate::cidr::{Cidr, CidrProblem};
+pub use acl::IpAcl;
 pub use verdict::{Challenge, ChallengeKind, HeaderValueBuf, ValueFull, Verdict};
 
 /// Decides whether a request may be routed. Implementations are shared by
@@ -118,7 +119,7 @@ pub enum AuthError {
         /// The entry as given.
         input: String,
         /// What is wrong with it.
-        problem: PrefixProblem,
+        problem: CidrProblem,
     },
     /// An allow-list without entries.
     #[error(

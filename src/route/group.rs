@@ -1,6 +1,7 @@
-//! Destination groups and their balancing: weighted rendezvous
-//! (highest-random-weight) hashing of the Call-ID over the healthy members.
-//! No I/O.
+//! Destination groups and their members, and the weighted rendezvous
+//! (highest-random-weight) hashing over the available members that the
+//! `hash` and `priority` algorithms use ([`super::balance`] has the
+//! others). No I/O.
 //!
 //! For a call with hash `c` and a destination with key `k` and weight `w`,
 //! the score is `w / -ln(u)` where `u` in (0, 1) is derived from
@@ -26,6 +27,8 @@ use std::sync::Arc;
 
 use crate::sip::Transport;
 
+use super::balance::Algorithm;
+use super::group_spec::{ProbeSpec, WhenDown};
 use super::hash::{destination_key, neg_ln_unit, score_hash, CallHash};
 
 /// The health flag of one upstream, shared by every group (and, through
@@ -69,6 +72,12 @@ pub struct Destination {
     weight: u32,
     key: u64,
     health: Arc<Health>,
+    /// Lower first, for the `priority` algorithm.
+    priority: u32,
+    /// Drained: never picked.
+    drain: bool,
+    /// `HOST:PORT` as written.
+    name: Box<str>,
 }
 
 impl Destination {
@@ -84,7 +93,43 @@ impl Destination {
             weight,
             key: destination_key(addr, transport),
             health,
+            priority: 1,
+            drain: false,
+            name: addr.to_string().into_boxed_str(),
         }
+    }
+
+    /// This destination with the member settings of the routing file.
+    pub(crate) fn with_member(self, priority: u32, drain: bool, name: Box<str>) -> Destination {
+        Destination {
+            priority,
+            drain,
+            name,
+            ..self
+        }
+    }
+
+    /// The member's name: `HOST:PORT` as written in the group.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The member's priority (lower first, for the `priority` algorithm).
+    #[inline]
+    pub fn priority(&self) -> u32 {
+        self.priority
+    }
+
+    /// True when the member is drained: it gets no new requests.
+    #[inline]
+    pub fn is_drained(&self) -> bool {
+        self.drain
+    }
+
+    /// True when the member may be picked: healthy and not drained.
+    #[inline]
+    pub fn is_available(&self) -> bool {
+        !self.drain && self.health.is_up()
     }
 
     /// Where to send.
@@ -144,23 +189,60 @@ impl fmt::Display for Destination {
 }
 
 /// A named set of destinations that share the calls routed to the group,
-/// balanced by weighted rendezvous hashing of the Call-ID. Never empty.
+/// balanced by its [`Algorithm`] ([`Group::choose`]; see
+/// [`balance`](super::balance) for how each keeps a call together). Never
+/// empty.
 #[derive(Debug)]
 pub struct Group {
-    name: Box<str>,
-    dests: Box<[Destination]>,
-    equal_weights: bool,
+    pub(super) name: Box<str>,
+    pub(super) dests: Box<[Destination]>,
+    pub(super) equal_weights: bool,
+    pub(super) algorithm: Algorithm,
+    /// The smooth weighted cycle of `round-robin` (member indices).
+    pub(super) cycle: Box<[u32]>,
+    /// The distinct member priorities, lowest first.
+    pub(super) levels: Box<[u32]>,
+    /// The key of `random` and `round-robin` hashing: from the table's
+    /// seed and the group's name.
+    pub(super) key: u64,
+    /// The fallback group's index in the table.
+    pub(super) fallback: Option<usize>,
+    pub(super) when_down: Option<WhenDown>,
+    pub(super) probe: Option<ProbeSpec>,
 }
 
 impl Group {
-    /// `dests` is non-empty with non-zero weights (checked by the builder).
+    /// `dests` is non-empty with non-zero weights (checked by the builder);
+    /// balanced by hashing the Call-ID.
     pub(crate) fn new(name: Box<str>, dests: Box<[Destination]>) -> Group {
         let equal_weights = dests.windows(2).all(|w| w[0].weight == w[1].weight);
         Group {
             name,
             dests,
             equal_weights,
+            algorithm: Algorithm::default(),
+            cycle: Box::default(),
+            levels: Box::default(),
+            key: 0,
+            fallback: None,
+            when_down: None,
+            probe: None,
         }
+    }
+
+    /// How the group shares calls.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The reply when the group and its fallback have no member up.
+    pub fn when_down(&self) -> Option<&WhenDown> {
+        self.when_down.as_ref()
+    }
+
+    /// The probe settings, for the prober.
+    pub fn probe(&self) -> Option<&ProbeSpec> {
+        self.probe.as_ref()
     }
 
     /// The group's name, as configured.
@@ -173,8 +255,9 @@ impl Group {
         &self.dests
     }
 
-    /// The destination for a call: the healthy member with the highest
-    /// rendezvous score for `call_id`, or `None` when every member is down.
+    /// The destination for a call: the available (healthy, not drained)
+    /// member with the highest rendezvous score for `call_id`, or `None`
+    /// when every member is down.
     #[inline]
     pub fn pick(&self, call_id: &[u8]) -> Option<&Destination> {
         self.pick_hashed(CallHash::of(call_id))
@@ -183,19 +266,33 @@ impl Group {
     /// [`Group::pick`] for a Call-ID hashed already.
     #[inline]
     pub fn pick_hashed(&self, call: CallHash) -> Option<&Destination> {
+        self.rendezvous(call, |_| true)
+    }
+
+    /// The rendezvous pick among the available members that `keep`.
+    #[inline]
+    pub(super) fn rendezvous(
+        &self,
+        call: CallHash,
+        keep: impl Fn(&Destination) -> bool,
+    ) -> Option<&Destination> {
         if self.equal_weights {
-            self.pick_equal(call)
+            self.pick_equal(call, keep)
         } else {
-            self.pick_weighted(call)
+            self.pick_weighted(call, keep)
         }
     }
 
     /// Equal weights: `w / -ln(u)` orders like `u`, which orders like the hash.
-    fn pick_equal(&self, call: CallHash) -> Option<&Destination> {
+    fn pick_equal(
+        &self,
+        call: CallHash,
+        keep: impl Fn(&Destination) -> bool,
+    ) -> Option<&Destination> {
         let mut best = usize::MAX;
         let mut best_h = 0u64;
         for (i, d) in self.dests.iter().enumerate() {
-            if !d.is_healthy() {
+            if !d.is_available() || !keep(d) {
                 continue;
             }
             let h = score_hash(call, d.key);
@@ -211,11 +308,15 @@ impl Group {
     /// compared as `w_a * L_b > w_b * L_a`, which needs no division. Ties
     /// (all but impossible) go to the larger hash, which makes this agree
     /// with `pick_equal` on equal weights.
-    fn pick_weighted(&self, call: CallHash) -> Option<&Destination> {
+    fn pick_weighted(
+        &self,
+        call: CallHash,
+        keep: impl Fn(&Destination) -> bool,
+    ) -> Option<&Destination> {
         let mut best = usize::MAX;
         let (mut best_w, mut best_l, mut best_h) = (0.0f64, 1.0f64, 0u64);
         for (i, d) in self.dests.iter().enumerate() {
-            if !d.is_healthy() {
+            if !d.is_available() || !keep(d) {
                 continue;
             }
             let h = score_hash(call, d.key);
@@ -402,8 +503,8 @@ mod tests {
         assert!(g.equal_weights);
         for c in call_ids(20_000) {
             let h = CallHash::of(c.as_bytes());
-            let a = g.pick_equal(h).map(|d| d.addr());
-            assert_eq!(a, g.pick_weighted(h).map(|d| d.addr()), "{c}");
+            let a = g.pick_equal(h, |_| true).map(|d| d.addr());
+            assert_eq!(a, g.pick_weighted(h, |_| true).map(|d| d.addr()), "{c}");
         }
     }
 

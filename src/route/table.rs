@@ -6,11 +6,12 @@
 //! [`LiveTable`]. A reload builds a new table and swaps it in; nothing is
 //! mutated in place except the health flags.
 //!
-//! Lookup is two steps, kept separate so rules can be added without
-//! touching balancing: [`Table::group_for`] chooses a group from a
-//! [`RouteInput`] (today always the default group; rules are evaluated
-//! there), then [`Group::pick`] chooses a destination by Call-ID.
-//! [`Table::select`] returns the whole [`Decision`].
+//! Lookup is two steps: the rules, in order, choose a group (or a reply,
+//! or a drop; no rule matched: the default group), then the group's
+//! algorithm ([`Group::choose`]) chooses a member. A group with no member
+//! up hands the request to its fallback group, and failing that answers
+//! with its `when_down` reply. [`Table::select`] returns the whole
+//! [`Decision`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +21,14 @@ use arc_swap::ArcSwap;
 
 use crate::sip::Transport;
 
-use super::decision::Decision;
+use super::balance::{cycle, Algorithm};
+use super::decision::{Decision, Rewrite};
 use super::group::{Destination, Group, Health};
+use super::group_spec::{GroupSpec, InDialog};
+use super::hash::{score_hash, CallHash};
 use super::input::RouteInput;
+use super::matcher::Eval;
+use super::rule::{Action, ActionSpec, Outcome, Rule, RuleSpec, LOCATION};
 use super::spec::Upstream;
 use super::RouteError;
 
@@ -43,6 +49,9 @@ pub struct Table {
     /// One member per distinct (address, transport), for the prober:
     /// (group index, destination index).
     upstreams: Box<[(usize, usize)]>,
+    /// In file order.
+    rules: Box<[Rule]>,
+    in_dialog: InDialog,
 }
 
 impl Table {
@@ -59,25 +68,76 @@ impl Table {
         Table::builder().group(DEFAULT_GROUP, upstreams).build()
     }
 
-    /// The decision for a request: a member of the group chosen by
-    /// [`Table::group_for`], balanced by Call-ID;
-    /// [`Decision::ALL_DOWN`] when every member of that group is down.
+    /// The decision for a request: the first rule that matches and has an
+    /// action decides (a member of its group, with its rewrite; a reply; a
+    /// drop); with none, a member of the default group. A group with no
+    /// member available routes to its fallback's member (one level, with
+    /// the same rewrite), else answers with its `when_down` reply
+    /// ([`Decision::ALL_DOWN`] unless configured).
     #[inline]
     pub fn select(&self, input: &RouteInput<'_>) -> Decision<'_> {
-        match self.group_for(input).pick(input.call_id) {
-            Some(dest) => Decision::Route {
-                dest,
-                rewrite: None,
+        if !self.rules.is_empty() {
+            let mut ev = Eval::new(input);
+            for rule in self.rules.iter() {
+                match rule.decide(&mut ev) {
+                    None => {}
+                    Some(Outcome::Route(g, rewrite)) => return self.route(g, rewrite, input),
+                    Some(Outcome::Reject(code, reason)) => {
+                        return Decision::Reject {
+                            code,
+                            reason,
+                            retry_after: None,
+                        }
+                    }
+                    Some(Outcome::Drop) => return Decision::Drop,
+                }
+            }
+        }
+        self.route(self.default_group, None, input)
+    }
+
+    /// A member of group `g`, or of its fallback, or its reply when down.
+    #[inline]
+    fn route<'t>(
+        &'t self,
+        g: usize,
+        rewrite: Option<&'t Rewrite>,
+        input: &RouteInput<'_>,
+    ) -> Decision<'t> {
+        let Some(group) = self.groups.get(g) else {
+            return Decision::ALL_DOWN;
+        };
+        let dest = group.choose(input).or_else(|| {
+            group
+                .fallback
+                .and_then(|f| self.groups.get(f))
+                .and_then(|f| f.choose(input))
+        });
+        match (dest, group.when_down()) {
+            (Some(dest), _) => Decision::Route { dest, rewrite },
+            (None, None) => Decision::ALL_DOWN,
+            (None, Some(w)) => Decision::Reject {
+                code: w.code,
+                reason: &w.reason,
+                retry_after: w.retry_after,
             },
-            None => Decision::ALL_DOWN,
         }
     }
 
-    /// The group a request is routed to. Rules will be evaluated here; with
-    /// none, it is the default group.
-    #[inline]
-    pub fn group_for(&self, _input: &RouteInput<'_>) -> &Group {
-        self.default_group()
+    /// What an in-dialog request without a Route set is routed by.
+    pub fn in_dialog(&self) -> InDialog {
+        self.in_dialog
+    }
+
+    /// The rules, in evaluation (file) order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// How many prefixes the rules hold (`prefix_table` entries and
+    /// `ruri_user_prefix` entries), for summaries.
+    pub fn prefix_count(&self) -> usize {
+        self.rules.iter().map(Rule::prefix_count).sum()
     }
 
     /// The group used when no rule matches.
@@ -121,26 +181,54 @@ impl Table {
     }
 }
 
-/// Collects groups, then validates and compiles them into a [`Table`] with
-/// [`TableBuilder::build`]. Errors are reported by `build`, naming the group
-/// and the field.
+/// Collects groups and rules, then validates and compiles them into a
+/// [`Table`] with [`TableBuilder::build`]. Errors are reported by `build`,
+/// naming the group, member or rule and the field.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
-    groups: Vec<(String, Vec<Upstream>)>,
+    groups: Vec<GroupSpec>,
+    rules: Vec<RuleSpec>,
     default_group: Option<String>,
+    in_dialog: InDialog,
+    seed: u64,
     inherited: HashMap<(SocketAddr, Transport), Arc<Health>>,
 }
 
 impl TableBuilder {
-    /// Adds a group. The first group added is the default unless
+    /// Adds a group of `upstreams` balanced by hashing the Call-ID. The
+    /// first group added is the default unless
     /// [`TableBuilder::default_group`] names another.
     pub fn group(
-        mut self,
+        self,
         name: impl Into<String>,
         upstreams: impl IntoIterator<Item = Upstream>,
     ) -> TableBuilder {
-        self.groups
-            .push((name.into(), upstreams.into_iter().collect()));
+        self.group_spec(GroupSpec::from_upstreams(name, upstreams))
+    }
+
+    /// Adds a group as configured in full.
+    pub fn group_spec(mut self, spec: GroupSpec) -> TableBuilder {
+        self.groups.push(spec);
+        self
+    }
+
+    /// Adds a rule after the ones added before.
+    pub fn rule(mut self, rule: RuleSpec) -> TableBuilder {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Sets what routes in-dialog requests without a Route set.
+    pub fn in_dialog(mut self, in_dialog: InDialog) -> TableBuilder {
+        self.in_dialog = in_dialog;
+        self
+    }
+
+    /// The seed of the `random` and `round-robin` hashes (0 by default).
+    /// The caller chooses it (route has no randomness); keeping it across
+    /// reloads keeps those groups' calls where they are.
+    pub fn seed(mut self, seed: u64) -> TableBuilder {
+        self.seed = seed;
         self
     }
 
@@ -165,26 +253,54 @@ impl TableBuilder {
     /// Validates and compiles: at least one group; group names of 1 to
     /// [`MAX_GROUP_NAME`] characters from `A-Z a-z 0-9 _ - .`, each used
     /// once; every group non-empty, every weight 1 or more, no upstream
-    /// twice in a group; the default group defined.
+    /// twice in a group; replies with codes 400 to 699 and printable
+    /// reasons; probes that make sense; fallbacks to defined groups, without
+    /// cycles; the default group defined; rules with unique names, routing
+    /// to defined groups, with rewrites only on routes.
     pub fn build(self) -> Result<Table, RouteError> {
         if self.groups.is_empty() {
             return Err(RouteError::NoGroups);
         }
+        let names: Vec<String> = self.groups.iter().map(|g| g.name.clone()).collect();
+        let defined = names.join(", ");
+        let index_of = |name: &str| names.iter().position(|n| n == name);
         let mut seen: HashMap<(SocketAddr, Transport), Arc<Health>> = HashMap::new();
         let mut groups = Vec::with_capacity(self.groups.len());
         let mut upstreams = Vec::new();
-        for (gi, (name, members)) in self.groups.into_iter().enumerate() {
+        for (gi, spec) in self.groups.into_iter().enumerate() {
+            let name = spec.name;
             if !valid_group_name(&name) {
                 return Err(RouteError::InvalidGroupName { group: name });
             }
-            if groups.iter().any(|g: &Group| g.name() == name) {
+            if names[..gi].contains(&name) {
                 return Err(RouteError::DuplicateGroup { group: name });
             }
-            if members.is_empty() {
+            if spec.members.is_empty() {
                 return Err(RouteError::EmptyGroup { group: name });
             }
-            let mut dests: Vec<Destination> = Vec::with_capacity(members.len());
-            for u in members {
+            if let Some(w) = &spec.when_down {
+                check_reply(w.code, &w.reason).map_err(|problem| RouteError::InvalidReply {
+                    place: format!("group '{name}' when_down"),
+                    problem,
+                })?;
+            }
+            if let Some(problem) = spec.probe.as_ref().and_then(|p| p.problem()) {
+                return Err(RouteError::InvalidProbe {
+                    group: name,
+                    problem,
+                });
+            }
+            let fallback = match spec.fallback {
+                None => None,
+                Some(f) => Some(index_of(&f).ok_or_else(|| RouteError::UnknownFallback {
+                    group: name.clone(),
+                    fallback: f,
+                    defined: defined.clone(),
+                })?),
+            };
+            let mut dests: Vec<Destination> = Vec::with_capacity(spec.members.len());
+            for m in spec.members {
+                let u = m.upstream;
                 if u.weight == 0 {
                     return Err(RouteError::ZeroWeight {
                         group: name,
@@ -215,23 +331,177 @@ impl TableBuilder {
                         flag
                     }
                 };
-                dests.push(Destination::new(u.addr, u.transport, u.weight, flag));
+                dests.push(
+                    Destination::new(u.addr, u.transport, u.weight, flag).with_member(
+                        m.priority,
+                        m.drain,
+                        m.name.into_boxed_str(),
+                    ),
+                );
             }
-            groups.push(Group::new(name.into_boxed_str(), dests.into_boxed_slice()));
+            let mut group = Group::new(name.into_boxed_str(), dests.into_boxed_slice());
+            compile_balance(&mut group, spec.algorithm, self.seed);
+            group.fallback = fallback;
+            group.when_down = spec.when_down;
+            group.probe = spec.probe;
+            groups.push(group);
         }
+        check_fallback_cycles(&groups)?;
         let default_group = match self.default_group {
             None => 0,
-            Some(name) => groups
-                .iter()
-                .position(|g| g.name() == name)
-                .ok_or(RouteError::UnknownDefaultGroup { group: name })?,
+            Some(name) => index_of(&name).ok_or(RouteError::UnknownDefaultGroup { group: name })?,
         };
+        let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
+        for (i, spec) in self.rules.into_iter().enumerate() {
+            rules.push(compile_rule(i, spec, &rules, &index_of, &defined)?);
+        }
         Ok(Table {
             groups: groups.into_boxed_slice(),
             default_group,
             upstreams: upstreams.into_boxed_slice(),
+            rules: rules.into_boxed_slice(),
+            in_dialog: self.in_dialog,
         })
     }
+}
+
+/// Sets what `algorithm` needs in `group`: the round-robin cycle, the
+/// priority levels, the hash key.
+fn compile_balance(group: &mut Group, algorithm: Algorithm, seed: u64) {
+    group.algorithm = algorithm;
+    group.key = score_hash(CallHash::of(group.name.as_bytes()), seed);
+    if algorithm == Algorithm::RoundRobin {
+        let weights: Vec<u32> = group.dests.iter().map(Destination::weight).collect();
+        group.cycle = cycle(&weights);
+    }
+    let mut levels: Vec<u32> = group.dests.iter().map(Destination::priority).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    group.levels = levels.into_boxed_slice();
+}
+
+/// Refuses a group whose fallback chain comes back to it.
+fn check_fallback_cycles(groups: &[Group]) -> Result<(), RouteError> {
+    for (i, g) in groups.iter().enumerate() {
+        let mut path = vec![g.name().to_owned()];
+        let mut at = g.fallback;
+        while let Some(f) = at {
+            let next = &groups[f];
+            path.push(next.name().to_owned());
+            if f == i {
+                return Err(RouteError::FallbackCycle {
+                    group: g.name().to_owned(),
+                    path: path.join(" -> "),
+                });
+            }
+            if path.len() > groups.len() {
+                break;
+            }
+            at = next.fallback;
+        }
+    }
+    Ok(())
+}
+
+/// Compiles rule number `i` (0-based), given the rules before it.
+fn compile_rule(
+    i: usize,
+    spec: RuleSpec,
+    before: &[Rule],
+    index_of: &dyn Fn(&str) -> Option<usize>,
+    defined: &str,
+) -> Result<Rule, RouteError> {
+    let rule = spec.name;
+    if rule.is_empty() {
+        return Err(RouteError::UnnamedRule { number: i + 1 });
+    }
+    if before.iter().any(|r| *r.name == *rule) {
+        return Err(RouteError::DuplicateRule { rule });
+    }
+    let unknown = |group: String| RouteError::UnknownRouteGroup {
+        rule: rule.clone(),
+        group,
+        defined: defined.to_owned(),
+    };
+    let action = match spec.action {
+        ActionSpec::Route(g) if g == LOCATION => {
+            return Err(RouteError::LocationNotSupported { rule })
+        }
+        ActionSpec::Route(g) => Action::Route(index_of(&g).ok_or_else(|| unknown(g))?),
+        ActionSpec::PrefixTable(map) => {
+            Action::PrefixTable(map.try_map_values(|g| index_of(&g).ok_or_else(|| unknown(g)))?)
+        }
+        ActionSpec::Reject { code, reason } => {
+            check_reply(code, &reason).map_err(|problem| RouteError::InvalidReply {
+                place: format!("rule '{rule}' reject"),
+                problem,
+            })?;
+            Action::Reject {
+                code,
+                reason: reason.into_boxed_str(),
+            }
+        }
+        ActionSpec::Drop => Action::Drop,
+        ActionSpec::Next => Action::Next,
+    };
+    if let Some(rw) = &spec.rewrite {
+        if !matches!(action, Action::Route(_) | Action::PrefixTable(_)) {
+            return Err(RouteError::RewriteWithoutRoute { rule });
+        }
+        check_rewrite(rw).map_err(|problem| RouteError::InvalidRewrite {
+            rule: rule.clone(),
+            problem,
+        })?;
+    }
+    let mut matches = spec.matches;
+    matches.sort_by_key(|m| m.cost());
+    Ok(Rule {
+        name: rule.into_boxed_str(),
+        matches: matches.into_boxed_slice(),
+        action,
+        rewrite: spec.rewrite,
+        auth: spec.auth,
+    })
+}
+
+/// A reply we may write: a 4xx-6xx code and a reason phrase of printable
+/// characters (it goes into a status line).
+fn check_reply(code: u16, reason: &str) -> Result<(), String> {
+    if !(400..=699).contains(&code) {
+        return Err(format!("code {code} is not valid; use 400 to 699"));
+    }
+    if reason.trim().is_empty() || reason.chars().any(char::is_control) {
+        return Err(format!(
+            "reason {reason:?} is not valid; give a phrase without control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// A rewrite that writes a valid Request-URI: a prefix of user
+/// characters, a host name or IP address.
+fn check_rewrite(rw: &Rewrite) -> Result<(), String> {
+    let user_char = |b: &u8| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/%".contains(b);
+    if !rw.prefix.iter().all(user_char) {
+        return Err(format!(
+            "ruri_user prefix {:?} has characters a URI user cannot hold unescaped",
+            String::from_utf8_lossy(&rw.prefix)
+        ));
+    }
+    if let Some(host) = &rw.host {
+        let text = String::from_utf8_lossy(host);
+        let ip = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .is_some_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())
+            || text.parse::<std::net::Ipv4Addr>().is_ok();
+        if !ip && !super::domain::valid_name(&text) {
+            return Err(format!(
+                "ruri_host '{text}' is not a host name or an IP address ([...] for IPv6)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn valid_group_name(name: &str) -> bool {
