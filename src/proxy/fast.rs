@@ -17,6 +17,8 @@
 //! value parsers, and write with the same writers; a test and a fuzz target
 //! compare the two on every input they are given.
 
+use std::cell::OnceCell;
+
 use memchr::memchr;
 
 use super::branch::{self, Invariants};
@@ -324,16 +326,18 @@ pub(super) fn forward(
     // and the authenticator's verdict, from the shared decision point; a
     // strict router, a reply, a drop or a rewrite is for the general path.
     let ours = routes.leading_us;
-    let next = forward::next_hop(p, &routes, ours, routes.count, uri, to_tag);
+    let next = forward::next_hop(p, table, &routes, ours, routes.count, uri, to_tag);
     if matches!(next, Next::Strict(..)) {
         return None;
     }
+    let lines = OnceCell::new();
     let fields = Fields {
         uri,
         head: Head::Raw {
             data: scanned.raw,
             from: from_value,
             to: to_value,
+            lines: &lines,
         },
     };
     let rin = forward::route_input(input, method, call_id, &fields);

@@ -28,13 +28,14 @@
 //!   Record-Route ([`write_record_route`]), the sender's Via marks
 //!   (`received.rs`) and the [`Transmit`] ([`forward_transmit`]).
 
+use std::cell::OnceCell;
 use std::net::SocketAddr;
 
 use super::branch;
 use super::local::Local;
 use super::{DropReason, Input, Proxy, Transmit};
 use crate::auth::{self, AuthContext, Challenge};
-use crate::route::{self, RequestFields, Rewrite, RouteInput, Table, UriParts};
+use crate::route::{self, InDialog, RequestFields, Rewrite, RouteInput, Table, UriParts};
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::{Host, Routing, SipUri, Uri};
 use crate::sip::via::Via;
@@ -195,10 +196,12 @@ pub(super) enum Next<'x> {
 
 /// The next hop: the first Route value after the `ours` leading ones that
 /// name us (of the first `routes_end`), else, in a dialog, the Request-URI
-/// `uri` unless it names us, else the table.
+/// `uri` unless it names us (or unless the table routes in-dialog requests
+/// by its rules, `routing.in_dialog = "rules"`), else the table.
 #[inline(always)]
 pub(super) fn next_hop<'x>(
     p: &Proxy,
+    table: &Table,
     routes: &Routes<'x>,
     ours: usize,
     routes_end: usize,
@@ -217,6 +220,8 @@ pub(super) fn next_hop<'x>(
         };
     }
     match uri {
+        // `routing.in_dialog = "rules"`: routed as if out of dialog.
+        _ if to_tag.is_some() && table.in_dialog() == InDialog::Rules => Next::Table,
         Uri::Sip(s) if to_tag.is_some() && !p.uri_is_us(s) => match uri_hop(s) {
             UriHop::Hop(hop) => Next::Loose(hop),
             UriHop::Unsupported => Next::Unavailable,
@@ -374,11 +379,13 @@ pub(super) enum Head<'x, 'a> {
     /// The general path's indexed header view.
     Parsed(&'x Headers<'a>),
     /// The one pass's request bytes, with the From and To values it read;
-    /// other header lines are found by reading the head again.
+    /// other header lines are found in an index of the head's lines built
+    /// the first time a rule asks for one (and kept for the next).
     Raw {
         data: &'a [u8],
         from: &'a [u8],
         to: &'a [u8],
+        lines: &'x OnceCell<Headers<'a>>,
     },
 }
 
@@ -389,7 +396,10 @@ impl<'a> Head<'_, 'a> {
             Head::Parsed(h) => h.first(name).map(|h| h.value),
             Head::Raw { from, .. } if name == HeaderName::From => Some(from),
             Head::Raw { to, .. } if name == HeaderName::To => Some(to),
-            Head::Raw { data, .. } => sip::scan_headers(data).first(name).map(|h| h.value),
+            Head::Raw { data, lines, .. } => lines
+                .get_or_init(|| sip::scan_headers(data))
+                .first(name)
+                .map(|h| h.value),
         }
     }
 }
@@ -440,8 +450,12 @@ impl RequestFields for Fields<'_, '_> {
 }
 
 /// Writes the Request-URI `uri` (written as `raw`) with `rw` applied: the
-/// user part stripped and prefixed, the host replaced. A `tel:` URI's
-/// number is its user; its host cannot change.
+/// user part as rules compare it (escapes decoded; for a dialled number,
+/// visual separators removed: `route::User`) stripped of `rw.strip` bytes
+/// and prefixed, then written back with escapes where a URI user needs
+/// them; the host replaced. A `tel:` URI's number is its user; its host
+/// cannot change. A phone number's own parameters (after `;`, RFC 3966)
+/// stay.
 pub(super) fn write_rewritten_uri(w: &mut Writer<'_>, raw: &[u8], uri: &Uri<'_>, rw: &Rewrite) {
     let (user, host) = match uri {
         Uri::Sip(s) => (s.user, host_span(raw, s)),
@@ -455,15 +469,17 @@ pub(super) fn write_rewritten_uri(w: &mut Writer<'_>, raw: &[u8], uri: &Uri<'_>,
         (None, None) => None,
     };
     let mut cursor = 0;
-    if let Some(at) = user_at.filter(|_| rw.changes_user()) {
+    if let (Some(at), Some(parts)) = (user_at.filter(|_| rw.changes_user()), uri_parts(uri)) {
         w.bytes(raw.get(..at.start).unwrap_or_default());
-        w.bytes(&rw.prefix);
-        w.bytes(
-            raw.get(at.clone())
-                .unwrap_or_default()
-                .get(rw.strip..)
-                .unwrap_or_default(),
-        );
+        let number = route::User::of(&parts);
+        write_user(w, &rw.prefix);
+        write_user(w, number.as_bytes().get(rw.strip..).unwrap_or_default());
+        let written = raw.get(at.clone()).unwrap_or_default();
+        if parts.phone {
+            if let Some(params) = memchr::memchr(b';', written).and_then(|i| written.get(i..)) {
+                w.bytes(params);
+            }
+        }
         if user.is_none() {
             w.byte(b'@');
         }
@@ -475,6 +491,21 @@ pub(super) fn write_rewritten_uri(w: &mut Writer<'_>, raw: &[u8], uri: &Uri<'_>,
         cursor = h.end;
     }
     w.bytes(raw.get(cursor..).unwrap_or_default());
+}
+
+/// Writes `user` as a URI's user part: a byte a user may hold as it is,
+/// any other escaped (`%HH`, RFC 3261 §25.1).
+fn write_user(w: &mut Writer<'_>, user: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in user {
+        if charset::user_unescaped(b) {
+            w.byte(b);
+        } else {
+            w.byte(b'%')
+                .byte(HEX[usize::from(b >> 4)])
+                .byte(HEX[usize::from(b & 15)]);
+        }
+    }
 }
 
 /// Where the host of the SIP URI `s`, written as `raw`, stands in `raw`:
@@ -637,7 +668,19 @@ mod tests {
             ),
             (
                 ("tel:+44-20-7123;phone-context=x", 1, "00", Some("ignored")),
-                "tel:0044-20-7123;phone-context=x",
+                "tel:0044207123;phone-context=x",
+            ),
+            (
+                ("sip:%2B44%20(20)%207123@h;user=phone", 3, "0", None),
+                "sip:0207123@h;user=phone",
+            ),
+            (
+                ("sip:+44-20-7123;isub=1@h;user=phone", 3, "0", None),
+                "sip:0207123;isub=1@h;user=phone",
+            ),
+            (
+                ("sip:alice.smith@h", 0, "a b#", None),
+                "sip:a%20b%23alice.smith@h",
             ),
         ];
         for ((uri, strip, prefix, host), want) in cases {

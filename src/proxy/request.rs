@@ -136,7 +136,7 @@ pub(super) fn handle(
 
     // §16.5/§16.6 items 6-7, and §16.3 item 6 (authorization): the one
     // decision point.
-    let next = forward::next_hop(p, &routes, ours, routes_end, effective_uri, to_tag);
+    let next = forward::next_hop(p, table, &routes, ours, routes_end, effective_uri, to_tag);
     let fields = Fields {
         uri: effective_uri,
         head: Head::Parsed(&req.headers),
