@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod log;
 pub mod metrics;
