@@ -71,7 +71,7 @@ pub fn engine_warnings(config: &Config) -> Vec<String> {
     for g in &config.groups {
         if g.algorithm != Algorithm::Hash(HashKey::CallId) {
             w.push(format!(
-                "group \"{}\": algorithm \"{}\" is read but this build balances every group by a hash of the Call-ID",
+                "group \"{}\": algorithm {} is read but this build balances every group by a hash of the Call-ID",
                 g.name, g.algorithm
             ));
         }

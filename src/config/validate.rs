@@ -298,12 +298,12 @@ impl Check<'_> {
                     _ => HashKey::SourceIp,
                 }),
         };
-        let algorithm = match (algorithm?, hash_key) {
-            ("hash", Some(k)) => Algorithm::Hash(k),
-            ("hash", None) => return None,
-            ("round-robin", _) => Algorithm::RoundRobin,
-            ("random", _) => Algorithm::Random,
-            _ => Algorithm::Priority,
+        let algorithm = match (algorithm, hash_key) {
+            (Some("hash"), Some(k)) => Some(Algorithm::Hash(k)),
+            (Some("round-robin"), _) => Some(Algorithm::RoundRobin),
+            (Some("random"), _) => Some(Algorithm::Random),
+            (Some("priority"), _) => Some(Algorithm::Priority),
+            _ => None,
         };
         let mut members = Vec::new();
         match g.members {
@@ -339,7 +339,7 @@ impl Check<'_> {
                         ok = false;
                         continue;
                     }
-                    if m.priority != 1 && algorithm != Algorithm::Priority {
+                    if m.priority != 1 && algorithm.is_some_and(|a| a != Algorithm::Priority) {
                         self.err(&span, format!("member \"{}\" has a priority, which applies only to algorithm = \"priority\"; remove ;priority= or change the group's algorithm", m.name));
                         ok = false;
                     }
@@ -365,7 +365,8 @@ impl Check<'_> {
             };
             ProbeConfig { interval, timeout, fall, rise, codes }
         });
-        ok.then(|| GroupConfig {
+        let algorithm = algorithm.filter(|_| ok)?;
+        Some(GroupConfig {
             name: name.into_inner(),
             loc,
             algorithm,
