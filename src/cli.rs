@@ -3,7 +3,8 @@
 //! are printed as `branchline: <cause>: <cause>` with a documented exit
 //! status: 0 after a stop signal, 1 when the proxy could not run (a socket
 //! could not be bound, a worker failed), 2 for wrong usage or
-//! configuration.
+//! configuration. `branchline check-config FILE` checks a routing file
+//! (exit 0, or 1 with its problems).
 // Flag help shows IPv6 literals in brackets, which rustdoc would read as links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
@@ -14,8 +15,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::config::{self, Config, ConfigError as FileError, ProxySettings};
 use crate::log::{self, Level};
 use crate::net::control::Control;
 use crate::net::{
@@ -57,6 +60,20 @@ pub enum Command {
     /// Start the proxy with two in-process upstreams and drive calls
     /// through it for ten seconds: the whole job on one machine.
     Demo(crate::demo::DemoArgs),
+    /// Check a routing file: print its problems as FILE:LINE:COL: ... and
+    /// exit 1, or a summary of what it compiles to and exit 0.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Arguments of `branchline check-config`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Exit status: 0 when the file is good, 1 when it has problems, 2 for wrong usage."
+)]
+pub struct CheckConfigArgs {
+    /// The routing file (TOML; see CONFIG.md and examples/).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// `on` or `off`.
@@ -122,7 +139,9 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "FILE")]
     pub branch_secret_file: Option<PathBuf>,
 
-    /// The routing file (arrives with a later issue; use --upstream).
+    /// The routing file: groups, rules and [proxy] settings (a flag given
+    /// on the command line wins over [proxy]). Not with --upstream. SIGHUP
+    /// re-reads it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -174,6 +193,11 @@ pub struct ProxyArgs {
         value_parser = parse_batch
     )]
     pub udp_batch: usize,
+
+    /// The ids of the flags given on the command line (filled from clap's
+    /// `value_source`): those win over the routing file's [proxy].
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -206,6 +230,9 @@ pub enum CliError {
     /// A proxy configuration the core refuses.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A routing file with problems, one `FILE:LINE:COL: ...` line each.
+    #[error("{0}")]
+    ConfigFile(FileError),
     /// The branch secret file could not be read.
     #[error("cannot read --branch-secret-file {path}: {source}")]
     SecretFile {
@@ -237,18 +264,124 @@ pub fn main() -> ExitCode {
 
 /// [`main`] with explicit arguments.
 pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
-    let cli = Cli::parse_from(args);
+    let matches = Cli::command().get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
-        Command::Proxy(args) => run_proxy(args),
+        Command::Proxy(mut args) => {
+            if let Some(sub) = matches.subcommand_matches("proxy") {
+                args.given = given_on_command_line(sub);
+            }
+            run_proxy(args)
+        }
         Command::Bench(args) => return crate::bench::cli::run(args),
         Command::Demo(args) => return crate::demo::run(args),
+        Command::CheckConfig(args) => return check_config(&args.file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::ConfigFile(e)) => {
+            // The same lines as check-config prints, so an editor can jump
+            // to each FILE:LINE:COL.
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("branchline: {}", error_chain(&e));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// The ids of the arguments whose value came from the command line (not a
+/// default).
+fn given_on_command_line(m: &ArgMatches) -> Vec<String> {
+    m.ids()
+        .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().to_owned())
+        .collect()
+}
+
+/// `branchline check-config FILE`: the problems on standard error (exit 1)
+/// or the summary and warnings on standard output (exit 0).
+pub fn check_config(path: &std::path::Path) -> ExitCode {
+    match load_config(path) {
+        Ok((config, warnings)) => {
+            print!("{}", config.summary());
+            for w in warnings {
+                println!("warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads, validates and compiles the routing file (compiling resolves the
+/// member names, so DNS problems show here too): the config, its table and
+/// every warning, or every problem.
+fn load_config(path: &std::path::Path) -> Result<(Config, Vec<String>), FileError> {
+    let (c, _, warnings) = load_and_compile(path, None)?;
+    Ok((c, warnings))
+}
+
+fn load_and_compile(
+    path: &std::path::Path,
+    old: Option<&Table>,
+) -> Result<(Config, Table, Vec<String>), FileError> {
+    let c = config::load(path)?;
+    let table = config::compile(&c, old)?;
+    let mut warnings = c.warnings.clone();
+    warnings.extend(config::engine_warnings(&c));
+    Ok((c, table, warnings))
+}
+
+/// Puts the routing file's `[proxy]` values into `args`, except where the
+/// flag was given on the command line.
+fn apply_proxy_settings(args: &mut ProxyArgs, s: &ProxySettings) {
+    let given = args.given.clone();
+    let cl = |id: &str| given.iter().any(|g| g == id);
+    if let (Some(v), false) = (&s.listen, cl("listen")) {
+        args.listen = v.clone();
+    }
+    if let (Some(v), false) = (&s.advertise, cl("advertise")) {
+        args.advertise = Some(v.clone());
+    }
+    if let (Some(v), false) = (s.record_route, cl("record_route")) {
+        args.record_route = if v { OnOff::On } else { OnOff::Off };
+    }
+    if let (Some(v), false) = (
+        &s.branch_secret_file,
+        cl("branch_secret_file") || cl("branch_secret"),
+    ) {
+        args.branch_secret_file = Some(v.clone());
+    }
+    if let (Some(v), false) = (s.workers, cl("workers")) {
+        args.workers = Some(v);
+    }
+    if let (Some(v), false) = (s.pin, cl("pin") || cl("no_pin")) {
+        args.pin = v;
+        args.no_pin = !v;
+    }
+    if let (Some(v), false) = (s.max_message_size, cl("max_message_size")) {
+        args.max_message_size = v;
+    }
+    if let (Some(v), false) = (s.log_level, cl("log_level")) {
+        args.log_level = v;
+    }
+    if let (Some(v), false) = (s.tcp_idle_timeout, cl("tcp_idle_timeout")) {
+        args.tcp_idle_timeout = v;
+    }
+    if let (Some(v), false) = (s.tcp_max_connections, cl("tcp_max_connections")) {
+        args.tcp_max_connections = v;
+    }
+    if let (Some(v), false) = (s.tcp_max_per_ip, cl("tcp_max_per_ip")) {
+        args.tcp_max_per_ip = v;
+    }
+    if let (Some(v), false) = (s.sched_batch, cl("sched_batch")) {
+        args.sched_batch = if v { OnOff::On } else { OnOff::Off };
     }
 }
 
@@ -268,21 +401,38 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// `branchline proxy`: validate, bind, start the workers, serve signals.
-pub fn run_proxy(args: ProxyArgs) -> Result<(), CliError> {
+pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
     log::set_level(args.log_level);
-    if args.config.is_some() {
+    let routing = match args.config.clone() {
+        Some(path) => {
+            if !args.upstream.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "--upstream and --config {} cannot be used together: the routing file defines the groups; \
+                     put the upstreams in a [groups.NAME] members list, or leave out --config",
+                    path.display()
+                )));
+            }
+            let (c, table, warnings) =
+                load_and_compile(&path, None).map_err(CliError::ConfigFile)?;
+            apply_proxy_settings(&mut args, &c.proxy);
+            log::set_level(args.log_level);
+            for w in &warnings {
+                log::warning!("{w}");
+            }
+            Some((path, c, table))
+        }
+        None => None,
+    };
+    if routing.is_none() && args.upstream.is_empty() {
         return Err(CliError::Usage(
-            "--config: routing files arrive with a later issue; give the destinations with --upstream"
-                .into(),
-        ));
-    }
-    if args.upstream.is_empty() {
-        return Err(CliError::Usage(
-            "no upstream: give at least one --upstream HOST:PORT[;transport=tcp][;weight=N]".into(),
+            "no upstream: give at least one --upstream HOST:PORT[;transport=tcp][;weight=N], or a routing file with --config FILE".into(),
         ));
     }
     let key = branch_key(&args)?;
-    let table = build_table(&args.upstream, None)?;
+    let (table, routing) = match routing {
+        Some((path, c, table)) => (table, Some((path, c))),
+        None => (build_table(&args.upstream, None)?, None),
+    };
     let workers = args.workers.unwrap_or_else(default_workers);
 
     let control = Control::install()?;
@@ -314,19 +464,67 @@ pub fn run_proxy(args: ProxyArgs) -> Result<(), CliError> {
             .map_or(String::new(), |a| format!(" (advertised as {a})"));
         log::info!("listening on {}:{}{adv}", l.transport.as_param(), l.addr);
     }
-    let ups: Vec<String> = args.upstream.iter().map(|u| u.to_string()).collect();
-    log::info!(
-        "{workers} worker(s){}, forwarding to {}; version {VERSION}",
-        if args.no_pin { "" } else { ", pinned" },
-        ups.join(", ")
-    );
-
-    let specs = args.upstream.clone();
-    let counters = control.serve(runtime, move |old| {
-        build_table(&specs, Some(old)).map_err(|e| e.to_string())
-    })?;
+    let pinned = if args.no_pin { "" } else { ", pinned" };
+    let counters = match routing {
+        Some((path, c)) => {
+            log::info!(
+                "{workers} worker(s){pinned}, routing file {}: {} group(s), {} rule(s), default group {}; version {VERSION}",
+                path.display(),
+                c.groups.len(),
+                c.rules.len(),
+                c.default_group
+            );
+            let started = c.proxy;
+            control.serve(runtime, move |old| reload_file(&path, &started, old))?
+        }
+        None => {
+            let ups: Vec<String> = args.upstream.iter().map(|u| u.to_string()).collect();
+            log::info!(
+                "{workers} worker(s){pinned}, forwarding to {}; version {VERSION}",
+                ups.join(", ")
+            );
+            let specs = args.upstream.clone();
+            control.serve(runtime, move |old| {
+                build_table(&specs, Some(old)).map_err(|e| e.to_string())
+            })?
+        }
+    };
     log::info!("stopped: {counters}");
     Ok(())
+}
+
+/// SIGHUP with `--config`: re-reads and recompiles the file on the control
+/// thread, keeping the health flags of `old`. Problems are logged one line
+/// each, as check-config prints them, and the old table stays.
+fn reload_file(
+    path: &std::path::Path,
+    started: &ProxySettings,
+    old: &Table,
+) -> Result<Table, String> {
+    match load_and_compile(path, Some(old)) {
+        Ok((c, table, warnings)) => {
+            for w in &warnings {
+                log::warning!("{w}");
+            }
+            if c.proxy != *started {
+                log::warning!(
+                    "SIGHUP: [proxy] in {} changed; it is read at start only, restart to apply it",
+                    path.display()
+                );
+            }
+            Ok(table)
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                log::error!("{d}");
+            }
+            Err(format!(
+                "{} problem(s) in {}",
+                e.diagnostics.len(),
+                path.display()
+            ))
+        }
+    }
 }
 
 fn default_workers() -> u16 {

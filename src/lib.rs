@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bench;
 pub mod cidr;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod log;
 pub mod metrics;
