@@ -323,19 +323,41 @@ pub fn check_config(path: &std::path::Path) -> ExitCode {
 /// member names, so DNS problems show here too): the config, its table and
 /// every warning, or every problem.
 fn load_config(path: &std::path::Path) -> Result<(Config, Vec<String>), FileError> {
-    let (c, _, warnings) = load_and_compile(path, None)?;
+    let c = config::load(path)?;
+    let (_, warnings) = compile_config(&c, None, 0)?;
     Ok((c, warnings))
 }
 
 fn load_and_compile(
     path: &std::path::Path,
     old: Option<&Table>,
+    seed: u64,
 ) -> Result<(Config, Table, Vec<String>), FileError> {
     let c = config::load(path)?;
-    let table = config::compile(&c, old)?;
-    let mut warnings = c.warnings.clone();
-    warnings.extend(config::engine_warnings(&c));
+    let (table, warnings) = compile_config(&c, old, seed)?;
     Ok((c, table, warnings))
+}
+
+/// The table of a loaded file and every warning about it.
+fn compile_config(
+    c: &Config,
+    old: Option<&Table>,
+    seed: u64,
+) -> Result<(Table, Vec<String>), FileError> {
+    let table = config::compile(c, old, seed)?;
+    let mut warnings = c.warnings.clone();
+    warnings.extend(config::engine_warnings(c));
+    Ok((table, warnings))
+}
+
+/// The key of the routing table's per-call picks (`random`,
+/// `round-robin`), from the branch secret: every node of a cluster that
+/// shares the secret picks alike, so a CANCEL or ACK that reaches another
+/// node goes where its INVITE went (RFC 3261 §16.11).
+fn route_seed(key: Key) -> u64 {
+    let mut h = crate::proxy::siphash::Hasher::new(key);
+    h.write(b"branchline route seed");
+    h.finish()
 }
 
 /// Puts the routing file's `[proxy]` values into `args`, except where the
@@ -412,14 +434,18 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
                     path.display()
                 )));
             }
-            let (c, table, warnings) =
-                load_and_compile(&path, None).map_err(CliError::ConfigFile)?;
+            let c = config::load(&path).map_err(CliError::ConfigFile)?;
             apply_proxy_settings(&mut args, &c.proxy);
             log::set_level(args.log_level);
+            // The key once: without a secret it is random, and the routing
+            // seed must come from the very key the branches use.
+            let key = branch_key(&args)?;
+            let (table, warnings) =
+                compile_config(&c, None, route_seed(key)).map_err(CliError::ConfigFile)?;
             for w in &warnings {
                 log::warning!("{w}");
             }
-            Some((path, c, table))
+            Some((path, c, table, key))
         }
         None => None,
     };
@@ -428,10 +454,9 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
             "no upstream: give at least one --upstream HOST:PORT[;transport=tcp][;weight=N], or a routing file with --config FILE".into(),
         ));
     }
-    let key = branch_key(&args)?;
-    let (table, routing) = match routing {
-        Some((path, c, table)) => (table, Some((path, c))),
-        None => (build_table(&args.upstream, None)?, None),
+    let (key, table, routing) = match routing {
+        Some((path, c, table, key)) => (key, table, Some((path, c))),
+        None => (branch_key(&args)?, build_table(&args.upstream, None)?, None),
     };
     let workers = args.workers.unwrap_or_else(default_workers);
 
@@ -475,7 +500,8 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
                 c.default_group
             );
             let started = c.proxy;
-            control.serve(runtime, move |old| reload_file(&path, &started, old))?
+            let seed = route_seed(key);
+            control.serve(runtime, move |old| reload_file(&path, &started, old, seed))?
         }
         None => {
             let ups: Vec<String> = args.upstream.iter().map(|u| u.to_string()).collect();
@@ -500,8 +526,9 @@ fn reload_file(
     path: &std::path::Path,
     started: &ProxySettings,
     old: &Table,
+    seed: u64,
 ) -> Result<Table, String> {
-    match load_and_compile(path, Some(old)) {
+    match load_and_compile(path, Some(old), seed) {
         Ok((c, table, warnings)) => {
             for w in &warnings {
                 log::warning!("{w}");

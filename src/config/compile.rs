@@ -1,33 +1,44 @@
 //! From a validated [`Config`] to the routing [`Table`]: the one place that
 //! knows the routing engine's builder API. **Does I/O**: member host names
-//! are resolved (DNS), and [`zone_exists`] looks at the system's zoneinfo;
-//! call at start-up and reload (the control thread), never on a worker.
+//! are resolved (DNS); call it at start-up and on reload (the control
+//! thread), never on a worker.
 //!
-//! This build's table has groups balanced by Call-ID and a default group;
-//! rules, the other algorithms, priorities, drain, fallback and in-dialog
-//! modes are read and validated by this module but not yet compiled:
-//! [`engine_warnings`] says so, one line each, so nothing is ignored
-//! silently. When the rule engine (`route::GroupSpec`, `RuleSpec`, ...)
-//! is merged, [`compile`] maps every part of the [`Config`] onto it and
-//! `engine_warnings` shrinks to what the engine still lacks.
+//! Every part of the file that the routing table acts on is compiled here:
+//! groups with their algorithm, members (priority, drain), fallback,
+//! `when_down` and probe settings; rules with every `match` key, action and
+//! rewrite; the default group and the in-dialog mode. A problem the engine
+//! finds is reported at the rule's or group's place in the file.
 
-use std::path::Path;
-
-use super::source::Diagnostic;
-use super::{Algorithm, Config, ConfigError, HashKey, InDialogMode};
-use crate::route::{Table, Upstream};
+use super::source::{Diagnostic, Loc};
+use super::{
+    ActionConfig, Algorithm, CodeClass, Config, ConfigError, HashKey, InDialogMode, MatchConfig,
+    RuleConfig,
+};
+use crate::cidr::CidrSet;
+use crate::route::{
+    self, ActionSpec, DomainSet, GroupSpec, InDialog, Match, MemberSpec, MethodSet, PrefixMap,
+    PrefixSet, ProbeSpec, Rewrite, RuleSpec, Substrings, Table, TimeWindow, TransportSet, UserSet,
+    WhenDown,
+};
 
 /// Compiles `config` into a table, keeping the health flags of `old` (a
-/// reload) for members present in both.
-pub fn compile(config: &Config, old: Option<&Table>) -> Result<Table, ConfigError> {
+/// reload) for members present in both. `seed` keys the `random` and
+/// `round-robin` picks (any value; a new one per start spreads calls
+/// differently, the same one repeats a run).
+pub fn compile(config: &Config, old: Option<&Table>, seed: u64) -> Result<Table, ConfigError> {
     let file = config.file.display().to_string();
     let mut problems = Vec::new();
-    let mut b = Table::builder();
+    let mut b = Table::builder().seed(seed);
     for g in &config.groups {
-        let mut ups: Vec<Upstream> = Vec::with_capacity(g.members.len());
+        let mut members = Vec::with_capacity(g.members.len());
         for m in &g.members {
             match m.spec.resolve() {
-                Ok(u) => ups.push(u),
+                Ok(upstream) => members.push(MemberSpec {
+                    upstream,
+                    priority: m.priority,
+                    drain: m.drain,
+                    name: m.name.clone(),
+                }),
                 Err(e) => problems.push(Diagnostic::at(
                     &file,
                     m.loc,
@@ -41,78 +52,202 @@ pub fn compile(config: &Config, old: Option<&Table>) -> Result<Table, ConfigErro
                 )),
             }
         }
-        b = b.group(g.name.clone(), ups);
+        b = b.group_spec(GroupSpec {
+            name: g.name.clone(),
+            algorithm: algorithm(g.algorithm),
+            members,
+            fallback: g.fallback.clone(),
+            when_down: g.when_down.as_ref().map(|r| WhenDown {
+                code: r.code,
+                reason: r.reason.clone(),
+                retry_after: r.retry_after,
+            }),
+            probe: g.probe.as_ref().map(|p| ProbeSpec {
+                interval: p.interval,
+                timeout: p.timeout,
+                fall: p.fall,
+                rise: p.rise,
+                codes: p
+                    .codes
+                    .iter()
+                    .map(|c| match *c {
+                        CodeClass::Class(k) => route::CodeClass::Class(k),
+                        CodeClass::Code(n) => route::CodeClass::Code(n),
+                    })
+                    .collect(),
+            }),
+        });
+    }
+    let group_names: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
+    for r in &config.rules {
+        match rule(r, &group_names) {
+            Ok(spec) => b = b.rule(spec),
+            Err(why) => problems.push(Diagnostic::at(&file, r.loc, why)),
+        }
     }
     if !problems.is_empty() {
         return Err(ConfigError {
             diagnostics: problems,
         });
     }
-    b = b.default_group(config.default_group.clone());
+    b = b
+        .default_group(config.default_group.clone())
+        .in_dialog(match config.in_dialog {
+            InDialogMode::RequestUri => InDialog::RequestUri,
+            InDialogMode::Rules => InDialog::Rules,
+        });
     if let Some(old) = old {
         b = b.inherit_health(old);
     }
     b.build().map_err(|e| ConfigError {
-        diagnostics: vec![Diagnostic::file(&file, e.to_string())],
+        diagnostics: vec![diagnostic_for(config, &file, e)],
     })
 }
 
-/// What the file asks for that this build's routing table does not do yet,
-/// one sentence each (printed as `warning: ...` by `check-config` and
-/// logged by `proxy --config`).
-pub fn engine_warnings(config: &Config) -> Vec<String> {
-    let mut w = Vec::new();
-    if !config.rules.is_empty() {
-        w.push(format!(
-            "rules are read and checked but this build does not apply them yet: every request goes to the default group \"{}\"",
-            config.default_group
-        ));
+/// The engine's refusal, at the place in the file of the rule or group it
+/// names when it names one.
+fn diagnostic_for(config: &Config, file: &str, e: route::RouteError) -> Diagnostic {
+    let text = e.to_string();
+    let named = |name: &str| {
+        text.contains(&format!("rule \"{name}\"")) || text.contains(&format!("'{name}'"))
+    };
+    let loc: Option<Loc> = config
+        .rules
+        .iter()
+        .find(|r| named(&r.name))
+        .map(|r| r.loc)
+        .or_else(|| {
+            config
+                .groups
+                .iter()
+                .find(|g| named(&g.name) || text.contains(&format!("group \"{}\"", g.name)))
+                .map(|g| g.loc)
+        });
+    match loc {
+        Some(loc) => Diagnostic::at(file, loc, text),
+        None => Diagnostic::file(file, text),
     }
-    for g in &config.groups {
-        if g.algorithm != Algorithm::Hash(HashKey::CallId) {
-            w.push(format!(
-                "group \"{}\": algorithm {} is read but this build balances every group by a hash of the Call-ID",
-                g.name, g.algorithm
-            ));
-        }
-        let drained: Vec<&str> = g
-            .members
-            .iter()
-            .filter(|m| m.drain)
-            .map(|m| m.name.as_str())
-            .collect();
-        if !drained.is_empty() {
-            w.push(format!(
-                "group \"{}\": state=drain ({}) is read but this build does not drain members; they get their share of new calls",
-                g.name,
-                drained.join(", ")
-            ));
-        }
-    }
-    if config.in_dialog == InDialogMode::Rules {
-        w.push("in_dialog = \"rules\" is read but this build routes in-dialog requests without a Route set by their Request-URI".into());
-    }
-    w
 }
 
-/// Whether `name` is an IANA time zone in the system's zoneinfo
-/// (`$TZDIR`, else `/usr/share/zoneinfo`), or `UTC`. **Does I/O** (one
-/// `stat`).
+fn algorithm(a: Algorithm) -> route::Algorithm {
+    match a {
+        Algorithm::Hash(k) => route::Algorithm::Hash(match k {
+            HashKey::CallId => route::HashKey::CallId,
+            HashKey::FromUser => route::HashKey::FromUser,
+            HashKey::ToUser => route::HashKey::ToUser,
+            HashKey::RuriUser => route::HashKey::RuriUser,
+            HashKey::SourceIp => route::HashKey::SourceIp,
+        }),
+        Algorithm::RoundRobin => route::Algorithm::RoundRobin,
+        Algorithm::Random => route::Algorithm::Random,
+        Algorithm::Priority => route::Algorithm::Priority,
+    }
+}
+
+/// One rule for the engine; the error says what is wrong with it (the
+/// caller puts it at the rule's place).
+fn rule(r: &RuleConfig, groups: &[&str]) -> Result<RuleSpec, String> {
+    let name = &r.name;
+    let bad = |key: &str, entry: &str, why: String| {
+        format!("rule \"{name}\": match.{key} entry \"{entry}\": {why}")
+    };
+    let mut matches = Vec::with_capacity(r.matches.len());
+    for m in &r.matches {
+        let key = m.key();
+        let compiled = match m {
+            MatchConfig::Method(v) => {
+                Match::Method(MethodSet::new(v).map_err(|(i, p)| bad(key, &v[i], p.to_string()))?)
+            }
+            MatchConfig::RuriUserPrefix(v) => Match::RuriUserPrefix(
+                PrefixSet::new(v.iter().map(String::as_str))
+                    .map_err(|(i, p)| bad(key, &v[i], p.to_string()))?,
+            ),
+            MatchConfig::RuriUser(v) | MatchConfig::FromUser(v) | MatchConfig::ToUser(v) => {
+                let set = UserSet::new(v).map_err(|(i, p)| bad(key, &v[i], p.to_string()))?;
+                match m {
+                    MatchConfig::RuriUser(_) => Match::RuriUser(set),
+                    MatchConfig::FromUser(_) => Match::FromUser(set),
+                    _ => Match::ToUser(set),
+                }
+            }
+            MatchConfig::RuriUserRegex(re) => Match::RuriUserRegex(re.clone()),
+            MatchConfig::RuriDomain(v) | MatchConfig::FromDomain(v) | MatchConfig::ToDomain(v) => {
+                let set = DomainSet::new(v).map_err(|(i, p)| bad(key, &v[i], p.to_string()))?;
+                match m {
+                    MatchConfig::RuriDomain(_) => Match::RuriDomain(set),
+                    MatchConfig::FromDomain(_) => Match::FromDomain(set),
+                    _ => Match::ToDomain(set),
+                }
+            }
+            MatchConfig::Source(v) => Match::Source(CidrSet::new(v.iter().copied())),
+            MatchConfig::Transport(v) => Match::Transport(TransportSet::new(v.iter().copied())),
+            MatchConfig::Header { name, value } => Match::Header {
+                name: name.clone(),
+                value: value.clone(),
+            },
+            MatchConfig::UserAgent(v) => Match::UserAgent(
+                Substrings::new(v).map_err(|i| bad(key, &v[i], "an empty text".into()))?,
+            ),
+            MatchConfig::Time(v) => Match::Time(
+                v.iter()
+                    .map(|t| {
+                        TimeWindow::new(&t.days_text, &t.hours_text, &t.tz)
+                            .map_err(|p| format!("rule \"{name}\": match.time: {p}"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        matches.push(compiled);
+    }
+    let action = match &r.action {
+        ActionConfig::Route(g) => ActionSpec::Route(g.clone()),
+        ActionConfig::PrefixTable { path, entries } => {
+            // Read and checked line by line already (`prefix.rs`); what the
+            // engine could still refuse is named with the CSV.
+            let named = entries
+                .iter()
+                .map(|(p, g)| (p.as_str(), groups.get(*g).copied().unwrap_or_default()));
+            let map = PrefixMap::from_entries(named.map(|(p, g)| (p, g.to_owned()))).map_err(
+                |(i, p)| {
+                    format!(
+                        "{}: prefix \"{}\": {p}",
+                        path.display(),
+                        entries.get(i).map_or("", |e| e.0.as_str())
+                    )
+                },
+            )?;
+            ActionSpec::PrefixTable(map)
+        }
+        ActionConfig::Reject(reply) => ActionSpec::Reject {
+            code: reply.code,
+            reason: reply.reason.clone(),
+        },
+        ActionConfig::Drop => ActionSpec::Drop,
+    };
+    Ok(RuleSpec {
+        name: name.clone(),
+        matches,
+        action,
+        rewrite: r.rewrite.as_ref().map(|rw| Rewrite {
+            strip: rw.strip,
+            prefix: rw.prefix.as_bytes().into(),
+            host: rw.host.as_ref().map(|h| h.as_bytes().into()),
+        }),
+        auth: r.auth,
+    })
+}
+
+/// What the file asks for that this build does not do yet, one sentence
+/// each (printed as `warning: ...` by `check-config` and logged by `proxy
+/// --config`). The routing table applies everything it reads; nothing of
+/// it is listed here.
+pub fn engine_warnings(_config: &Config) -> Vec<String> {
+    Vec::new()
+}
+
+/// Whether `name` is an IANA time zone this build knows (its bundled time
+/// zone database, the one `match.time` windows are evaluated in), or
+/// `UTC`. No I/O.
 pub(crate) fn zone_exists(name: &str) -> bool {
-    let well_formed = !name.is_empty()
-        && !name.starts_with('/')
-        && name
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'));
-    if !well_formed {
-        return false;
-    }
-    if name == "UTC" {
-        return true;
-    }
-    let dir = std::env::var_os("TZDIR").unwrap_or_else(|| "/usr/share/zoneinfo".into());
-    Path::new(&dir).join(name).is_file()
+    jiff::tz::TimeZone::get(name).is_ok()
 }

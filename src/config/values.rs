@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{Cidr, CodeClass, Loc, MemberConfig};
 use crate::route::parse_upstream;
+use crate::route::MAX_DIAL_SYMBOLS;
 
 /// `"500ms"`, `"2s"`, `"1m"`, `"1h"`: a whole number of one unit, more than
 /// zero.
@@ -209,6 +210,12 @@ pub(crate) fn prefix(s: &str) -> Result<String, String> {
     {
         return Err(format!(
             "prefix \"{s}\" has '{c}'; a prefix is dialled digits (0-9, +, *, #; separators - . ( ) and spaces are ignored)"
+        ));
+    }
+    let symbols = p.chars().count();
+    if symbols > MAX_DIAL_SYMBOLS {
+        return Err(format!(
+            "prefix \"{s}\" has {symbols} digits; a prefix has at most {MAX_DIAL_SYMBOLS} (numbers are compared on their first {MAX_DIAL_SYMBOLS})"
         ));
     }
     Ok(p)
