@@ -445,7 +445,15 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
             for w in &warnings {
                 log::warning!("{w}");
             }
-            Some((path, c, table, key))
+            // Only what the run needs of the file is kept: a large prefix
+            // table lives on in the routing table alone.
+            let summary = format!(
+                "{} group(s), {} rule(s), default group {}",
+                c.groups.len(),
+                c.rules.len(),
+                c.default_group
+            );
+            Some((path, (summary, c.proxy), table, key))
         }
         None => None,
     };
@@ -481,6 +489,9 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
     let proxy = Arc::new(Proxy::new(config)?);
 
     let live = Arc::new(LiveTable::new(table));
+    // What reading the routing file held (its text, the parsed file) is
+    // free now: give it back before the workers start.
+    crate::sys::release_free_memory();
     let runtime = bound.spawn(proxy, Arc::clone(&live))?;
     for l in &listeners {
         let adv = l
@@ -491,15 +502,11 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
     }
     let pinned = if args.no_pin { "" } else { ", pinned" };
     let counters = match routing {
-        Some((path, c)) => {
+        Some((path, (summary, started))) => {
             log::info!(
-                "{workers} worker(s){pinned}, routing file {}: {} group(s), {} rule(s), default group {}; version {VERSION}",
+                "{workers} worker(s){pinned}, routing file {}: {summary}; version {VERSION}",
                 path.display(),
-                c.groups.len(),
-                c.rules.len(),
-                c.default_group
             );
-            let started = c.proxy;
             let seed = route_seed(key);
             control.serve(runtime, move |old| reload_file(&path, &started, old, seed))?
         }

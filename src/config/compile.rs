@@ -202,20 +202,22 @@ fn rule(r: &RuleConfig, groups: &[&str]) -> Result<RuleSpec, String> {
     let action = match &r.action {
         ActionConfig::Route(g) => ActionSpec::Route(g.clone()),
         ActionConfig::PrefixTable { path, entries } => {
-            // Read and checked line by line already (`prefix.rs`); what the
-            // engine could still refuse is named with the CSV.
-            let named = entries
-                .iter()
-                .map(|(p, g)| (p.as_str(), groups.get(*g).copied().unwrap_or_default()));
-            let map = PrefixMap::from_entries(named.map(|(p, g)| (p, g.to_owned()))).map_err(
-                |(i, p)| {
-                    format!(
-                        "{}: prefix \"{}\": {p}",
-                        path.display(),
-                        entries.get(i).map_or("", |e| e.0.as_str())
-                    )
-                },
-            )?;
+            // Read and checked line by line already (`prefix.rs`, which
+            // refuses repeated prefixes), and packed: compiled by group
+            // index, the names put in once per group, not per prefix.
+            let map = PrefixMap::from_keys(entries.iter().copied())
+                .and_then(|m| {
+                    m.try_map_values(|g| {
+                        groups
+                            .get(g)
+                            .map(|n| (*n).to_owned())
+                            .ok_or((g, route::PrefixProblem::Empty))
+                    })
+                })
+                .map_err(|(i, p)| {
+                    let prefix = entries.get(i).map(|e| e.0.to_string()).unwrap_or_default();
+                    format!("{}: prefix \"{prefix}\": {p}", path.display())
+                })?;
             ActionSpec::PrefixTable(map)
         }
         ActionConfig::Reject(reply) => ActionSpec::Reject {

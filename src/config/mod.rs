@@ -281,7 +281,7 @@ pub enum ActionConfig {
         /// The CSV, joined to the routing file's folder.
         path: PathBuf,
         /// Its lines.
-        entries: Vec<(String, usize)>,
+        entries: Vec<(crate::route::DialKey, usize)>,
     },
     /// `reject = { code, reason }`.
     Reject(Reply),

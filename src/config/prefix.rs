@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::source::Diagnostic;
 use super::values::prefix;
+use crate::route::DialKey;
 
 /// Most problems reported for one CSV before the rest are counted.
 const MAX_REPORTED: usize = 20;
@@ -16,9 +17,11 @@ pub(crate) fn read_table(
     name: &str,
     text: &str,
     groups: &[&str],
-) -> Result<Vec<(String, usize)>, Vec<Diagnostic>> {
+) -> Result<Vec<(DialKey, usize)>, Vec<Diagnostic>> {
     let mut entries = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Prefixes are kept packed, not as text: a table of a million lines
+    // then costs 16 bytes a line while it is read.
+    let mut seen: HashMap<u64, usize> = HashMap::new();
     let mut problems = Vec::new();
     let mut more = 0usize;
     let mut report = |d: Diagnostic| {
@@ -49,8 +52,12 @@ pub(crate) fn read_table(
             ));
             continue;
         };
-        let p = match prefix(p) {
-            Ok(p) => p,
+        let (p, key) = match prefix(p).and_then(|p| {
+            DialKey::of_prefix(&p)
+                .map(|k| (p.clone(), k))
+                .map_err(|e| format!("prefix \"{p}\": {e}"))
+        }) {
+            Ok(pk) => pk,
             Err(e) => {
                 report(Diagnostic::on_line(name, line_no, e));
                 continue;
@@ -67,7 +74,7 @@ pub(crate) fn read_table(
             ));
             continue;
         };
-        if let Some(first) = seen.get(&p) {
+        if let Some(first) = seen.get(&key.0) {
             report(Diagnostic::on_line(
                 name,
                 line_no,
@@ -75,8 +82,8 @@ pub(crate) fn read_table(
             ));
             continue;
         }
-        seen.insert(p.clone(), line_no);
-        entries.push((p, g));
+        seen.insert(key.0, line_no);
+        entries.push((key, g));
     }
     if more > 0 {
         problems.push(Diagnostic::file(

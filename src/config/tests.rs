@@ -192,7 +192,8 @@ reject = { code = 403 }
         panic!()
     };
     assert_eq!(path, Path::new("etc/lcr.csv"));
-    assert_eq!(entries, &[("+44".to_string(), 0), ("+1".to_string(), 1)]);
+    let key = |p| crate::route::DialKey::of_prefix(p).unwrap();
+    assert_eq!(entries, &[(key("+44"), 0), (key("+1"), 1)]);
     let ActionConfig::Reject(r) = &c.rules[2].action else {
         panic!()
     };

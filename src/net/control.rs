@@ -67,6 +67,12 @@ impl Control {
                                 log::error!("SIGHUP: reload failed, keeping the old table: {e}")
                             }
                         }
+                        // What the old table and the rebuild held goes back
+                        // to the system (a large prefix table is tens of MB);
+                        // a worker still routing with the old table keeps it
+                        // until its message is done, then it is freed too.
+                        drop(old);
+                        crate::sys::release_free_memory();
                     }
                     _ => {
                         log::info!("signal {sig}: stopping");

@@ -62,11 +62,36 @@ impl<V: Eq + Hash> PrefixMap<V> {
     pub fn from_entries<P: AsRef<str>>(
         entries: impl IntoIterator<Item = (P, V)>,
     ) -> Result<PrefixMap<V>, (usize, PrefixProblem)> {
+        let mut bad = None;
+        let keyed = entries
+            .into_iter()
+            .enumerate()
+            .map_while(
+                |(i, (prefix, value))| match DialKey::of_prefix(prefix.as_ref()) {
+                    Ok(key) => Some((key, value)),
+                    Err(p) => {
+                        bad = Some((i, p));
+                        None
+                    }
+                },
+            );
+        let map = PrefixMap::from_keys(keyed);
+        match bad {
+            Some(b) => Err(b),
+            None => map,
+        }
+    }
+
+    /// [`PrefixMap::from_entries`] for prefixes already packed (a large
+    /// table read from a file need not hold its prefixes as text). A
+    /// repeated prefix is refused with its index.
+    pub fn from_keys(
+        entries: impl IntoIterator<Item = (DialKey, V)>,
+    ) -> Result<PrefixMap<V>, (usize, PrefixProblem)> {
         let mut interned: HashMap<V, u32> = HashMap::new();
         let entries = entries.into_iter();
         let mut rows: Vec<(u64, u32, u32)> = Vec::with_capacity(entries.size_hint().0);
-        for (i, (prefix, value)) in entries.enumerate() {
-            let key = DialKey::of_prefix(prefix.as_ref()).map_err(|p| (i, p))?;
+        for (i, (key, value)) in entries.enumerate() {
             let next = u32::try_from(interned.len()).unwrap_or(NONE);
             let slot = *interned.entry(value).or_insert(next);
             rows.push((key.0, u32::try_from(i).unwrap_or(NONE), slot));
@@ -191,7 +216,7 @@ impl PrefixSet {
         keys.sort_unstable();
         keys.dedup();
         let entries = keys.into_iter().map(|k| (k, ()));
-        PrefixMap::from_keys(entries).map(PrefixSet)
+        PrefixMap::from_sorted_keys(entries).map(PrefixSet)
     }
 
     /// How many distinct prefixes the set holds.
@@ -213,7 +238,7 @@ impl PrefixSet {
 
 impl PrefixMap<()> {
     /// A map of distinct keys, sorted, all with the unit value.
-    fn from_keys(
+    fn from_sorted_keys(
         keys: impl Iterator<Item = (DialKey, ())>,
     ) -> Result<PrefixMap<()>, (usize, PrefixProblem)> {
         let keys: Box<[u64]> = keys.map(|(k, ())| k.0).collect();

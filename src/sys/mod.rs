@@ -27,6 +27,21 @@ pub use send::{Connected, ConnectedSendBatch, Destination, SendBatch};
 /// Most datagrams one call moves.
 pub const MAX_BATCH: usize = 64;
 
+/// Returns the heap memory the allocator holds free to the system
+/// (glibc's `malloc_trim`): after a routing table of a million prefixes is
+/// rebuilt and the old one dropped, glibc would otherwise keep the freed
+/// pages resident. Costs a walk of the heap; call it off the message path.
+/// Does nothing on other C libraries.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it
+    // takes the allocator's own locks, reads no memory of ours and is safe
+    // to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Puts the calling thread under `SCHED_BATCH`: still fair-shared like
 /// `SCHED_OTHER` (same nice level), but when it wakes it does not preempt
 /// the thread running on its CPU. For a thread that talks to a peer over
