@@ -81,6 +81,67 @@ Server: ExamplePBX/7.1\r\nContent-Type: application/sdp\r\n",
     m.into_bytes()
 }
 
+/// The routing file of issue 18's speed target, written to a temporary
+/// folder and compiled as the proxy does: 1,000,000 prefixes (random dial
+/// strings of 4 to 11 digits, plus +1, +15, ... +1555123456, which the
+/// bench INVITE's +15551234567 walks down) and 50 rules, the first 49 of
+/// kinds the INVITE does not match (as `benches/routing_table.py` writes
+/// them), the last the prefix table. Members are the flags-only table's.
+fn rules_table() -> Table {
+    use std::fmt::Write as _;
+    let dir = std::env::temp_dir().join(format!("branchline-bench-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("prefix,group\n");
+    let mut seen = std::collections::HashSet::new();
+    for (i, k) in (2..=11).enumerate() {
+        let p = &"+1555123456"[..k];
+        seen.insert(p.to_owned());
+        let _ = writeln!(csv, "{p},lcr{}", i % 8);
+    }
+    let mut x = 18u64;
+    while seen.len() < 1_000_010 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let len = 4 + (x >> 60) as usize % 8;
+        let p: String = (0..len)
+            .map(|d| char::from(b'0' + ((x >> (4 * d + 8)) % 10) as u8))
+            .collect();
+        if seen.insert(p.clone()) {
+            let _ = writeln!(csv, "{p},lcr{}", seen.len() % 8);
+        }
+    }
+    std::fs::write(dir.join("prefixes.csv"), csv).unwrap();
+    let mut file = String::from("[routing]\ndefault = \"pbx\"\n");
+    for g in [
+        "pbx", "lcr0", "lcr1", "lcr2", "lcr3", "lcr4", "lcr5", "lcr6", "lcr7",
+    ] {
+        let _ = writeln!(
+            file,
+            "[groups.{g}]\nmembers = [\"192.0.2.50:5060\", \"192.0.2.51:5060\"]"
+        );
+    }
+    for i in 0..49 {
+        let body = match i % 7 {
+            0 => format!("match.user_agent = [\"friendly-scanner-{i}\", \"sipvicious-{i}\"]\naction = \"drop\""),
+            1 => format!("match.method = [\"MESSAGE\"]\nmatch.ruri_user_prefix = [\"+49{i}\"]\nroute = \"lcr1\""),
+            2 => format!("match.source = [\"10.{i}.0.0/16\", \"2001:db8:{i}::/48\"]\nroute = \"lcr2\""),
+            3 => format!("match.header = {{ name = \"X-Tenant-{i}\", value = \"t{i}\" }}\nroute = \"lcr3\""),
+            4 => format!("match.ruri_domain = [\"tenant{i}.example.com\", \"*.tenant{i}.example.net\"]\nroute = \"lcr4\""),
+            5 => format!("match.to_user = [\"99{i}\"]\nreject = {{ code = 403, reason = \"Forbidden\" }}"),
+            _ => format!("match.from_domain = [\"blocked{i}.example.org\"]\naction = \"drop\""),
+        };
+        let _ = writeln!(file, "[[rules]]\nname = \"r{i}\"\n{body}");
+    }
+    file.push_str("[[rules]]\nname = \"lcr\"\nprefix_table = \"prefixes.csv\"\n");
+    let path = dir.join("routing.toml");
+    std::fs::write(&path, file).unwrap();
+    let config = branchline::config::load(&path).unwrap();
+    let table = branchline::config::compile(&config, None, 0).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    table
+}
+
 fn bench(c: &mut Criterion) {
     let (proxy, table) = setup();
     let mut scratch = Scratch::new();
@@ -110,6 +171,20 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("parse_invite_{}B", INVITE.len()), |b| {
         b.iter(|| black_box(sip::parse(black_box(INVITE)).is_ok()))
     });
+    // The same INVITE, routed by 50 rules and a 1,000,000-prefix table;
+    // and the table's decision alone for it.
+    let ruled = rules_table();
+    let o = proxy.handle(&inv, &ruled, &mut scratch, &mut out);
+    assert!(matches!(o, Output::Forward(_)), "{o:?}");
+    g.bench_function(
+        format!("handle_invite_{}B_50_rules_1m_prefixes", INVITE.len()),
+        |b| {
+            b.iter(|| {
+                let o = proxy.handle(black_box(&inv), &ruled, &mut scratch, &mut out);
+                black_box((o, out.len()))
+            })
+        },
+    );
     g.throughput(Throughput::Bytes(resp.len() as u64));
     g.bench_function(format!("relay_200_{}B", resp.len()), |b| {
         b.iter(|| {
