@@ -500,6 +500,8 @@ impl<const W: usize> SourceIx<W> {
 struct UserIx<const W: usize> {
     kind: Kind<W>,
     users: Map<Bits<W>>,
+    /// The users' lengths: a user of another length is not looked up.
+    lens: Lengths,
 }
 
 impl<const W: usize> UserIx<W> {
@@ -513,12 +515,20 @@ impl<const W: usize> UserIx<W> {
                 users.entry(u.clone()).or_insert(Bits::EMPTY).set(r);
             }
         }
-        UserIx { kind, users }
+        let mut lens = Lengths::default();
+        for u in users.keys() {
+            lens.add(u.len());
+        }
+        UserIx { kind, users, lens }
     }
 
     #[inline]
     fn accept(&self, user: Option<&User>) -> Bits<W> {
-        match user.and_then(|u| self.users.get(u.as_bytes())) {
+        match user
+            .map(User::as_bytes)
+            .filter(|u| self.lens.has(u.len()))
+            .and_then(|u| self.users.get(u))
+        {
             Some(bits) => self.kind.free.or(*bits),
             None => self.kind.free,
         }
@@ -543,7 +553,8 @@ struct DomainIx<const W: usize> {
     ips: Box<[(IpAddr, Bits<W>)]>,
 }
 
-/// A set of lengths up to [`LONGEST_SUFFIX`].
+/// A set of lengths, to skip lookups that cannot succeed: exact below 256,
+/// and any length from 256 on is taken to be in it.
 #[derive(Debug, Default)]
 struct Lengths([u64; 4]);
 
@@ -556,7 +567,7 @@ impl Lengths {
 
     #[inline]
     fn has(&self, n: usize) -> bool {
-        self.0.get(n / 64).is_some_and(|w| w & (1 << (n % 64)) != 0)
+        self.0.get(n / 64).is_none_or(|w| w & (1 << (n % 64)) != 0)
     }
 }
 
