@@ -106,6 +106,22 @@ impl DomainSet {
             Host::V6(a) => self.ips.contains(&IpAddr::V6(a)),
         }
     }
+
+    /// The exact names: lower case, without a trailing dot.
+    pub(super) fn exact(&self) -> &[Box<[u8]>] {
+        &self.exact
+    }
+
+    /// The wildcards' suffixes: `.example.net` for `*.example.net`, lower
+    /// case.
+    pub(super) fn suffixes(&self) -> &[Box<[u8]>] {
+        &self.suffixes
+    }
+
+    /// The IP address entries.
+    pub(super) fn ips(&self) -> &[IpAddr] {
+        &self.ips
+    }
 }
 
 /// Compares the lower-case `entry` with `name` read in lower case.

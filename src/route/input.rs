@@ -133,8 +133,11 @@ impl UriParts<'_> {
     /// two hex digits is kept as written (the parser has refused such URIs
     /// already; this never fails).
     pub fn user_decoded(&self) -> DecodedUser {
-        let mut out = DecodedUser::new();
-        let mut rest = self.user;
+        let Some(first) = memchr::memchr(b'%', self.user) else {
+            return DecodedUser::from_slice(self.user);
+        };
+        let (plain, mut rest) = self.user.split_at(first);
+        let mut out = DecodedUser::from_slice(plain);
         while let Some((&b, tail)) = rest.split_first() {
             let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
             match (b, hex(tail.first()), hex(tail.get(1))) {

@@ -141,17 +141,17 @@ impl<'i, 'a> Eval<'i, 'a> {
         }
     }
 
-    fn ruri(&mut self) -> Option<UriParts<'a>> {
+    pub(super) fn ruri(&mut self) -> Option<UriParts<'a>> {
         let request = self.input.request;
         *self.ruri.get_or_insert_with(|| request.ruri())
     }
 
-    fn from(&mut self) -> Option<UriParts<'a>> {
+    pub(super) fn from(&mut self) -> Option<UriParts<'a>> {
         let request = self.input.request;
         *self.from.get_or_insert_with(|| request.from())
     }
 
-    fn to(&mut self) -> Option<UriParts<'a>> {
+    pub(super) fn to(&mut self) -> Option<UriParts<'a>> {
         let request = self.input.request;
         *self.to.get_or_insert_with(|| request.to())
     }
@@ -164,21 +164,21 @@ impl<'i, 'a> Eval<'i, 'a> {
         self.ruri_user.as_ref().and_then(Option::as_ref)
     }
 
-    fn user_in_from(&mut self) -> Option<&User> {
+    pub(super) fn user_in_from(&mut self) -> Option<&User> {
         if self.from_user.is_none() {
             self.from_user = Some(self.from().map(|p| User::of(&p)));
         }
         self.from_user.as_ref().and_then(Option::as_ref)
     }
 
-    fn user_in_to(&mut self) -> Option<&User> {
+    pub(super) fn user_in_to(&mut self) -> Option<&User> {
         if self.to_user.is_none() {
             self.to_user = Some(self.to().map(|p| User::of(&p)));
         }
         self.to_user.as_ref().and_then(Option::as_ref)
     }
 
-    fn user_agent(&mut self) -> Option<&'a [u8]> {
+    pub(super) fn user_agent(&mut self) -> Option<&'a [u8]> {
         let request = self.input.request;
         *self
             .user_agent

@@ -37,6 +37,7 @@ mod domain;
 mod group;
 mod group_spec;
 mod hash;
+mod index;
 mod input;
 mod matcher;
 mod number;

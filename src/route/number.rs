@@ -41,7 +41,7 @@ impl User {
 
     fn normalize(mut bytes: DecodedUser, phone: bool) -> User {
         if phone {
-            if let Some(end) = bytes.iter().position(|&b| b == b';') {
+            if let Some(end) = memchr::memchr(b';', &bytes) {
                 bytes.truncate(end);
             }
         }
@@ -51,7 +51,8 @@ impl User {
                 .all(|&b| dial_code(b).is_some() || is_separator(b))
                 && bytes.iter().any(|&b| dial_code(b).is_some()));
         if dialled {
-            bytes.retain(|b| !is_separator(*b));
+            let kept = drop_separators(&mut bytes);
+            bytes.truncate(kept);
         }
         let key = DialKey::of_number(&bytes);
         User { bytes, key }
@@ -199,6 +200,23 @@ fn dial_code(b: u8) -> Option<u8> {
         b'#' => Some(13),
         _ => None,
     }
+}
+
+/// Moves the bytes of `v` that are not separators to its front, in order;
+/// returns how many there are. (On the plain slice: through the `SmallVec`,
+/// every access would check where the bytes live.)
+fn drop_separators(v: &mut [u8]) -> usize {
+    let mut kept = 0;
+    for read in 0..v.len() {
+        let Some(&b) = v.get(read) else { break };
+        if !is_separator(b) {
+            if let Some(slot) = v.get_mut(kept) {
+                *slot = b;
+            }
+            kept += 1;
+        }
+    }
+    kept
 }
 
 /// A visual separator in a dialled number (RFC 3966 visual-separator, plus

@@ -290,7 +290,7 @@ fn index(keys: &[u64]) -> Box<[u32]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn map(entries: &[(&str, &str)]) -> PrefixMap<String> {
@@ -372,10 +372,11 @@ mod tests {
         );
     }
 
-    /// A small generator, so the test needs no crate.
-    struct Rng(u64);
+    /// A small generator, so the tests need no crate (the index's tests
+    /// use it too).
+    pub(in crate::route) struct Rng(pub(in crate::route) u64);
     impl Rng {
-        fn next(&mut self) -> u64 {
+        pub(in crate::route) fn next(&mut self) -> u64 {
             self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = self.0;
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -123,6 +123,13 @@ impl Rule {
         if matches!(self.action, Action::Next) || !self.matches.iter().all(|m| m.test(ev)) {
             return None;
         }
+        self.act(ev)
+    }
+
+    /// The decision of the rule's action, its keys having matched; `None`
+    /// for no action, or a `prefix_table` without a prefix of the number.
+    #[inline]
+    pub(super) fn act<'t>(&'t self, ev: &mut Eval<'_, '_>) -> Option<Outcome<'t>> {
         Some(match &self.action {
             Action::Route(g) => Outcome::Route(*g, self.rewrite.as_ref()),
             Action::PrefixTable(map) => {

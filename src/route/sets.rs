@@ -72,11 +72,21 @@ impl MethodSet {
             None => self.extensions.iter().any(|e| **e == *method.as_bytes()),
         }
     }
+
+    /// The known methods, as [`method_bit`]s.
+    pub(super) fn bits(&self) -> u16 {
+        self.bits
+    }
+
+    /// The extension methods, as written.
+    pub(super) fn extensions(&self) -> &[Box<[u8]>] {
+        &self.extensions
+    }
 }
 
 /// The bit of a known method; `None` for an extension.
 #[inline]
-fn method_bit(m: &Method<'_>) -> Option<u16> {
+pub(super) fn method_bit(m: &Method<'_>) -> Option<u16> {
     let i = match m {
         Method::Invite => 0,
         Method::Ack => 1,
@@ -140,6 +150,11 @@ impl UserSet {
             .binary_search_by(|u| (**u).cmp(user.as_bytes()))
             .is_ok()
     }
+
+    /// The normalized users.
+    pub(super) fn users(&self) -> &[Box<[u8]>] {
+        &self.users
+    }
 }
 
 /// Transports, as a bitmask.
@@ -180,9 +195,16 @@ impl TransportSet {
     pub fn contains(self, t: Transport) -> bool {
         self.0 & transport_bit(t) != 0
     }
+
+    /// The set as [`transport_bit`]s.
+    pub(super) fn bits(self) -> u8 {
+        self.0
+    }
 }
 
-fn transport_bit(t: Transport) -> u8 {
+/// The bit of a transport in a [`TransportSet`]: one of the low
+/// [`TRANSPORTS`] bits.
+pub(super) fn transport_bit(t: Transport) -> u8 {
     1 << match t {
         Transport::Udp => 0,
         Transport::Tcp => 1,
@@ -193,6 +215,9 @@ fn transport_bit(t: Transport) -> u8 {
         Transport::Other => 6,
     }
 }
+
+/// How many transports [`transport_bit`] tells apart.
+pub(super) const TRANSPORTS: usize = 7;
 
 /// Substrings found without regard to ASCII case (`match.user_agent`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -222,12 +247,17 @@ impl Substrings {
     pub fn found_in(&self, hay: &[u8]) -> bool {
         self.needles.iter().any(|n| contains_ignore_case(hay, n))
     }
+
+    /// The needles, in lower case.
+    pub(super) fn needles(&self) -> &[Box<[u8]>] {
+        &self.needles
+    }
 }
 
 /// Whether `hay` contains the lower-case `needle` in any ASCII case: the
 /// first byte (either case) is found with `memchr2`, the rest compared only
 /// there.
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
     };

@@ -26,6 +26,7 @@ use super::decision::{Decision, Rewrite};
 use super::group::{Destination, Group, Health};
 use super::group_spec::{GroupSpec, InDialog};
 use super::hash::{score_hash, CallHash};
+use super::index::RuleIndex;
 use super::input::RouteInput;
 use super::matcher::Eval;
 use super::rule::{Action, ActionSpec, Outcome, Rule, RuleSpec, LOCATION};
@@ -51,6 +52,8 @@ pub struct Table {
     upstreams: Box<[(usize, usize)]>,
     /// In file order.
     rules: Box<[Rule]>,
+    /// The rules indexed by key kind, for [`Table::select`].
+    index: RuleIndex,
     in_dialog: InDialog,
 }
 
@@ -78,22 +81,36 @@ impl Table {
     pub fn select(&self, input: &RouteInput<'_>) -> Decision<'_> {
         if !self.rules.is_empty() {
             let mut ev = Eval::new(input);
-            for rule in self.rules.iter() {
-                match rule.decide(&mut ev) {
-                    None => {}
-                    Some(Outcome::Route(g, rewrite)) => return self.route(g, rewrite, input),
-                    Some(Outcome::Reject(code, reason)) => {
-                        return Decision::Reject {
-                            code,
-                            reason,
-                            retry_after: None,
-                        }
-                    }
-                    Some(Outcome::Drop) => return Decision::Drop,
-                }
+            if let Some(outcome) = self.index.decide(&self.rules, &mut ev) {
+                return self.outcome(outcome, input);
             }
         }
         self.route(self.default_group, None, input)
+    }
+
+    /// [`Table::select`] testing the rules one by one, without the index:
+    /// the tests' oracle.
+    #[cfg(test)]
+    pub(super) fn select_linear(&self, input: &RouteInput<'_>) -> Decision<'_> {
+        let mut ev = Eval::new(input);
+        match super::index::linear(&self.rules, &mut ev) {
+            Some(outcome) => self.outcome(outcome, input),
+            None => self.route(self.default_group, None, input),
+        }
+    }
+
+    /// The decision a rule's outcome makes.
+    #[inline]
+    fn outcome<'t>(&'t self, outcome: Outcome<'t>, input: &RouteInput<'_>) -> Decision<'t> {
+        match outcome {
+            Outcome::Route(g, rewrite) => self.route(g, rewrite, input),
+            Outcome::Reject(code, reason) => Decision::Reject {
+                code,
+                reason,
+                retry_after: None,
+            },
+            Outcome::Drop => Decision::Drop,
+        }
     }
 
     /// A member of group `g`, or of its fallback, or its reply when down.
@@ -359,6 +376,7 @@ impl TableBuilder {
             groups: groups.into_boxed_slice(),
             default_group,
             upstreams: upstreams.into_boxed_slice(),
+            index: RuleIndex::new(&rules),
             rules: rules.into_boxed_slice(),
             in_dialog: self.in_dialog,
         })
