@@ -71,7 +71,7 @@ pub enum Command {
     after_help = "Exit status: 0 when the file is good, 1 when it has problems, 2 for wrong usage."
 )]
 pub struct CheckConfigArgs {
-    /// The routing file (TOML; see CONFIG.md and examples/).
+    /// The routing file (TOML; the README's routing-file section and examples/ describe it).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }
