@@ -9,9 +9,8 @@ use super::raw::{List, MatchRaw, TimeRaw};
 use super::validate::Check;
 use super::values::{cidr, did_you_mean, domain, is_token, prefix};
 use super::{MatchConfig, TimeSpec};
+use crate::route::time::{parse_days, parse_hours, DAYS};
 use crate::sip::Transport;
-
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl Check<'_> {
     /// The rule's matches, in the order of `CONFIG.md`'s key list.
@@ -245,60 +244,31 @@ fn regex_problem(s: &str, e: &regex::Error) -> String {
 }
 
 /// `"mon-fri"`, `"sat"`, `"mon,wed,fri"`, `"fri-mon"` (wraps): a bit set,
-/// bit 0 Monday.
+/// bit 0 Monday, read by the routing table's own parser; the message names
+/// the first word that is not a day.
 pub(crate) fn days(s: &str) -> Result<u8, String> {
-    let day = |d: &str| -> Result<u32, String> {
-        let d = d.trim().to_ascii_lowercase();
-        DAYS.iter().position(|&n| n == d).map(|i| i as u32).ok_or_else(|| {
-            format!(
-                "days \"{s}\": '{d}' is not a day{}; use mon tue wed thu fri sat sun, a range \"mon-fri\" or a list \"mon,wed,fri\"",
-                did_you_mean(&d, &DAYS)
-            )
-        })
-    };
-    let mut set = 0u8;
-    for part in s.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (day(a)?, day(b)?);
-                let mut i = a;
-                loop {
-                    set |= 1 << i;
-                    if i == b {
-                        break;
-                    }
-                    i = (i + 1) % 7;
-                }
-            }
-            None => set |= 1 << day(part)?,
-        }
-    }
-    Ok(set)
+    parse_days(s).ok_or_else(|| {
+        let d = s
+            .split([',', '-'])
+            .map(|d| d.trim().to_ascii_lowercase())
+            .find(|d| !DAYS.contains(&d.as_str()))
+            .unwrap_or_default();
+        format!(
+            "days \"{s}\": '{d}' is not a day{}; use mon tue wed thu fri sat sun, a range \"mon-fri\" or a list \"mon,wed,fri\"",
+            did_you_mean(&d, &DAYS)
+        )
+    })
 }
 
 /// `"08:00-18:00"` → (480, 1080) minutes; the end is exclusive, `24:00`
 /// only as an end; an end before the start crosses midnight.
 pub(crate) fn hours(s: &str) -> Result<(u16, u16), String> {
-    let bad = || {
-        format!("hours \"{s}\" is not a time range; write \"HH:MM-HH:MM\", e.g. \"08:00-18:00\", \"22:00-06:00\" (crosses midnight) or \"00:00-24:00\" (the whole day)")
-    };
-    let clock = |t: &str| -> Option<u16> {
-        let (h, m) = t.trim().split_once(':')?;
-        if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
-    };
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (start, end) = (clock(a).ok_or_else(bad)?, clock(b).ok_or_else(bad)?);
-    if start == 1440 {
-        return Err(format!(
+    match parse_hours(s) {
+        Some((start, end)) if start == end => Err(format!("hours \"{s}\" is empty (start and end are equal); for the whole day write \"00:00-24:00\"")),
+        Some(window) => Ok(window),
+        None if s.split_once('-').is_some_and(|(a, _)| a.trim() == "24:00") => Err(format!(
             "hours \"{s}\" starts at 24:00; a window starts from 00:00 to 23:59"
-        ));
+        )),
+        None => Err(format!("hours \"{s}\" is not a time range; write \"HH:MM-HH:MM\", e.g. \"08:00-18:00\", \"22:00-06:00\" (crosses midnight) or \"00:00-24:00\" (the whole day)")),
     }
-    if start == end {
-        return Err(format!("hours \"{s}\" is empty (start and end are equal); for the whole day write \"00:00-24:00\""));
-    }
-    Ok((start, end))
 }

@@ -46,7 +46,7 @@ mod rule;
 mod sets;
 mod spec;
 mod table;
-mod time;
+pub(crate) mod time;
 
 use std::net::SocketAddr;
 

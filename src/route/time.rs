@@ -22,7 +22,8 @@ use jiff::Timestamp;
 const DAY_MINUTES: u16 = 24 * 60;
 
 /// Day names, Monday first (bit 0 of the day mask).
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// The day names, Monday first (bit 0 of a day mask).
+pub(crate) const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Weekdays and hours in a time zone.
 #[derive(Debug, Clone)]
@@ -108,8 +109,9 @@ impl TimeWindow {
 }
 
 /// `mon-fri`, `sat`, `mon,wed,fri`, or a list of days and ranges; a range
-/// may wrap (`fri-mon`). Case is ignored.
-fn parse_days(s: &str) -> Option<u8> {
+/// may wrap (`fri-mon`). Case is ignored. The one parser of the format (the
+/// routing file's checks use it too).
+pub(crate) fn parse_days(s: &str) -> Option<u8> {
     let day = |d: &str| {
         let d = d.trim().to_ascii_lowercase();
         DAYS.iter().position(|&n| n == d)
@@ -134,12 +136,15 @@ fn parse_days(s: &str) -> Option<u8> {
     Some(mask)
 }
 
-/// `HH:MM-HH:MM` as minutes; the start below 24:00, the end at most 24:00.
-fn parse_hours(s: &str) -> Option<(u16, u16)> {
+/// `HH:MM-HH:MM` as minutes, two digits each: the start below 24:00, the
+/// end at most 24:00 (an end before the start crosses midnight; an end
+/// equal to the start is the caller's to refuse). The one parser of the
+/// format.
+pub(crate) fn parse_hours(s: &str) -> Option<(u16, u16)> {
     let (a, b) = s.trim().split_once('-')?;
     let clock = |t: &str| {
         let (h, m) = t.trim().split_once(':')?;
-        if h.len() != 2 || m.len() != 2 {
+        if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
             return None;
         }
         let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
