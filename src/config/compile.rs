@@ -10,10 +10,7 @@
 //! finds is reported at the rule's or group's place in the file.
 
 use super::source::{Diagnostic, Loc};
-use super::{
-    ActionConfig, Algorithm, CodeClass, Config, ConfigError, HashKey, InDialogMode, MatchConfig,
-    RuleConfig,
-};
+use super::{ActionConfig, CodeClass, Config, ConfigError, InDialogMode, MatchConfig, RuleConfig};
 use crate::cidr::CidrSet;
 use crate::route::{
     self, ActionSpec, DomainSet, GroupSpec, InDialog, Match, MemberSpec, MethodSet, PrefixMap,
@@ -54,7 +51,7 @@ pub fn compile(config: &Config, old: Option<&Table>, seed: u64) -> Result<Table,
         }
         b = b.group_spec(GroupSpec {
             name: g.name.clone(),
-            algorithm: algorithm(g.algorithm),
+            algorithm: g.algorithm,
             members,
             fallback: g.fallback.clone(),
             when_down: g.when_down.as_ref().map(|r| WhenDown {
@@ -126,21 +123,6 @@ fn diagnostic_for(config: &Config, file: &str, e: route::RouteError) -> Diagnost
     match loc {
         Some(loc) => Diagnostic::at(file, loc, text),
         None => Diagnostic::file(file, text),
-    }
-}
-
-fn algorithm(a: Algorithm) -> route::Algorithm {
-    match a {
-        Algorithm::Hash(k) => route::Algorithm::Hash(match k {
-            HashKey::CallId => route::HashKey::CallId,
-            HashKey::FromUser => route::HashKey::FromUser,
-            HashKey::ToUser => route::HashKey::ToUser,
-            HashKey::RuriUser => route::HashKey::RuriUser,
-            HashKey::SourceIp => route::HashKey::SourceIp,
-        }),
-        Algorithm::RoundRobin => route::Algorithm::RoundRobin,
-        Algorithm::Random => route::Algorithm::Random,
-        Algorithm::Priority => route::Algorithm::Priority,
     }
 }
 

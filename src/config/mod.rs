@@ -40,6 +40,7 @@ use std::time::Duration;
 
 /// An address block of `match.source` and `trusted` (the IP allow-list's).
 pub use crate::auth::Cidr;
+pub use crate::route::{Algorithm, HashKey};
 pub use compile::{compile, engine_warnings};
 pub use source::{Diagnostic, Loc};
 
@@ -147,58 +148,6 @@ pub struct GroupConfig {
     pub when_down: Option<Reply>,
     /// `[groups.NAME.probe]`.
     pub probe: Option<ProbeConfig>,
-}
-
-/// `algorithm`: how a group picks a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    /// `hash` by `hash_key` (default `call-id`): weighted rendezvous.
-    Hash(HashKey),
-    /// `round-robin`, weighted.
-    RoundRobin,
-    /// `random`, weighted.
-    Random,
-    /// `priority`: the lowest priority number with a healthy member.
-    Priority,
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Algorithm::Hash(k) => write!(f, "hash by {}", k.as_str()),
-            Algorithm::RoundRobin => f.write_str("round-robin"),
-            Algorithm::Random => f.write_str("random"),
-            Algorithm::Priority => f.write_str("priority"),
-        }
-    }
-}
-
-/// `hash_key`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashKey {
-    /// `call-id`.
-    CallId,
-    /// `from-user`.
-    FromUser,
-    /// `to-user`.
-    ToUser,
-    /// `ruri-user`.
-    RuriUser,
-    /// `source-ip`.
-    SourceIp,
-}
-
-impl HashKey {
-    /// The name written in the file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HashKey::CallId => "call-id",
-            HashKey::FromUser => "from-user",
-            HashKey::ToUser => "to-user",
-            HashKey::RuriUser => "ruri-user",
-            HashKey::SourceIp => "source-ip",
-        }
-    }
 }
 
 /// One entry of `members`.

@@ -285,18 +285,8 @@ impl Check<'_> {
                 None
             }
             Some(k) => self
-                .choice(
-                    k,
-                    "hash_key",
-                    &["call-id", "from-user", "to-user", "ruri-user", "source-ip"],
-                )
-                .map(|k| match k {
-                    "call-id" => HashKey::CallId,
-                    "from-user" => HashKey::FromUser,
-                    "to-user" => HashKey::ToUser,
-                    "ruri-user" => HashKey::RuriUser,
-                    _ => HashKey::SourceIp,
-                }),
+                .choice(k, "hash_key", &HashKey::NAMES)
+                .and_then(HashKey::parse),
         };
         let algorithm = match (algorithm, hash_key) {
             (Some("hash"), Some(k)) => Some(Algorithm::Hash(k)),

@@ -78,16 +78,42 @@ pub enum HashKey {
 }
 
 impl HashKey {
+    /// Every key, in the order of [`HashKey::NAMES`].
+    pub const ALL: [HashKey; 5] = [
+        HashKey::CallId,
+        HashKey::FromUser,
+        HashKey::ToUser,
+        HashKey::RuriUser,
+        HashKey::SourceIp,
+    ];
+
+    /// The `hash_key` names of the routing file, in [`HashKey::ALL`] order.
+    pub const NAMES: [&'static str; 5] =
+        ["call-id", "from-user", "to-user", "ruri-user", "source-ip"];
+
     /// Parses the `hash_key` names (`call-id` ... `source-ip`).
     pub fn parse(name: &str) -> Option<HashKey> {
-        Some(match name {
-            "call-id" => HashKey::CallId,
-            "from-user" => HashKey::FromUser,
-            "to-user" => HashKey::ToUser,
-            "ruri-user" => HashKey::RuriUser,
-            "source-ip" => HashKey::SourceIp,
-            _ => return None,
-        })
+        let at = HashKey::NAMES.iter().position(|&n| n == name)?;
+        HashKey::ALL.get(at).copied()
+    }
+
+    /// The name written in the file.
+    pub fn as_str(self) -> &'static str {
+        let at = HashKey::ALL.iter().position(|&k| k == self).unwrap_or(0);
+        HashKey::NAMES.get(at).copied().unwrap_or_default()
+    }
+}
+
+/// How `check-config` names an algorithm: `hash by call-id`,
+/// `round-robin`, `random`, `priority`.
+impl core::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Algorithm::Hash(k) => write!(f, "hash by {}", k.as_str()),
+            Algorithm::RoundRobin => f.write_str("round-robin"),
+            Algorithm::Random => f.write_str("random"),
+            Algorithm::Priority => f.write_str("priority"),
+        }
     }
 }
 
