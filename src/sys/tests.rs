@@ -1,8 +1,10 @@
-//! Tests of the batched syscalls on loopback sockets.
+//! Tests of the batched syscalls and the socket error queue on loopback
+//! sockets.
 
 use std::io;
-use std::net::UdpSocket;
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
 
 use super::*;
 
@@ -149,4 +151,167 @@ fn flush_each_names_the_refused_datagram() {
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].0, 1);
     assert!(out.is_empty());
+}
+
+/// An address on `ip` where nothing listens: a port that was just bound
+/// and released, so sending there draws an ICMP port unreachable.
+fn closed_port(ip: &str) -> SocketAddr {
+    UdpSocket::bind((ip, 0)).unwrap().local_addr().unwrap()
+}
+
+/// Waits up to a second for `fd` to report `POLLERR` (a pending error or a
+/// non-empty error queue), without reading or clearing either.
+fn wait_for_error(fd: RawFd) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let mut p = libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid `pollfd` that outlives the call.
+        let r = unsafe { libc::poll(&mut p, 1, 10) };
+        if r > 0 && p.revents & libc::POLLERR != 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `fd` reports `POLLERR` right now.
+fn has_error(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid `pollfd` that outlives the call.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r > 0 && p.revents & libc::POLLERR != 0
+}
+
+fn queued(fd: RawFd, max: usize) -> Vec<QueuedError> {
+    let mut got = Vec::new();
+    let n = read_errqueue(fd, max, |e| got.push(e)).unwrap();
+    assert_eq!(n, got.len());
+    got
+}
+
+#[test]
+fn errqueue_reports_icmp_port_unreachable() {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    enable_recverr(a.as_raw_fd(), false).unwrap();
+    let dead = closed_port("127.0.0.1");
+    a.send_to(b"x", dead).unwrap();
+    assert!(wait_for_error(a.as_raw_fd()));
+    let got = queued(a.as_raw_fd(), 8);
+    assert_eq!(
+        got,
+        [QueuedError {
+            dest: Some(dead),
+            errno: libc::ECONNREFUSED,
+            origin: ErrOrigin::Icmp,
+            icmp_type: 3,
+            icmp_code: 3,
+            offender: Some(IpAddr::from([127, 0, 0, 1])),
+        }]
+    );
+    assert_eq!(got[0].describe(), "ICMP port unreachable");
+    assert_eq!(read_errqueue(a.as_raw_fd(), 8, |_| panic!()).unwrap(), 0);
+    // Reading the last entry also cleared the pending error.
+    assert!(!has_error(a.as_raw_fd()));
+}
+
+#[test]
+fn errqueue_reports_icmpv6_port_unreachable() {
+    let Ok(a) = UdpSocket::bind("[::1]:0") else {
+        eprintln!("skipped: cannot bind [::1]");
+        return;
+    };
+    enable_recverr(a.as_raw_fd(), true).unwrap();
+    let dead = closed_port("::1");
+    a.send_to(b"x", dead).unwrap();
+    assert!(wait_for_error(a.as_raw_fd()));
+    let got = queued(a.as_raw_fd(), 8);
+    assert_eq!(
+        got,
+        [QueuedError {
+            dest: Some(dead),
+            errno: libc::ECONNREFUSED,
+            origin: ErrOrigin::Icmp6,
+            icmp_type: 1,
+            icmp_code: 4,
+            offender: Some(IpAddr::from(Ipv6Addr::LOCALHOST)),
+        }]
+    );
+    assert_eq!(got[0].describe(), "ICMPv6 port unreachable");
+    assert_eq!(read_errqueue(a.as_raw_fd(), 8, |_| panic!()).unwrap(), 0);
+}
+
+#[test]
+fn errqueue_stays_empty_without_recverr() {
+    let dead = closed_port("127.0.0.1");
+    let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
+    plain.send_to(b"x", dead).unwrap();
+    // A witness sent after it: once its error is in, so is the plain
+    // socket's, if the kernel queued one.
+    let witness = UdpSocket::bind("127.0.0.1:0").unwrap();
+    enable_recverr(witness.as_raw_fd(), false).unwrap();
+    witness.send_to(b"x", dead).unwrap();
+    assert!(wait_for_error(witness.as_raw_fd()));
+    assert!(!has_error(plain.as_raw_fd()));
+    assert_eq!(
+        read_errqueue(plain.as_raw_fd(), 8, |_| panic!()).unwrap(),
+        0
+    );
+}
+
+#[test]
+fn queued_errors_describe_themselves() {
+    let e = |origin, icmp_type, icmp_code, errno| QueuedError {
+        dest: None,
+        errno,
+        origin,
+        icmp_type,
+        icmp_code,
+        offender: None,
+    };
+    let cases = [
+        (
+            e(ErrOrigin::Icmp, 3, 1, libc::EHOSTUNREACH),
+            "ICMP host unreachable",
+        ),
+        (
+            e(ErrOrigin::Icmp, 3, 0, libc::ENETUNREACH),
+            "ICMP net unreachable",
+        ),
+        (
+            e(ErrOrigin::Icmp, 11, 0, libc::EHOSTUNREACH),
+            "ICMP time exceeded",
+        ),
+        (
+            e(ErrOrigin::Icmp6, 1, 3, libc::EHOSTUNREACH),
+            "ICMPv6 address unreachable",
+        ),
+        (
+            e(ErrOrigin::Icmp6, 1, 4, libc::ECONNREFUSED),
+            "ICMPv6 port unreachable",
+        ),
+        (
+            e(ErrOrigin::Icmp6, 2, 0, libc::EMSGSIZE),
+            "ICMPv6 packet too big",
+        ),
+    ];
+    for (err, want) in cases {
+        assert_eq!(err.describe(), want);
+    }
+    // Not an ICMP message it knows: the errno's text.
+    for err in [
+        e(ErrOrigin::Local, 0, 0, libc::EMSGSIZE),
+        e(ErrOrigin::Icmp, 200, 0, libc::EMSGSIZE),
+        e(ErrOrigin::Other(9), 3, 3, libc::EMSGSIZE),
+    ] {
+        let want = io::Error::from_raw_os_error(libc::EMSGSIZE).to_string();
+        assert_eq!(err.describe(), want);
+    }
 }
