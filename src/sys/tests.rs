@@ -249,6 +249,32 @@ fn errqueue_reports_icmpv6_port_unreachable() {
 }
 
 #[test]
+fn errqueue_reads_at_most_max_entries() {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    enable_recverr(a.as_raw_fd(), false).unwrap();
+    let dead = [closed_port("127.0.0.1"), closed_port("127.0.0.1")];
+    let mut out = SendBatch::new(4);
+    for d in dead {
+        out.next_buf().clear();
+        out.commit(d);
+    }
+    // On loopback the first one's ICMP error is pending by the time the
+    // second goes: that one is sent again (see the send tests).
+    assert_eq!(out.flush(a.as_raw_fd()), (2, 0));
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while got.len() < 2 && Instant::now() < deadline {
+        let one = queued(a.as_raw_fd(), 1);
+        assert!(one.len() <= 1);
+        got.extend(one);
+    }
+    let dests: Vec<_> = got.iter().map(|e| e.dest).collect();
+    assert_eq!(dests, [Some(dead[0]), Some(dead[1])]);
+    assert_eq!(queued(a.as_raw_fd(), 8), []);
+    assert_eq!(read_errqueue(a.as_raw_fd(), 0, |_| panic!()).unwrap(), 0);
+}
+
+#[test]
 fn errqueue_stays_empty_without_recverr() {
     let dead = closed_port("127.0.0.1");
     let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -313,5 +339,70 @@ fn queued_errors_describe_themselves() {
     ] {
         let want = io::Error::from_raw_os_error(libc::EMSGSIZE).to_string();
         assert_eq!(err.describe(), want);
+    }
+}
+
+/// A socket with `IP_RECVERR` whose last datagram drew an ICMP port
+/// unreachable that is now its pending error (the queue is left unread),
+/// and a live socket to send to.
+fn socket_with_pending_error() -> (UdpSocket, UdpSocket) {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    enable_recverr(a.as_raw_fd(), false).unwrap();
+    a.send_to(b"x", closed_port("127.0.0.1")).unwrap();
+    assert!(wait_for_error(a.as_raw_fd()));
+    let live = UdpSocket::bind("127.0.0.1:0").unwrap();
+    live.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    (a, live)
+}
+
+fn assert_received(live: &UdpSocket, from: &UdpSocket, want: &[u8]) {
+    let mut buf = [0u8; 16];
+    let (n, src) = live.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], src), (want, from.local_addr().unwrap()));
+}
+
+#[test]
+fn batch_send_survives_an_earlier_icmp_error() {
+    let (a, live) = socket_with_pending_error();
+    let mut out = SendBatch::new(4);
+    out.next_buf().clear();
+    out.next_buf().extend_from_slice(b"live");
+    out.commit(live.local_addr().unwrap());
+    let mut refused = Vec::new();
+    let r = out.flush_each(a.as_raw_fd(), |i, e| refused.push((i, e.kind())));
+    assert_eq!((r, refused), ((1, 0), vec![]));
+    assert_received(&live, &a, b"live");
+    // The error is still queued for the worker to read.
+    assert_eq!(queued(a.as_raw_fd(), 8).len(), 1);
+}
+
+#[test]
+fn single_sends_survive_an_earlier_icmp_error() {
+    let (a, live) = socket_with_pending_error();
+    let mut out = SendBatch::new(1);
+    out.next_buf().clear();
+    out.next_buf().extend_from_slice(b"live");
+    out.commit(live.local_addr().unwrap());
+    assert_eq!(out.flush_with(|b, d| a.send_to(b, d)), 0);
+    assert_received(&live, &a, b"live");
+}
+
+#[test]
+fn single_sends_retry_an_asynchronous_error_once() {
+    let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    for (errno, want_calls) in [
+        (libc::ECONNREFUSED, 2),
+        (libc::EHOSTUNREACH, 2),
+        (libc::EBADF, 1),
+    ] {
+        let mut out = SendBatch::new(1);
+        out.next_buf().clear();
+        out.commit(dest);
+        let mut calls = 0;
+        let failed = out.flush_with(|_, _| {
+            calls += 1;
+            Err(io::Error::from_raw_os_error(errno))
+        });
+        assert_eq!((failed, calls), (1, want_calls), "errno {errno}");
     }
 }
