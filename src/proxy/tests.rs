@@ -703,7 +703,10 @@ fn a_retransmission_after_its_member_died_goes_to_the_new_pick_with_the_same_bra
         let now = fwd(o).dest;
         assert_ne!(now, was, "sent to the dead member again");
         assert_eq!(our_branch(&again), our_branch(&inv));
-        assert_eq!(again.replace(&was.to_string(), ""), inv.replace(&was.to_string(), ""));
+        assert_eq!(
+            again.replace(&was.to_string(), ""),
+            inv.replace(&was.to_string(), "")
+        );
         let (oc, _) = run(&p, &t, &udp_input(cancel_for(INVITE).as_bytes()));
         assert_eq!(fwd(oc).dest, now, "the CANCEL follows the retransmission");
     }
