@@ -453,7 +453,7 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
                 c.rules.len(),
                 c.default_group
             );
-            Some((path, (summary, c.proxy), table, key))
+            Some((path, (summary, c.proxy), table, key, c.guard))
         }
         None => None,
     };
@@ -462,9 +462,14 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
             "no upstream: give at least one --upstream HOST:PORT[;transport=tcp][;weight=N], or a routing file with --config FILE".into(),
         ));
     }
-    let (key, table, routing) = match routing {
-        Some((path, c, table, key)) => (key, table, Some((path, c))),
-        None => (branch_key(&args)?, build_table(&args.upstream, None)?, None),
+    let (key, table, routing, guard) = match routing {
+        Some((path, c, table, key, guard)) => (key, table, Some((path, c)), guard),
+        None => (
+            branch_key(&args)?,
+            build_table(&args.upstream, None)?,
+            None,
+            None,
+        ),
     };
     let workers = args.workers.unwrap_or_else(default_workers);
 
@@ -481,6 +486,7 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
             max_connections: args.tcp_max_connections,
             max_per_ip: args.tcp_max_per_ip,
         },
+        guard: guard.as_ref().map(config::guard_spec),
     })?;
     let listeners = listeners(bound.addrs(), args.advertise.as_deref());
     let mut config = proxy::Config::new(listeners.clone(), key);

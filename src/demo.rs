@@ -65,6 +65,7 @@ fn demo(args: &DemoArgs) -> Result<(), Fail> {
         sched_batch: true,
         max_message_size: 65_535,
         tcp: TcpLimits::default(),
+        guard: None,
     })
     .map_err(|e| Fail::Run(format!("demo proxy: {e}")))?;
     let proxy_addr = bound.addrs()[0].addr;

@@ -221,6 +221,22 @@ fn rule(r: &RuleConfig, groups: &[&str]) -> Result<RuleSpec, String> {
     })
 }
 
+/// The flood guard's settings from `[guard]`.
+pub fn guard_spec(g: &super::GuardConfig) -> crate::guard::GuardSpec {
+    crate::guard::GuardSpec {
+        rate: g.rate,
+        burst: g.burst,
+        ban: g.ban,
+        response: if g.reject {
+            crate::guard::Response::Reject
+        } else {
+            crate::guard::Response::Drop
+        },
+        trusted: CidrSet::new(g.trusted.iter().copied()),
+        max_sources: g.max_sources as usize,
+    }
+}
+
 /// What the file asks for that this build does not do yet, one sentence
 /// each (printed as `warning: ...` by `check-config` and logged by `proxy
 /// --config`). The routing table applies everything it reads; nothing of

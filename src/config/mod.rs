@@ -41,7 +41,7 @@ use std::time::Duration;
 /// An address block of `match.source` and `trusted` (the IP allow-list's).
 pub use crate::auth::Cidr;
 pub use crate::route::{Algorithm, HashKey};
-pub use compile::{compile, engine_warnings};
+pub use compile::{compile, engine_warnings, guard_spec};
 pub use source::{Diagnostic, Loc};
 
 use crate::log::Level;

@@ -423,7 +423,6 @@ redis = "redis://127.0.0.1:6379/0"
     );
     assert_eq!(c.warnings, [
         "[auth] is read but digest authentication is not implemented in this version; no request is challenged",
-        "[guard] is read but the flood guard is not implemented in this version",
         "[metrics] is read but the metrics endpoint is not implemented in this version",
         "[records] is read but call records are not implemented in this version",
         "[location] is read but the location service is not implemented in this version",

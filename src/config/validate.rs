@@ -135,7 +135,6 @@ impl Check<'_> {
         warnings.extend(not_implemented(
             &rules,
             auth.is_some(),
-            guard.is_some(),
             metrics.is_some(),
             records.is_some(),
             location.is_some(),
@@ -837,7 +836,6 @@ impl Check<'_> {
 fn not_implemented(
     rules: &[RuleConfig],
     auth: bool,
-    guard: bool,
     metrics: bool,
     records: bool,
     location: bool,
@@ -853,9 +851,6 @@ fn not_implemented(
         .collect();
     if !with_auth.is_empty() {
         w.push(format!("auth and challenge in rules ({}) are read but digest authentication is not implemented in this version", with_auth.join(", ")));
-    }
-    if guard {
-        w.push("[guard] is read but the flood guard is not implemented in this version".into());
     }
     if metrics {
         w.push(

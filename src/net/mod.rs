@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::guard::GuardSpec;
 use crate::log;
 use crate::metrics::Counters;
 use crate::proxy::{ConnRef, Proxy};
@@ -145,6 +146,9 @@ pub struct NetConfig {
     pub max_message_size: usize,
     /// TCP limits.
     pub tcp: TcpLimits,
+    /// The flood guard (`[guard]`), if any: each worker gets its own table
+    /// of `max_sources / workers` sources.
+    pub guard: Option<GuardSpec>,
 }
 
 /// Why the runtime could not start or run.
@@ -317,6 +321,13 @@ impl Bound {
                 batch: self.config.udp_batch.clamp(1, MAX_BATCH),
                 max_message_size: self.config.max_message_size,
                 idle_secs: self.config.tcp.idle_timeout.as_secs().max(1),
+                guard: self.config.guard.clone().map(|spec| {
+                    let share = spec.max_sources.div_ceil(n).max(crate::guard::WAYS);
+                    (
+                        spec.response,
+                        crate::guard::Guard::new(&spec, share, seed ^ i as u64),
+                    )
+                }),
             };
             let core = cores.get(i % cores.len().max(1)).copied();
             let sched_batch = self.config.sched_batch;
@@ -643,6 +654,7 @@ mod tests {
             sched_batch: false,
             max_message_size: 8192,
             tcp: TcpLimits::default(),
+            guard: None,
         })
         .unwrap()
     }

@@ -28,6 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::tcp::{Conn, Conns, WriteError};
 use super::{Handoff, Shared};
+use crate::guard::{self, Admit, Guard};
 use crate::log;
 use crate::metrics::{Counters, NetDrop};
 use crate::proxy::{ConnRef, Input, Output, Proxy, Scratch, Transmit};
@@ -81,9 +82,57 @@ dropped it (a bug: please report it with the message)",
     }
 }
 
+/// The flood guard's verdict on one message, before anything parses it:
+/// `None` lets it through to [`Proxy::handle`]; `Some` is the refusal (a
+/// drop, or the 503 the proxy writes into `out`). Requests only: a response
+/// or a CR LF keep-alive is not counted. Both the UDP and the TCP path call
+/// this, once per message.
+fn admit(
+    ctx: &Ctx,
+    guard: &mut Option<(guard::Response, Guard)>,
+    now_ms: u64,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+    bans_unlogged: &mut u64,
+) -> Option<Output> {
+    let (response, g) = guard.as_mut()?;
+    let d = input.data;
+    if d.starts_with(b"SIP/") || d.starts_with(b"\r\n") {
+        return None;
+    }
+    match g.admit(input.source.ip(), now_ms) {
+        Admit::Pass => None,
+        Admit::Refuse {
+            retry_after,
+            banned_now,
+        } => {
+            if banned_now {
+                *bans_unlogged += 1;
+                if *bans_unlogged == 1 {
+                    log::warning!(
+                        "worker {}: flood guard: {} is over its rate; refused for {retry_after} s",
+                        ctx.id,
+                        input.source.ip()
+                    );
+                }
+            }
+            Some(match response {
+                guard::Response::Reject => ctx.proxy.refuse_overload(input, retry_after, out),
+                guard::Response::Drop => {
+                    out.clear();
+                    Output::Drop(crate::proxy::DropReason::FloodGuard)
+                }
+            })
+        }
+    }
+}
+
 /// What a worker reads but never changes.
 pub(crate) struct Ctx {
     pub id: u16,
+    /// The flood guard's response and this worker's table; moved into the
+    /// worker's state when it starts.
+    pub guard: Option<(guard::Response, Guard)>,
     pub proxy: Arc<Proxy>,
     pub live: Arc<LiveTable>,
     pub shared: Arc<Shared>,
@@ -124,12 +173,20 @@ struct Io {
     now: u64,
     /// UDP sockets with data left after their fair share.
     again: Vec<usize>,
+    /// The flood guard, when configured, and its response.
+    guard: Option<(guard::Response, Guard)>,
+    /// Bans started since the last once-a-second report.
+    bans_unlogged: u64,
+    /// Monotonic milliseconds since the worker started, read once per poll
+    /// iteration (the flood guard's clock).
+    now_ms: u64,
+    epoch: Instant,
     registry: mio::Registry,
 }
 
 impl Worker {
     pub fn new(
-        ctx: Ctx,
+        mut ctx: Ctx,
         poll: Poll,
         rx: Receiver<Handoff>,
         udp: Vec<(UdpSocket, SocketAddr)>,
@@ -150,6 +207,7 @@ impl Worker {
         }
         let registry = poll.registry().try_clone()?;
         let batch = ctx.batch;
+        let guard = ctx.guard.take();
         Ok(Worker {
             ctx,
             poll,
@@ -167,6 +225,10 @@ impl Worker {
                 counters: Counters::default(),
                 now: unix_now(),
                 again: Vec::new(),
+                guard,
+                bans_unlogged: 0,
+                now_ms: 0,
+                epoch: Instant::now(),
                 registry,
             },
         })
@@ -198,6 +260,7 @@ impl Worker {
                 break;
             }
             io.now = unix_now();
+            io.now_ms = io.epoch.elapsed().as_millis() as u64;
             let table = ctx.live.load();
             let again = std::mem::take(&mut io.again);
             for s in again {
@@ -223,6 +286,14 @@ impl Worker {
                 last_tick = Instant::now();
                 io.close_idle(&ctx);
                 report_drops(&ctx, &io.counters, &mut reported);
+                if io.bans_unlogged > 1 {
+                    log::warning!(
+                        "worker {}: flood guard: {} more source(s) over their rate refused in the last second",
+                        ctx.id,
+                        io.bans_unlogged - 1
+                    );
+                }
+                io.bans_unlogged = 0;
             }
         }
         io.drain_on_stop(&ctx, &mut poll, &mut events);
@@ -273,7 +344,17 @@ impl Io {
                 // Never full here: each datagram queues at most one, and a
                 // full batch is flushed as soon as it fills.
                 let buf = self.send.next_buf();
-                match guarded_handle(ctx, &input, table, &mut self.scratch, buf) {
+                let admitted = admit(
+                    ctx,
+                    &mut self.guard,
+                    self.now_ms,
+                    &input,
+                    buf,
+                    &mut self.bans_unlogged,
+                );
+                match admitted
+                    .or_else(|| guarded_handle(ctx, &input, table, &mut self.scratch, buf))
+                {
                     Some(out) => self.dispatch_batched(ctx, out, source),
                     None => self.counters.net_drop(NetDrop::CorePanic),
                 }
@@ -711,7 +792,17 @@ impl Io {
                         now: self.now,
                     };
                     let mut out = std::mem::take(&mut self.out);
-                    match guarded_handle(ctx, &input, table, &mut self.scratch, &mut out) {
+                    let admitted = admit(
+                        ctx,
+                        &mut self.guard,
+                        self.now_ms,
+                        &input,
+                        &mut out,
+                        &mut self.bans_unlogged,
+                    );
+                    match admitted
+                        .or_else(|| guarded_handle(ctx, &input, table, &mut self.scratch, &mut out))
+                    {
                         Some(o) => self.dispatch(ctx, o, &out, peer),
                         None => self.counters.net_drop(NetDrop::CorePanic),
                     }

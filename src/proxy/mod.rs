@@ -160,12 +160,15 @@ pub enum DropReason {
     AuthDropped,
     /// A routing rule's action is `drop`.
     RuleDropped,
+    /// The flood guard refused the request (its source is over its rate,
+    /// or banned) and `[guard] response` is `drop` (or it was an ACK).
+    FloodGuard,
 }
 
 impl DropReason {
     /// Every reason's short stable name, for counters and logs, in
     /// [`DropReason::index`] order: one counter each.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "keepalive",
         "unanswerable",
         "malformed_response",
@@ -176,6 +179,7 @@ impl DropReason {
         "ack_unroutable",
         "auth_dropped",
         "rule_dropped",
+        "flood_guard",
     ];
 
     /// The reason's place in [`DropReason::NAMES`] and in the counters.
@@ -191,6 +195,7 @@ impl DropReason {
             DropReason::AckUnroutable => 7,
             DropReason::AuthDropped => 8,
             DropReason::RuleDropped => 9,
+            DropReason::FloodGuard => 10,
         }
     }
 
@@ -315,6 +320,34 @@ impl Proxy {
             Message::Response(resp) => {
                 response::handle(self, input, resp, &mut scratch.editor, out)
             }
+        }
+    }
+
+    /// What a request the flood guard refused gets ([`crate::guard`]):
+    /// `503 Service Unavailable` with `Retry-After: retry_after`, from the
+    /// header lines that can be read without a full parse; a response, an
+    /// ACK or a request with no Via is dropped
+    /// ([`DropReason::FloodGuard`]).
+    pub fn refuse_overload(
+        &self,
+        input: &Input<'_>,
+        retry_after: u32,
+        out: &mut Vec<u8>,
+    ) -> Output {
+        out.clear();
+        let data = input.data;
+        if data.starts_with(b"SIP/") || data.starts_with(b"ACK ") {
+            return Output::Drop(DropReason::FloodGuard);
+        }
+        let headers = sip::scan_headers(data);
+        let mut digits = [0u8; 10];
+        let first = sip::writer::decimal_into(&mut digits, u64::from(retry_after));
+        let value = digits.get(first..).unwrap_or(b"1");
+        let extra: [(&[u8], &[u8]); 1] = [(b"Retry-After", value)];
+        let status = reply::Status::new(503, "Service Unavailable").with(&extra);
+        match Replier::new(self, input, out).reply(&headers, status) {
+            Output::Drop(_) => Output::Drop(DropReason::FloodGuard),
+            o => o,
         }
     }
 
