@@ -11,6 +11,7 @@
 //! stable names) and the runtime's [`NetDrop`]s.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::proxy::DropReason;
 
@@ -39,11 +40,14 @@ pub enum NetDrop {
     /// The proxy core panicked on the message (a bug); the message was
     /// dropped and the worker went on.
     CorePanic,
+    /// A datagram sent to an upstream came back as an ICMP error (port or
+    /// host unreachable): the kernel sent it, the upstream never got it.
+    Unreachable,
 }
 
 impl NetDrop {
     /// Every variant, in counter order.
-    pub const ALL: [NetDrop; 10] = [
+    pub const ALL: [NetDrop; 11] = [
         NetDrop::UnsupportedTransport,
         NetDrop::NoUdpSocket,
         NetDrop::SendError,
@@ -54,6 +58,7 @@ impl NetDrop {
         NetDrop::NoSuchWorker,
         NetDrop::ConnectFailed,
         NetDrop::CorePanic,
+        NetDrop::Unreachable,
     ];
 
     /// A short stable name for counters and logs.
@@ -69,11 +74,15 @@ impl NetDrop {
             NetDrop::NoSuchWorker => "no_such_worker",
             NetDrop::ConnectFailed => "connect_failed",
             NetDrop::CorePanic => "core_panic",
+            NetDrop::Unreachable => "unreachable",
         }
     }
 }
 
 const N_PROXY: usize = DropReason::NAMES.len();
+/// Most (upstream, reason) pairs a worker names; drops past them are
+/// counted, not named.
+const MAX_NAMED: usize = 16;
 const N_NET: usize = NetDrop::ALL.len();
 
 /// One worker's counters.
@@ -95,6 +104,8 @@ pub struct Counters {
     pub tcp_closed: u64,
     proxy_drops: [u64; N_PROXY],
     net_drops: [u64; N_NET],
+    /// The runtime's drops of messages to an upstream, by upstream.
+    to_upstreams: Vec<(SocketAddr, NetDrop, u64)>,
 }
 
 impl Counters {
@@ -110,6 +121,57 @@ impl Counters {
     #[inline]
     pub fn net_drop(&mut self, reason: NetDrop) {
         self.net_drops[reason as usize] += 1;
+    }
+
+    /// Counts a drop decided by the runtime for a message to the upstream
+    /// `dest`, naming it (for the first few upstreams a worker meets).
+    pub fn net_drop_to(&mut self, reason: NetDrop, dest: SocketAddr) {
+        self.net_drop(reason);
+        self.name_upstream(dest, reason, 1);
+    }
+
+    fn name_upstream(&mut self, dest: SocketAddr, reason: NetDrop, n: u64) {
+        let named = &mut self.to_upstreams;
+        if let Some(e) = named
+            .iter_mut()
+            .find(|(a, r, _)| *a == dest && *r == reason)
+        {
+            e.2 += n;
+        } else if named.len() < MAX_NAMED {
+            named.push((dest, reason, n));
+        }
+    }
+
+    /// The upstreams named for drops of `reason`, with counts above what
+    /// `earlier` had: `127.0.0.1:5071 138, [::1]:5072 2`.
+    fn upstreams_for(&self, name: &str, earlier: Option<&Counters>) -> String {
+        let mut out = String::new();
+        for &(a, r, n) in &self.to_upstreams {
+            if r.as_str() != name {
+                continue;
+            }
+            let before = earlier
+                .and_then(|e| e.to_upstreams.iter().find(|(b, q, _)| *b == a && *q == r))
+                .map_or(0, |e| e.2);
+            if n > before {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("{a} {}", n - before));
+            }
+        }
+        out
+    }
+
+    /// `name=n`, with the upstreams involved: `connect_failed=3 (to
+    /// 127.0.0.1:5071 3)`, counting from `earlier` when given.
+    pub fn drop_entry(&self, name: &str, n: u64, earlier: Option<&Counters>) -> String {
+        let to = self.upstreams_for(name, earlier);
+        if to.is_empty() {
+            format!("{name}={n}")
+        } else {
+            format!("{name}={n} (to {to})")
+        }
     }
 
     /// All drops.
@@ -152,6 +214,9 @@ impl Counters {
         for (a, b) in self.net_drops.iter_mut().zip(other.net_drops) {
             *a += b;
         }
+        for &(dest, reason, n) in &other.to_upstreams {
+            self.name_upstream(dest, reason, n);
+        }
     }
 
     /// The drops counted since `earlier` (a copy taken before), per reason.
@@ -181,7 +246,7 @@ impl fmt::Display for Counters {
         let mut first = true;
         for (name, n) in self.drops() {
             f.write_str(if first { " (" } else { ", " })?;
-            write!(f, "{name}={n}")?;
+            f.write_str(&self.drop_entry(name, n, None))?;
             first = false;
         }
         if !first {
@@ -226,6 +291,49 @@ mod tests {
         );
         let delta: Vec<_> = a.drops_since(&before).collect();
         assert_eq!(delta, vec![("keepalive", 1), ("tcp_limit", 1)]);
+    }
+
+    #[test]
+    fn drops_name_the_upstream_involved() {
+        let a: SocketAddr = "127.0.0.1:5071".parse().unwrap();
+        let b: SocketAddr = "[::1]:5072".parse().unwrap();
+        let mut w1 = Counters::default();
+        w1.net_drop_to(NetDrop::ConnectFailed, a);
+        w1.net_drop_to(NetDrop::ConnectFailed, a);
+        let earlier = w1.clone();
+        w1.net_drop_to(NetDrop::ConnectFailed, b);
+        w1.net_drop_to(NetDrop::Unreachable, a);
+        w1.net_drop(NetDrop::SendError);
+        let since: Vec<String> = w1
+            .drops_since(&earlier)
+            .map(|(name, n)| w1.drop_entry(name, n, Some(&earlier)))
+            .collect();
+        assert_eq!(
+            since,
+            [
+                "send_error=1",
+                "connect_failed=1 (to [::1]:5072 1)",
+                "unreachable=1 (to 127.0.0.1:5071 1)"
+            ]
+        );
+        let mut total = Counters::default();
+        total.merge(&w1);
+        total.merge(&w1);
+        assert_eq!(
+            total.to_string(),
+            "received=0 forwarded=0 replied=0 dropped=10 (send_error=2, \
+connect_failed=6 (to 127.0.0.1:5071 4, [::1]:5072 2), unreachable=2 (to 127.0.0.1:5071 2))"
+        );
+        // Bounded: past MAX_NAMED upstreams, drops are counted, not named.
+        let mut many = Counters::default();
+        for port in 0..100 {
+            many.net_drop_to(
+                NetDrop::ConnectFailed,
+                SocketAddr::from(([10, 0, 0, 1], port)),
+            );
+        }
+        assert_eq!(many.dropped(), 100);
+        assert_eq!(many.to_upstreams.len(), MAX_NAMED);
     }
 
     /// The README names every drop counter an operator can see.

@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
         let sent = match proxy.handle(&input, table, &mut scratch, &mut out) {
             Output::Forward(_) => true,
             Output::Reply(_) => false,
-            Output::Drop(_) => continue,
+            Output::Drop(_) | Output::Probe(_) => continue,
         };
         let was_request = matches!(sip::parse(data), Ok(Message::Request(_))) || !sent;
         match sip::parse(&out) {

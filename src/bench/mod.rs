@@ -27,7 +27,6 @@ pub mod io;
 pub mod number;
 pub mod pace;
 pub mod report;
-pub mod rng;
 pub mod stats;
 pub mod timer;
 

@@ -11,7 +11,7 @@
 //! character a pattern may hold is allowed unescaped in the user part of a
 //! SIP URI (RFC 3261 §25.1), so a drawn number is written as it is.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// The longest pattern, in characters: room for an E.164 number (15
 /// digits) behind a carrier prefix.

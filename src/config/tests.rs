@@ -200,8 +200,6 @@ reject = { code = 403 }
     assert_eq!((r.code, r.reason.as_str()), (403, "Forbidden"));
     assert_eq!(c.prefix_count(), 4);
     assert_eq!(c.warnings, [
-        "[groups.pbx.probe] is read but health probing is not implemented in this version; members are never marked down",
-        "groups.pbx: fallback and when_down apply when every member is down, and nothing marks a member down in this version (no health probing)",
         "auth and challenge in rules (uk) are read but digest authentication is not implemented in this version",
     ]);
 }

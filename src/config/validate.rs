@@ -133,7 +133,6 @@ impl Check<'_> {
         let location = f.location.map(|l| self.location(l));
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(not_implemented(
-            &groups,
             &rules,
             auth.is_some(),
             guard.is_some(),
@@ -836,7 +835,6 @@ impl Check<'_> {
 /// The plain warnings for what a file may say and this version does not do.
 #[allow(clippy::too_many_arguments)]
 fn not_implemented(
-    groups: &[GroupConfig],
     rules: &[RuleConfig],
     auth: bool,
     guard: bool,
@@ -845,14 +843,6 @@ fn not_implemented(
     location: bool,
 ) -> Vec<String> {
     let mut w = Vec::new();
-    for g in groups {
-        if g.probe.is_some() {
-            w.push(format!("[groups.{}.probe] is read but health probing is not implemented in this version; members are never marked down", g.name));
-        }
-        if g.fallback.is_some() || g.when_down.is_some() {
-            w.push(format!("groups.{}: fallback and when_down apply when every member is down, and nothing marks a member down in this version (no health probing)", g.name));
-        }
-    }
     if auth {
         w.push("[auth] is read but digest authentication is not implemented in this version; no request is challenged".into());
     }

@@ -17,6 +17,7 @@
 //! crate is in [`crate::sys`] (batched `recvmmsg`/`sendmmsg`).
 
 pub mod control;
+mod prober;
 mod tcp;
 mod worker;
 
@@ -261,12 +262,39 @@ impl Bound {
             senders.push(tx);
             receivers.push(rx);
         }
+        // The prober sends UDP probes from clones of the first worker's
+        // sockets: the proxy's own addresses and ports.
+        let probe_socks = self
+            .sockets
+            .first()
+            .map(|ws| {
+                ws.udp
+                    .iter()
+                    .filter_map(|(u, local)| {
+                        let clone = socket2::SockRef::from(u).try_clone().ok()?;
+                        Some((std::net::UdpSocket::from(clone), *local))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let seed = seed_from_clock();
+        let (prober, health) =
+            prober::link(probe_socks, Arc::clone(&proxy), Arc::clone(&live), seed)
+                .map_err(|source| NetError::Worker { worker: 0, source })?;
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             wakers,
             handoff: senders,
             limits: ConnLimits::new(self.config.tcp),
+            health,
         });
+        let prober_thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("branchline-probe".into())
+                .spawn(move || prober.run(&shared.stop))
+                .map_err(|source| NetError::Worker { worker: 0, source })?
+        };
         let cores = if self.config.pin {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {
@@ -321,6 +349,7 @@ impl Bound {
         Ok(Runtime {
             shared,
             threads,
+            prober: Some(prober_thread),
             live,
             exited,
         })
@@ -348,6 +377,7 @@ impl Drop for ExitNotice {
 pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<Counters>>,
+    prober: Option<JoinHandle<()>>,
     live: Arc<LiveTable>,
     exited: ExitHook,
 }
@@ -389,6 +419,7 @@ impl Runtime {
         for w in &self.shared.wakers {
             let _ = w.wake();
         }
+        self.shared.health.wake();
         let until = Instant::now() + deadline;
         let mut total = Counters::default();
         for (i, t) in self.threads.into_iter().enumerate() {
@@ -404,6 +435,14 @@ impl Runtime {
                 Err(_) => log::error!("worker {i} panicked"),
             }
         }
+        if let Some(p) = self.prober {
+            while !p.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if p.is_finished() && p.join().is_err() {
+                log::error!("the prober panicked");
+            }
+        }
         total
     }
 }
@@ -415,6 +454,8 @@ pub(crate) struct Shared {
     pub wakers: Vec<mio::Waker>,
     pub handoff: Vec<Sender<Handoff>>,
     pub limits: ConnLimits,
+    /// Where workers report probe replies and unreachable upstreams.
+    pub health: prober::HealthLink,
 }
 
 /// A message for a TCP connection owned by another worker.
@@ -470,6 +511,14 @@ impl ConnLimits {
             }
         }
     }
+}
+
+/// A seed for the prober's tokens and jitter: the clock and the process.
+fn seed_from_clock() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 fn bind_socket(transport: Transport, addr: SocketAddr) -> io::Result<Socket> {

@@ -124,17 +124,8 @@ impl Conn {
     /// After a writable event on a connecting socket: `Ok(true)` once the
     /// connection is established, `Ok(false)` while still in progress.
     pub fn check_connected(&mut self) -> io::Result<bool> {
-        if let Some(e) = self.stream.take_error()? {
-            return Err(e);
-        }
-        match self.stream.peer_addr() {
-            Ok(_) => {
-                self.connected = true;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.connected = connect_finished(&self.stream)?;
+        Ok(self.connected)
     }
 
     /// Reads what fits into the free part of `rbuf`. `Ok(0)`: the peer
@@ -216,6 +207,19 @@ impl Conns {
                 .as_ref()
                 .map(|c| ((s.generation << SLOT_BITS) | i as u32, c))
         })
+    }
+}
+
+/// Whether a non-blocking connect on `s` has finished: `Ok(false)` while
+/// it runs, the connect's error when it failed.
+pub(super) fn connect_finished(s: &TcpStream) -> io::Result<bool> {
+    if let Some(e) = s.take_error()? {
+        return Err(e);
+    }
+    match s.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

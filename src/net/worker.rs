@@ -266,7 +266,7 @@ impl Io {
                 // full batch is flushed as soon as it fills.
                 let buf = self.send.next_buf();
                 match guarded_handle(ctx, &input, table, &mut self.scratch, buf) {
-                    Some(out) => self.dispatch_batched(ctx, out),
+                    Some(out) => self.dispatch_batched(ctx, out, source),
                     None => self.counters.net_drop(NetDrop::CorePanic),
                 }
             }
@@ -280,9 +280,14 @@ impl Io {
         self.again.push(s);
     }
 
-    /// Counts an output; the transmit to carry out, if any.
-    fn count(&mut self, out: Output) -> Option<Transmit> {
+    /// Counts an output; the transmit to carry out, if any. A reply to a
+    /// health probe (from `source`) goes to the prober.
+    fn count(&mut self, ctx: &Ctx, out: Output, source: SocketAddr) -> Option<Transmit> {
         match out {
+            Output::Probe(r) => {
+                ctx.shared.health.reply(r, source);
+                None
+            }
             Output::Drop(reason) => {
                 self.counters.proxy_drop(&reason);
                 None
@@ -299,8 +304,8 @@ impl Io {
     }
 
     /// Carries out an output whose bytes are in the send batch's next slot.
-    fn dispatch_batched(&mut self, ctx: &Ctx, out: Output) {
-        let Some(tx) = self.count(out) else {
+    fn dispatch_batched(&mut self, ctx: &Ctx, out: Output, source: SocketAddr) {
+        let Some(tx) = self.count(ctx, out, source) else {
             return;
         };
         if tx.transport == Transport::Udp {
@@ -315,8 +320,8 @@ impl Io {
     }
 
     /// Carries out an output whose bytes are in `data` (TCP paths).
-    fn dispatch(&mut self, ctx: &Ctx, out: Output, data: &[u8]) {
-        let Some(tx) = self.count(out) else {
+    fn dispatch(&mut self, ctx: &Ctx, out: Output, data: &[u8], source: SocketAddr) {
+        let Some(tx) = self.count(ctx, out, source) else {
             return;
         };
         if tx.transport == Transport::Udp {
@@ -446,7 +451,7 @@ impl Io {
             None => match self.connect(ctx, dest) {
                 Some(id) => id,
                 None => {
-                    self.counters.net_drop(NetDrop::ConnectFailed);
+                    self.counters.net_drop_to(NetDrop::ConnectFailed, dest);
                     return;
                 }
             },
@@ -459,6 +464,8 @@ impl Io {
             Ok(s) => s,
             Err(e) => {
                 log::debug!("worker {}: connect to {dest}: {e}", ctx.id);
+                let why = super::prober::connect_error(&e);
+                ctx.shared.health.unreachable(dest, Transport::Tcp, why);
                 return None;
             }
         };
@@ -559,7 +566,10 @@ impl Io {
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        self.counters.net_drop(NetDrop::ConnectFailed);
+                        let peer = c.peer;
+                        self.counters.net_drop_to(NetDrop::ConnectFailed, peer);
+                        let why = super::prober::connect_error(&e);
+                        ctx.shared.health.unreachable(peer, Transport::Tcp, why);
                         let msg = format!("connect failed: {e}");
                         self.close(ctx, id, &msg);
                         return;
@@ -660,7 +670,7 @@ impl Io {
                     };
                     let mut out = std::mem::take(&mut self.out);
                     match guarded_handle(ctx, &input, table, &mut self.scratch, &mut out) {
-                        Some(o) => self.dispatch(ctx, o, &out),
+                        Some(o) => self.dispatch(ctx, o, &out, peer),
                         None => self.counters.net_drop(NetDrop::CorePanic),
                     }
                     self.out = out;
@@ -763,7 +773,7 @@ fn report_drops(ctx: &Ctx, now: &Counters, reported: &mut Counters) {
         let list: Vec<String> = now
             .drops_since(reported)
             .filter(|(name, _)| *name != "keepalive" && *name != "ack_absorbed")
-            .map(|(name, n)| format!("{name}={n}"))
+            .map(|(name, n)| now.drop_entry(name, n, Some(reported)))
             .collect();
         log::warning!(
             "worker {}: dropped in the last second: {}",

@@ -108,6 +108,16 @@ pub(crate) fn branch_bytes(tx: u64, lp: u32) -> [u8; BRANCH_LEN] {
     b
 }
 
+/// The loop part of a health probe's branch: a keyed check value of its
+/// token (the transaction part), so the runtime can tell a reply to a probe
+/// from a forged one without keeping state.
+pub(crate) fn probe_check(key: Key, token: u64) -> u32 {
+    let mut h = Hasher::new(key);
+    h.field(b"probe");
+    h.write(&token.to_le_bytes());
+    (h.finish() >> 32) as u32
+}
+
 /// The check value in our Via's `bl` parameter (the stream connection a
 /// request came on), so a forged response cannot pick a connection.
 pub(crate) fn conn_mac(key: Key, worker: u16, id: u32, tx: u64) -> u32 {

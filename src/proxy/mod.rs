@@ -13,6 +13,7 @@ mod fast;
 mod fold;
 mod forward;
 mod local;
+mod probe;
 mod received;
 mod reply;
 mod request;
@@ -27,6 +28,7 @@ use crate::route::Table;
 use crate::sip::{self, edit::Editor, Message, Transport};
 
 pub use local::{ConfigError, Listener};
+pub use probe::ProbeReply;
 pub use siphash::Key;
 
 use local::Identity;
@@ -130,6 +132,9 @@ pub enum Output {
     Reply(Transmit),
     /// Send nothing; the runtime counts the reason.
     Drop(DropReason),
+    /// A reply to one of our health probes: send nothing, hand it to the
+    /// prober.
+    Probe(ProbeReply),
 }
 
 /// Why a message was not forwarded or answered. Every variant is counted.

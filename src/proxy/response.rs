@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::branch;
+use super::{branch, probe};
 use super::{ConnRef, DropReason, Input, Output, Proxy, Transmit};
 use crate::sip::edit::Editor;
 use crate::sip::via::{Rport, Via};
@@ -41,7 +41,13 @@ pub(super) fn handle(
     let next = match vias.next() {
         Some(Ok(v)) => v,
         Some(Err(e)) => return Output::Drop(DropReason::MalformedResponse(e)),
-        None => return Output::Drop(DropReason::NoNextVia),
+        // Only our Via: a reply to a health probe, or nothing to relay.
+        None => {
+            return match probe::reply_of(p, &top, resp.code) {
+                Some(r) => Output::Probe(r),
+                None => Output::Drop(DropReason::NoNextVia),
+            }
+        }
     };
     let Some(dest) = next_hop(&next) else {
         return Output::Drop(DropReason::UnresolvableVia);

@@ -22,7 +22,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::sip::Transport;
@@ -31,33 +31,64 @@ use super::balance::Algorithm;
 use super::group_spec::{ProbeSpec, WhenDown};
 use super::hash::{destination_key, neg_ln_unit, score_hash, CallHash};
 
-/// The health flag of one upstream, shared by every group (and, through
+/// The health flags of one upstream, shared by every group (and, through
 /// [`TableBuilder::inherit_health`](super::TableBuilder::inherit_health),
-/// every table generation) that lists it. Written by the prober, read by
-/// workers, with relaxed atomics: a worker may see a change a few messages
-/// late, which is harmless.
+/// every table generation) that lists it: down (written by the prober) and
+/// drained at run time (by the control endpoint), in one byte so a worker
+/// reads both with one relaxed load. A worker may see a change a few
+/// messages late, which is harmless.
 #[derive(Debug)]
 pub struct Health {
-    up: AtomicBool,
+    flags: AtomicU8,
 }
 
+const DOWN: u8 = 1;
+const DRAINED: u8 = 2;
+
 impl Health {
-    /// A flag in the given state.
+    /// A flag in the given state, not drained.
     pub fn new(up: bool) -> Health {
         Health {
-            up: AtomicBool::new(up),
+            flags: AtomicU8::new(if up { 0 } else { DOWN }),
         }
     }
 
-    /// True when the destination may be chosen.
+    /// True when the upstream is up (drained or not).
     #[inline]
     pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+        self.flags.load(Ordering::Relaxed) & DOWN == 0
     }
 
-    /// Marks the destination up or down; returns the previous state.
+    /// True when the upstream is up and not drained at run time.
+    #[inline]
+    pub fn is_usable(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) == 0
+    }
+
+    /// True when the upstream was drained at run time.
+    pub fn is_drained(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & DRAINED != 0
+    }
+
+    /// Marks the upstream up or down; returns the previous state.
     pub fn set(&self, up: bool) -> bool {
-        self.up.swap(up, Ordering::Relaxed)
+        let old = if up {
+            self.flags.fetch_and(!DOWN, Ordering::Relaxed)
+        } else {
+            self.flags.fetch_or(DOWN, Ordering::Relaxed)
+        };
+        old & DOWN == 0
+    }
+
+    /// Drains the upstream at run time (no new requests), or ends that;
+    /// returns whether it was drained.
+    pub fn set_drained(&self, drained: bool) -> bool {
+        let old = if drained {
+            self.flags.fetch_or(DRAINED, Ordering::Relaxed)
+        } else {
+            self.flags.fetch_and(!DRAINED, Ordering::Relaxed)
+        };
+        old & DRAINED != 0
     }
 }
 
@@ -126,10 +157,11 @@ impl Destination {
         self.drain
     }
 
-    /// True when the member may be picked: healthy and not drained.
+    /// True when the member may be picked: healthy and not drained (in
+    /// the file or at run time).
     #[inline]
     pub fn is_available(&self) -> bool {
-        !self.drain && self.health.is_up()
+        !self.drain && self.health.is_usable()
     }
 
     /// Where to send.

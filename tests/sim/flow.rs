@@ -196,6 +196,14 @@ impl ProxyNode {
                 );
                 self.absorbed += 1;
             }
+            // The simulation sends no probes, so nothing can answer one.
+            Output::Probe(r) => {
+                return Err(format!(
+                    "{} from {} taken for a probe reply ({r:?})",
+                    inc.label(),
+                    d.from
+                ))
+            }
         }
         Ok(())
     }

@@ -5,8 +5,8 @@ use super::tests::{first_line, respond, secs, take, uac_config, uas_config, Net}
 use super::uac::{with_user, Scenario, Uac};
 use super::Outbox;
 use crate::bench::number::{NumberPattern, Numbers};
-use crate::bench::rng::Rng;
 use crate::bench::Nanos;
+use crate::rng::Rng;
 
 fn pattern(s: &str) -> NumberPattern {
     NumberPattern::parse(s).unwrap()

@@ -18,10 +18,10 @@ use core::time::Duration;
 
 use super::{msg_kind, parse_hex_fields, Id, Outbox};
 use crate::bench::number::Numbers;
-use crate::bench::rng::Rng;
 use crate::bench::stats::{Failure, Latency, MsgKind, Stats};
 use crate::bench::timer::{Fire, Retransmit, TimerConfig, TimerId, Timers, TxnKind};
 use crate::bench::Nanos;
+use crate::rng::Rng;
 use crate::sip::build::{Party, RequestSpec, ViaSpec};
 use crate::sip::credentials::Challenge;
 use crate::sip::name_addr::Contact;

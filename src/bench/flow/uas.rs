@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::{parse_hex_fields, Id, Outbox};
-use crate::bench::rng::Rng;
 use crate::bench::stats::{Failure, MsgKind, Stats};
 use crate::bench::timer::{Fire, Retransmit, TimerConfig, TimerId, Timers, TxnKind};
 use crate::bench::Nanos;
+use crate::rng::Rng;
 use crate::sip::build;
 use crate::sip::{self, HeaderName, Message, Method, Request};
 

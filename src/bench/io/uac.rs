@@ -24,10 +24,10 @@ use crate::bench::flow::uac::{DigestSigner, Scenario, Uac, UacConfig};
 use crate::bench::flow::Outbox;
 use crate::bench::number::Numbers;
 use crate::bench::pace::{Next, PaceConfig, Pacer, Rate};
-use crate::bench::rng::Rng;
 use crate::bench::stats::Stats;
 use crate::bench::timer::TimerConfig;
 use crate::bench::Nanos;
+use crate::rng::Rng;
 use crate::sip::Transport;
 use crate::sys::{
     enable_rx_timestamps, set_batch_scheduling, ConnectedSendBatch, StampedRecvBatch, MAX_BATCH,

@@ -1,5 +1,6 @@
-//! The load generator's one random number generator: xorshift64*, seeded by
-//! the caller, so a run given the same seed draws the same numbers. Fast
+//! The crate's one random number generator: xorshift64*, seeded by
+//! the caller, so a run given the same seed draws the same numbers (the
+//! load generator's numbers, the prober's tokens and jitter). Fast
 //! and small, not cryptographic. No I/O.
 
 /// xorshift64* (Vigna, 2016): a 64-bit state, a period of 2^64 − 1.
