@@ -57,16 +57,22 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(300));
 }
 
-/// Stops a `bench uas` with SIGTERM and returns the JSON report it wrote.
-fn uas_report(g: bench_support::Guard, json: &Path) -> String {
+/// Stops a `bench uas` with SIGTERM: the JSON report it wrote, or what it
+/// printed when it wrote none (it could not bind its port, or died).
+fn stop_uas(g: bench_support::Guard, json: &Path) -> Result<String, String> {
     let out = g.terminate(Duration::from_secs(5));
-    fs::read_to_string(json).unwrap_or_else(|e| {
-        panic!(
+    fs::read_to_string(json).map_err(|e| {
+        format!(
             "no report {} ({e}):\n{}",
             json.display(),
             bench_support::show(&out)
         )
     })
+}
+
+/// Stops a `bench uas` with SIGTERM and returns the JSON report it wrote.
+fn uas_report(g: bench_support::Guard, json: &Path) -> String {
+    stop_uas(g, json).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// SIGKILL, no report: the member dies as a crashed PBX would.
@@ -224,27 +230,42 @@ fn kill_and_restart(name: &str, transport: &str, down_limit: Duration) {
     // The load ends at 30 s plus a drain bounded by its 8 s timeout.
     let out = load.wait(Duration::from_secs(30));
     let j = uac_report(&out, &uac_json);
-    let a_report = uas_report(ua, &a_json);
-    let b2_report = uas_report(ub2, &b2_json);
+    // The proxy first, so that stopping the members is not in its log.
     let stopped = p.stop(Duration::from_secs(5));
     let log = p.log_text();
     let tail = log.get(mark..).unwrap_or_default();
+    let a_report = uas_report(ua, &a_json);
+    let b2_report = stop_uas(ub2, &b2_json);
 
     let failed = json_u64(&j, "calls/failed");
     let succeeded = json_u64(&j, "calls/succeeded");
     let a_answered = json_u64(&a_report, "calls/succeeded");
-    let b_restarted_answered = json_u64(&b2_report, "calls/succeeded");
+    let b_restarted_answered = b2_report
+        .as_ref()
+        .map(|r| json_u64(r, "calls/succeeded"))
+        .ok();
     let down_after = down_seen.map(|t| t - killed);
     let up_after = up_seen.map(|t| t - restarted);
     // The figures first, so that a failing run shows them too.
     eprintln!(
         "{name}: uac {succeeded} succeeded, {failed} failed (started {}, INVITE retransmitted {}); \
          B's down line {down_after:?} after the kill, its up line {up_after:?} after the restart; \
-         A answered {a_answered}, the restarted B answered {b_restarted_answered} \
+         A answered {a_answered}, the restarted B answered {b_restarted_answered:?} \
          (B before the kill: SIGKILLed, no report)",
         json_u64(&j, "calls/started"),
         json_u64(&j, "messages/INVITE/retransmitted"),
     );
+
+    for line in log.lines().filter(|l| l.contains(" in group pbx: ")) {
+        eprintln!("{name}: proxy: {line}");
+    }
+
+    // The restarted B ran: a socket left on its port (a connection of the
+    // proxy's to itself, say) would keep it from binding.
+    let b2_report = b2_report.unwrap_or_else(|e| {
+        panic!("{name}: the restarted B on 127.0.0.1:{b} did not run to the end: {e}\nproxy log:\n{log}")
+    });
+    let b_restarted_answered = json_u64(&b2_report, "calls/succeeded");
 
     let down_after = down_after.unwrap_or_else(|| {
         panic!("{name}: no '{b_down}' line after B was killed; proxy log:\n{log}")
