@@ -392,8 +392,11 @@ impl Monitor {
     }
 
     /// The kernel reported `addr` over `transport` unreachable (`why`, in
-    /// words), for a probe or a forwarded request: a failed probe at once,
-    /// and the next probe is brought forward to now.
+    /// words), for a probe or a forwarded request: a failed probe at once
+    /// (the one in flight, if any), and while the member is still up the
+    /// next probe is brought forward to now, so it is marked down after
+    /// at most `fall` quick probes. A member already down keeps its
+    /// schedule: the errors its own probes draw must not draw more probes.
     pub fn unreachable(
         &mut self,
         addr: SocketAddr,
@@ -405,7 +408,9 @@ impl Monitor {
         let m = self.members.get_mut(i)?;
         m.spec.as_ref()?;
         m.pending = None;
-        m.next_at = now;
+        if m.health.is_up() {
+            m.next_at = m.next_at.min(now);
+        }
         self.failed(i, Failure::Unreachable(why.to_string()))
     }
 

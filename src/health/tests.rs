@@ -264,6 +264,22 @@ fn an_unreachable_report_fails_at_once_and_brings_the_next_probe_forward() {
     // The probe in flight was the one that failed: a reply to it now is late.
     assert_eq!(m.reply(orders[0].token, 200, addr(5070), later), None);
     assert_eq!(m.state(addr(5070), Transport::Udp), Some(State::Down));
+    // Down: more errors (its own probes draw them) do not draw more probes.
+    let mut sent = 0;
+    let mut t = later;
+    while t < later + 3 * SEC {
+        let mut orders = Vec::new();
+        m.tick(t, &mut orders);
+        for o in orders {
+            sent += 1;
+            m.unreachable(o.addr, Transport::Udp, "ICMP port unreachable", t);
+        }
+        t += Duration::from_millis(10);
+    }
+    assert!(
+        (2..=4).contains(&sent),
+        "{sent} probes in 3 s at a 1 s interval"
+    );
     // Mixed failures say so.
     let tb = table(vec![group(
         "pbx",

@@ -538,6 +538,11 @@ fn bind_socket(transport: Transport, addr: SocketAddr) -> io::Result<Socket> {
         // Best effort: the kernel caps these at its configured maximum.
         let _ = sock.set_recv_buffer_size(UDP_BUFFER_BYTES);
         let _ = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
+        // ICMP errors for what we send (an upstream's port or host
+        // unreachable) are queued on the socket for the worker to read:
+        // the prober's passive detection.
+        use std::os::fd::AsRawFd;
+        sys::enable_recverr(sock.as_raw_fd(), addr.is_ipv6())?;
     }
     sock.bind(&addr.into())?;
     if transport == Transport::Tcp {

@@ -33,7 +33,7 @@ use crate::metrics::{Counters, NetDrop};
 use crate::proxy::{ConnRef, Input, Output, Proxy, Scratch, Transmit};
 use crate::route::{LiveTable, Table};
 use crate::sip::{self, Transport};
-use crate::sys::{RecvBatch, SendBatch};
+use crate::sys::{self, RecvBatch, SendBatch};
 
 /// Token of the worker's waker (hand-offs and stop).
 pub(crate) const WAKER: Token = Token(0);
@@ -208,7 +208,12 @@ impl Worker {
                     WAKER => io.handoffs(&ctx),
                     Token(t) if t >= CONN_BASE => io.conn_event(&ctx, &table, t - CONN_BASE, ev),
                     Token(t) if t >= TCP_BASE => io.accept(&ctx, t - TCP_BASE),
-                    Token(t) => io.udp_ready(&ctx, &table, t - UDP_BASE),
+                    Token(t) => {
+                        if ev.is_error() {
+                            io.udp_errors(&ctx, t - UDP_BASE);
+                        }
+                        io.udp_ready(&ctx, &table, t - UDP_BASE)
+                    }
                 }
             }
             // Datagrams queued by the TCP paths go out before the next wait.
@@ -244,8 +249,11 @@ impl Io {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // ICMP errors queued on the socket and the like: skip.
+                    // An ICMP error queued on the socket is also reported
+                    // by the next receive (with datagrams waiting): read the
+                    // error queue, then read again.
                     log::debug!("worker {}: udp receive: {e}", ctx.id);
+                    self.udp_errors(ctx, s);
                     continue;
                 }
             };
@@ -278,6 +286,38 @@ impl Io {
             }
         }
         self.again.push(s);
+    }
+
+    /// Drains the error queue of UDP socket `s`: each ICMP error for a
+    /// datagram we sent is a counted drop naming its destination, and the
+    /// prober hears of it (a failed probe at once when it is a probed
+    /// member). Entries left unread would count against the socket's
+    /// receive buffer, so the queue is read to the end (in bounded steps).
+    fn udp_errors(&mut self, ctx: &Ctx, s: usize) {
+        const STEP: usize = 64;
+        let Some(u) = self.udp.get(s) else {
+            return;
+        };
+        let fd = u.sock.as_raw_fd();
+        for _ in 0..16 {
+            let counters = &mut self.counters;
+            let read = sys::read_errqueue(fd, STEP, |e| {
+                let Some(dest) = e.dest else { return };
+                counters.net_drop_to(NetDrop::Unreachable, dest);
+                log::debug!("worker {}: {dest}: {}", ctx.id, e.describe());
+                ctx.shared
+                    .health
+                    .unreachable(dest, Transport::Udp, e.describe());
+            });
+            match read {
+                Ok(n) if n == STEP => {}
+                Ok(_) => return,
+                Err(e) => {
+                    log::debug!("worker {}: udp error queue: {e}", ctx.id);
+                    return;
+                }
+            }
+        }
     }
 
     /// Counts an output; the transmit to carry out, if any. A reply to a
@@ -500,17 +540,19 @@ impl Io {
             return;
         };
         c.last_active = now;
-        match c.write(data) {
-            Ok(()) => {}
-            Err(WriteError::Backlog) => {
-                self.counters.net_drop(NetDrop::TcpBacklog);
-                self.close(ctx, id, "too many unsent bytes");
-            }
-            Err(WriteError::Io) => {
-                self.counters.net_drop(NetDrop::SendError);
-                self.close(ctx, id, "write failed");
-            }
+        let (peer, outbound) = (c.peer, c.outbound);
+        let (reason, why) = match c.write(data) {
+            Ok(()) => return,
+            Err(WriteError::Backlog) => (NetDrop::TcpBacklog, "too many unsent bytes"),
+            Err(WriteError::Io) => (NetDrop::SendError, "write failed"),
+        };
+        // A connection we opened is to an upstream: name it.
+        if outbound {
+            self.counters.net_drop_to(reason, peer);
+        } else {
+            self.counters.net_drop(reason);
         }
+        self.close(ctx, id, why);
     }
 
     fn accept(&mut self, ctx: &Ctx, l: usize) {

@@ -676,6 +676,45 @@ fn cancel_and_non_2xx_ack_share_the_invite_branch_and_upstream() {
     assert_ne!(our_branch(&inv), our_branch(&o2));
 }
 
+/// A retransmitted INVITE whose member went down in between goes to the
+/// new pick with the same branch (one pass and general path alike), its
+/// CANCEL follows it there, and the member's return brings both back.
+#[test]
+fn a_retransmission_after_its_member_died_goes_to_the_new_pick_with_the_same_branch() {
+    let p = proxy();
+    let t = table(&[
+        ("192.0.2.50:5060", Transport::Udp),
+        ("192.0.2.51:5060", Transport::Udp),
+        ("192.0.2.52:5060", Transport::Udp),
+    ]);
+    let (first, inv) = run(&p, &t, &udp_input(INVITE.as_bytes()));
+    let was = fwd(first).dest;
+    let member = t.upstreams().find(|d| d.addr() == was).unwrap();
+    member.set_healthy(false);
+    for general in [false, true] {
+        let mut out = Vec::new();
+        let input = udp_input(INVITE.as_bytes());
+        let o = if general {
+            p.handle_general(&input, &t, &mut Scratch::new(), &mut out)
+        } else {
+            p.handle(&input, &t, &mut Scratch::new(), &mut out)
+        };
+        let again = String::from_utf8(out).unwrap();
+        let now = fwd(o).dest;
+        assert_ne!(now, was, "sent to the dead member again");
+        assert_eq!(our_branch(&again), our_branch(&inv));
+        assert_eq!(
+            again.replace(&was.to_string(), ""),
+            inv.replace(&was.to_string(), "")
+        );
+        let (oc, _) = run(&p, &t, &udp_input(cancel_for(INVITE).as_bytes()));
+        assert_eq!(fwd(oc).dest, now, "the CANCEL follows the retransmission");
+    }
+    member.set_healthy(true);
+    let (back, _) = run(&p, &t, &udp_input(INVITE.as_bytes()));
+    assert_eq!(fwd(back).dest, was);
+}
+
 #[test]
 fn rfc2543_branch_uses_the_transaction_fields() {
     let old = INVITE.replace(";branch=z9hG4bK776asdhds", "");

@@ -503,15 +503,25 @@ mod tests {
             g.destinations()[1].set_healthy(false);
             let during = assign(&g, &calls);
             let mut moved = 0;
+            let mut went = vec![0usize; weights.len()];
             for (&b, &d) in before.iter().zip(&during) {
                 assert_ne!(d, 1, "picked an unhealthy destination");
                 if b == 1 {
                     moved += 1;
+                    went[d] += 1;
                 } else {
                     assert_eq!(b, d, "a call on a healthy destination moved");
                 }
             }
             assert!(moved > 0);
+            // The dead member's calls spread over the others by weight,
+            // not onto one neighbour.
+            let rest: u32 = weights.iter().sum::<u32>() - weights[1];
+            for (i, &w) in weights.iter().enumerate().filter(|&(i, _)| i != 1) {
+                let share = went[i] as f64 / moved as f64;
+                let want = f64::from(w) / f64::from(rest);
+                assert!((share - want).abs() < 0.03, "weights {weights:?}: {went:?}");
+            }
             // Recovery brings every call back where it was.
             g.destinations()[1].set_healthy(true);
             assert_eq!(assign(&g, &calls), before);

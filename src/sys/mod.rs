@@ -1,8 +1,8 @@
-//! Batched datagram syscalls (`recvmmsg`, `sendmmsg`), `SCHED_BATCH` and
-//! kernel receive timestamps: the one module of the crate that uses
-//! `unsafe`. Its users are the proxy's workers ([`crate::net`]) and the load
-//! generator's I/O shell ([`crate::bench::io`]); everything else goes
-//! through mio and socket2.
+//! Batched datagram syscalls (`recvmmsg`, `sendmmsg`), `SCHED_BATCH`,
+//! kernel receive timestamps and the socket error queue: the one module of
+//! the crate that uses `unsafe`. Its users are the proxy's workers
+//! ([`crate::net`]) and the load generator's I/O shell
+//! ([`crate::bench::io`]); everything else goes through mio and socket2.
 //!
 //! The buffers are owned by safe Rust ([`RecvBatch`], [`StampedRecvBatch`],
 //! [`SendBatch`]); the kernel's `mmsghdr` arrays pointing into them are
@@ -13,14 +13,18 @@
 //!
 //! One file per concern: `recv.rs` (`recvmmsg` into reused buffers, and
 //! the kernel receive timestamps), `send.rs` (`sendmmsg` from reused
-//! buffers), and here the thread's scheduling policy.
+//! buffers), `errqueue.rs` (`IP_RECVERR`/`IPV6_RECVERR` and the socket
+//! error queue: the ICMP errors of sent datagrams, for passive health
+//! detection), and here the thread's scheduling policy.
 #![allow(unsafe_code)]
 
+mod errqueue;
 mod recv;
 mod send;
 
 use std::io;
 
+pub use errqueue::{enable_recverr, read_errqueue, ErrOrigin, QueuedError};
 pub use recv::{enable_rx_timestamps, RecvBatch, StampedRecvBatch};
 pub use send::{Connected, ConnectedSendBatch, Destination, SendBatch};
 

@@ -274,7 +274,10 @@ fn timestamp_of(hdr: &libc::msghdr) -> Option<Duration> {
     None
 }
 
-fn sockaddr_to_std(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
+/// The IPv4 or IPv6 address in `st` (a source from `recvmmsg`, or a
+/// destination or offender from the error queue); `None` for any other
+/// family.
+pub(super) fn sockaddr_to_std(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match st.ss_family as libc::c_int {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a `sockaddr_in`,

@@ -5,7 +5,9 @@
 //! address, so every datagram goes to the peer of the connected socket it is
 //! flushed on (the bench UAC's legs). They are one type, generic over the
 //! [`Destination`] kept per datagram, with one `sendmmsg` loop; the proxy's
-//! keeps plain addresses.
+//! keeps plain addresses. A datagram refused with the pending error an
+//! earlier datagram's ICMP message left on the socket is sent once more
+//! (see [`SendBatch::flush`]).
 
 use std::io;
 use std::mem::{zeroed, MaybeUninit};
@@ -91,23 +93,36 @@ impl<D: Destination> SendBatch<D> {
     /// Sends everything queued on `fd` (`sendmmsg`, `MSG_DONTWAIT`) and
     /// empties the batch. Returns (sent, failed): a datagram the kernel
     /// refuses is skipped and counted as failed.
+    ///
+    /// A datagram refused with an error an ICMP message could have left
+    /// pending on the socket (`ECONNREFUSED`, `EHOSTUNREACH`, ...: see
+    /// `is_async_icmp_error`) is sent once more before it counts as failed:
+    /// on a socket with [`super::enable_recverr`] the kernel fails the first
+    /// datagram of the next send with the error of an earlier one to
+    /// another destination, and drops it.
     pub fn flush(&mut self, fd: RawFd) -> (usize, usize) {
         self.flush_each(fd, |_, _| {})
     }
 
     /// [`SendBatch::flush`], also telling `on_error` the queue index (in
-    /// the order committed) and error of each refused datagram.
+    /// the order committed) and error of each refused datagram (once, after
+    /// the retry that an asynchronous ICMP error gets).
     pub fn flush_each(
         &mut self,
         fd: RawFd,
         mut on_error: impl FnMut(usize, &io::Error),
     ) -> (usize, usize) {
         let (mut sent, mut failed) = (0, 0);
+        // The datagram already sent again after an asynchronous error.
+        let mut retried = None;
         while sent + failed < self.len {
             let from = sent + failed;
             match self.send_from(fd, from) {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_async_icmp_error(&e) && retried != Some(from) => {
+                    retried = Some(from);
+                }
                 Err(e) => {
                     on_error(from, &e);
                     failed += 1;
@@ -169,7 +184,8 @@ impl SendBatch {
 
     /// Sends everything queued one datagram at a time with `f` (plain
     /// `sendto`, for a batch of 1) and empties the batch. Returns how many
-    /// failed.
+    /// failed. As in [`SendBatch::flush`], a datagram refused with an
+    /// asynchronous ICMP error is sent once more before it counts.
     pub fn flush_with(
         &mut self,
         mut f: impl FnMut(&[u8], SocketAddr) -> io::Result<usize>,
@@ -177,7 +193,11 @@ impl SendBatch {
         let mut failed = 0;
         for i in 0..self.len {
             if let Some(dest) = self.dests[i].as_socket() {
-                if f(&self.bufs[i], dest).is_err() {
+                let mut r = f(&self.bufs[i], dest);
+                if matches!(&r, Err(e) if is_async_icmp_error(e)) {
+                    r = f(&self.bufs[i], dest);
+                }
+                if r.is_err() {
                     failed += 1;
                 }
             }
@@ -194,4 +214,33 @@ impl ConnectedSendBatch {
     pub fn commit_connected(&mut self) {
         self.push(Connected);
     }
+}
+
+/// Whether a send failed with an error that an ICMP message about an
+/// earlier datagram may have left pending on the socket (`sk_err`), rather
+/// than one about this datagram. With `IP_RECVERR`/`IPV6_RECVERR` on, Linux
+/// makes every queued ICMP error the socket's pending error, and the next
+/// send on the socket, to any destination, fails with it and does not go
+/// out (the call consumes the error). These are the errors the kernel maps
+/// ICMP and ICMPv6 messages to (`icmp_err_convert`,
+/// `icmpv6_err_convert`), plus the link-down ones: a datagram refused with
+/// one is worth one more try, which fails again only if the error is its
+/// own.
+fn is_async_icmp_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::ECONNREFUSED
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::ENETDOWN
+                | libc::EPROTO
+                | libc::ENOPROTOOPT
+                | libc::EOPNOTSUPP
+                | libc::ENONET
+                | libc::EACCES
+                | libc::EMSGSIZE
+        )
+    )
 }
