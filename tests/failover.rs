@@ -256,7 +256,11 @@ fn kill_and_restart(name: &str, transport: &str, down_limit: Duration) {
         json_u64(&j, "messages/INVITE/retransmitted"),
     );
 
-    for line in log.lines().filter(|l| l.contains(" in group pbx: ")) {
+    // State changes, and the drops of the seconds around them.
+    for line in log
+        .lines()
+        .filter(|l| l.contains(" in group pbx: ") || l.contains("dropped in the last second"))
+    {
         eprintln!("{name}: proxy: {line}");
     }
 
