@@ -173,9 +173,23 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_CONNECTIONS)]
     pub tcp_max_connections: usize,
 
-    /// Most accepted TCP connections from one IP address.
+    /// Most accepted TCP connections from one IP address (while the last
+    /// quarter of --tcp-max-connections is in use, an address that already
+    /// holds 4 gets no more: the rest is kept for other sources)
     #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_PER_IP)]
     pub tcp_max_per_ip: usize,
+
+    /// A TCP message must be complete this many seconds after its first
+    /// byte (and a new connection's first message after the connect), else
+    /// the connection is closed: a client that sends a byte at a time
+    /// cannot hold a slot
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = net::DEFAULT_TCP_MESSAGE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub tcp_message_timeout: u64,
 
     /// Run workers under the SCHED_BATCH policy: a peer woken by a worker's
     /// sends does not preempt it mid-batch, so there are fewer context
@@ -402,6 +416,9 @@ fn apply_proxy_settings(args: &mut ProxyArgs, s: &ProxySettings) {
     if let (Some(v), false) = (s.tcp_max_per_ip, cl("tcp_max_per_ip")) {
         args.tcp_max_per_ip = v;
     }
+    if let (Some(v), false) = (s.tcp_message_timeout, cl("tcp_message_timeout")) {
+        args.tcp_message_timeout = v;
+    }
     if let (Some(v), false) = (s.sched_batch, cl("sched_batch")) {
         args.sched_batch = if v { OnOff::On } else { OnOff::Off };
     }
@@ -485,6 +502,7 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
             idle_timeout: std::time::Duration::from_secs(args.tcp_idle_timeout),
             max_connections: args.tcp_max_connections,
             max_per_ip: args.tcp_max_per_ip,
+            message_timeout: std::time::Duration::from_secs(args.tcp_message_timeout),
         },
         guard: guard.as_ref().map(config::guard_spec),
     })?;

@@ -107,6 +107,8 @@ pub struct ProxySettings {
     pub tcp_max_connections: Option<usize>,
     /// `tcp_max_per_ip`.
     pub tcp_max_per_ip: Option<usize>,
+    /// `tcp_message_timeout`, whole seconds, 1 or more.
+    pub tcp_message_timeout: Option<u64>,
     /// `sched_batch`.
     pub sched_batch: Option<bool>,
 }

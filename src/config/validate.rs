@@ -247,6 +247,14 @@ impl Check<'_> {
         s.tcp_max_per_ip = self
             .int(&p.tcp_max_per_ip, "tcp_max_per_ip", 1, i64::from(u32::MAX))
             .map(|n| n as usize);
+        s.tcp_message_timeout = self
+            .int(
+                &p.tcp_message_timeout,
+                "tcp_message_timeout",
+                1,
+                i64::from(u32::MAX),
+            )
+            .map(|n| n as u64);
         s.sched_batch = p.sched_batch.map(Spanned::into_inner);
         s
     }
