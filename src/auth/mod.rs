@@ -15,6 +15,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::route::RuleAuth;
 use crate::sip::{Request, Transport};
 
 pub use crate::cidr::{Cidr, CidrProblem};
@@ -39,6 +40,14 @@ pub trait Authenticator: Send + Sync {
         None
     }
 
+    /// True when [`Authenticator::check`] reads [`AuthContext::rules`]: the
+    /// routing table then evaluates its rules before the check (false by
+    /// default: the check comes first and the rules only for what it
+    /// allows).
+    fn reads_rules(&self) -> bool {
+        false
+    }
+
     /// A short name for logs and `Debug` (`"allow-all"`, `"ip-acl"`).
     fn name(&self) -> &'static str {
         "custom"
@@ -61,6 +70,12 @@ pub struct AuthContext {
     /// Wall-clock seconds since the Unix epoch, passed in by the shell (for
     /// nonce expiry).
     pub now_unix_secs: u64,
+    /// What the routing rules that match the request say about
+    /// authenticating it (`auth`, `challenge`); filled in only for an
+    /// authenticator whose [`Authenticator::reads_rules`] is true, and only
+    /// when the routing table routes the request (not for one that follows
+    /// a Route set).
+    pub rules: RuleAuth,
 }
 
 /// Allows every request. The default authenticator: the proxy trusts its
@@ -149,6 +164,7 @@ pub(crate) mod tests {
             source: source.parse().unwrap(),
             transport: Transport::Udp,
             now_unix_secs: 1_700_000_000,
+            rules: RuleAuth::default(),
         }
     }
 

@@ -218,6 +218,7 @@ fn rule(r: &RuleConfig, groups: &[&str]) -> Result<RuleSpec, String> {
             host: rw.host.as_ref().map(|h| h.as_bytes().into()),
         }),
         auth: r.auth,
+        challenge_www: r.challenge == Some(super::Challenge::Www),
     })
 }
 
