@@ -105,22 +105,9 @@ pub fn default_authenticator() -> Arc<dyn Authenticator> {
     Arc::new(AllowAll)
 }
 
-/// Compares two byte strings in time that depends only on their lengths,
-/// not on where they differ. Use it for every comparison involving a secret
-/// (digest responses, shared keys). Lengths are not hidden: compare values
-/// of a fixed length, such as hex digests.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        // black_box keeps the optimizer from turning the loop into an
-        // early-exit comparison.
-        diff = core::hint::black_box(diff | (x ^ y));
-    }
-    diff == 0
-}
+/// Compares two byte strings in time that depends only on their lengths;
+/// it lives in [`crate::digest`], the one place for digest computation.
+pub use crate::digest::constant_time_eq;
 
 /// Why an authenticator's configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
