@@ -9,6 +9,7 @@
 //! for their secrets.
 
 mod acl;
+mod digest;
 mod verdict;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use crate::sip::{Request, Transport};
 
 pub use crate::cidr::{Cidr, CidrProblem};
 pub use acl::IpAcl;
+pub use digest::{DigestAuth, DigestSettings};
 pub use verdict::{Challenge, ChallengeKind, HeaderValueBuf, ValueFull, Verdict};
 
 /// Decides whether a request may be routed. Implementations are shared by
@@ -46,6 +48,13 @@ pub trait Authenticator: Send + Sync {
     /// allows).
     fn reads_rules(&self) -> bool {
         false
+    }
+
+    /// The realm whose `Proxy-Authorization` this authenticator consumes:
+    /// the proxy removes those credentials (and only those) from a request
+    /// it forwards. `None` (the default): nothing is removed.
+    fn consumed_realm(&self) -> Option<&[u8]> {
+        None
     }
 
     /// A short name for logs and `Debug` (`"allow-all"`, `"ip-acl"`).
