@@ -146,9 +146,9 @@ pub struct UacArgs {
     #[arg(long, value_enum, default_value_t = ScenarioArg::Call)]
     pub scenario: ScenarioArg,
     /// Digest username: the From user of every call (and the To user of a
-    /// REGISTER); with --password, a 401/407 to an INVITE, REGISTER,
-    /// OPTIONS or MESSAGE is answered once, with SHA-256, SHA-256-sess,
-    /// MD5 or MD5-sess (the first challenge offering one of them).
+    /// REGISTER); a 401/407 to an INVITE, REGISTER, OPTIONS or MESSAGE is
+    /// answered once with --password (empty when not given), with SHA-256,
+    /// SHA-256-sess, MD5 or MD5-sess (the first challenge offering one).
     #[arg(long, value_name = "USER", conflicts_with = "users")]
     pub user: Option<String>,
     /// Password of --user for answering digest challenges.
