@@ -984,3 +984,87 @@ fn forwarded_and_replied_via_marks_agree_for_every_source_kind() {
         }
     }
 }
+
+/// Regression: a stateless reply to a request whose top Via names another
+/// transport than the one it came over went over UDP to that transport's
+/// port (`SIP/2.0/TLS host` → port 5061, `SIP/2.0/TCP 198.51.100.7` → 5060),
+/// where the sender need not listen for UDP. It now goes over the
+/// request's own transport to the datagram's source address and port,
+/// rport or not; a UDP Via keeps §18.2.2's sent-by port.
+#[test]
+fn a_stateless_reply_goes_over_the_arrival_transport_to_the_source() {
+    let p = proxy();
+    let t = one_upstream();
+    let cases = [
+        // (top Via, where the 483 goes)
+        (
+            "SIP/2.0/TLS host.example.com;branch=z9hG4bKt1",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TLS host.example.com:5061;branch=z9hG4bKt2",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TLS host.example.com;rport;branch=z9hG4bKt3",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TCP 198.51.100.7;branch=z9hG4bKt4",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TCP 198.51.100.7:5070;rport;branch=z9hG4bKt5",
+            "198.51.100.7:5062",
+        ),
+        // A UDP Via: the sent-by port without rport, the source port with.
+        (
+            "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bKt6",
+            "198.51.100.7:5070",
+        ),
+        (
+            "SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKt7",
+            "198.51.100.7:5060",
+        ),
+        (
+            "SIP/2.0/UDP 198.51.100.7:5070;rport;branch=z9hG4bKt8",
+            "198.51.100.7:5062",
+        ),
+    ];
+    for (via, dest) in cases {
+        let m = INVITE
+            .replace("SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds", via)
+            .replace("Max-Forwards: 70", "Max-Forwards: 0");
+        let (o, out) = run(&p, &t, &udp_input(m.as_bytes()));
+        let tx = reply_of(o);
+        assert_eq!(status_line(&out), "SIP/2.0 483 Too Many Hops", "{via}");
+        assert_eq!(
+            tx,
+            Transmit {
+                dest: addr(dest),
+                transport: Transport::Udp,
+                conn: None,
+                from: Some(addr("192.0.2.10:5060")),
+            },
+            "{via}"
+        );
+    }
+    // Over TCP, back on the connection, whatever the Via names.
+    let m = INVITE
+        .replace(
+            "SIP/2.0/UDP 198.51.100.7:5062",
+            "SIP/2.0/TLS host.example.com",
+        )
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let conn = Some(ConnRef { worker: 1, id: 9 });
+    let input = Input {
+        transport: Transport::Tcp,
+        conn,
+        ..udp_input(m.as_bytes())
+    };
+    let tx = reply_of(run(&p, &t, &input).0);
+    assert_eq!(
+        (tx.dest, tx.transport, tx.conn),
+        (addr("198.51.100.7:5062"), Transport::Tcp, conn)
+    );
+}
