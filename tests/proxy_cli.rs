@@ -83,7 +83,9 @@ fn proxy_cli_address_in_use_exits_1() {
     let (code, _, err) = run(&["proxy", "--listen", &listen, "--upstream", "127.0.0.1:9"]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("branchline: cannot listen on tcp:127.0.0.1:"),
+        err.contains(&format!(
+            "branchline: cannot listen on {listen}: already in use by another process"
+        )),
         "{err}"
     );
 }

@@ -1,14 +1,16 @@
 //! `Proxy::handle` on arbitrary bytes, as a UDP datagram and as a framed
 //! TCP message on a connection: it never panics, whatever it forwards or
-//! answers parses back as the same kind of message, and whatever its
-//! one-pass path forwards, the general path forwards the same way, byte
-//! for byte.
+//! answers parses back as the same kind of message, nothing it forwards
+//! is larger than the size limit, and whatever its one-pass path
+//! forwards, the general path forwards the same way, byte for byte.
 #![no_main]
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use branchline::proxy::{Config, ConnRef, Input, Key, Listener, Output, Proxy, Scratch};
+use branchline::proxy::{
+    Config, ConnRef, Input, Key, Listener, Output, Proxy, Scratch, DEFAULT_MAX_MESSAGE_SIZE,
+};
 use branchline::route::{Table, Upstream};
 use branchline::sip::{self, Message, Transport};
 use libfuzzer_sys::fuzz_target;
@@ -87,7 +89,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(out.is_empty(), "a declined request left output behind");
         }
         let sent = match proxy.handle(&input, table, &mut scratch, &mut out) {
-            Output::Forward(_) => true,
+            Output::Forward(_) => {
+                assert!(
+                    out.len() <= DEFAULT_MAX_MESSAGE_SIZE,
+                    "forwarded past the size limit"
+                );
+                true
+            }
             Output::Reply(_) => false,
             Output::Drop(_) | Output::Probe(_) => continue,
         };

@@ -163,6 +163,17 @@ pub struct NetConfig {
 /// Why the runtime could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
+    /// Another process already has a socket on a listen address: with
+    /// `SO_REUSEPORT` (another branchline) it would take part of the
+    /// traffic, so the proxy refuses to start.
+    #[error(
+        "cannot listen on {listen}: already in use by another process (another branchline?); \
+stop it or choose another --listen address"
+    )]
+    InUse {
+        /// The address.
+        listen: ListenAddr,
+    },
     /// A socket could not be opened or bound.
     #[error("cannot listen on {listen}: {source}")]
     Bind {
@@ -211,7 +222,15 @@ impl fmt::Debug for Bound {
 impl Bound {
     /// Binds one socket per listen address per worker (`SO_REUSEPORT`).
     /// A port 0 is resolved by the first bind and reused for the others.
+    /// First, every address with a port is checked to be free
+    /// ([`NetError::InUse`] if not, [`ensure_free`]): `SO_REUSEPORT` would
+    /// otherwise let us share it with another process.
     pub fn bind(config: NetConfig) -> Result<Bound, NetError> {
+        // All checked before any is bound, so that our own sockets on one
+        // address (a wildcard) do not count against another of ours.
+        for l in &config.listen {
+            ensure_free(l)?;
+        }
         let workers = config.workers.max(1) as usize;
         let mut sockets: Vec<WorkerSockets> = (0..workers)
             .map(|_| WorkerSockets {
@@ -550,6 +569,39 @@ fn seed_from_clock() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
+/// Checks that no socket, of any process, holds the listen address `l`
+/// (none needed for port 0): binds a probe socket there without
+/// `SO_REUSEPORT`, which fails with `EADDRINUSE` when any socket, with
+/// `SO_REUSEPORT` or not, holds it, and closes it. A UDP probe goes without
+/// `SO_REUSEADDR` too (on UDP it would share the address like
+/// `SO_REUSEPORT`); a TCP probe goes with it, so that the `TIME_WAIT`
+/// connections of an earlier run do not count (a listening socket still
+/// does).
+fn ensure_free(l: &ListenAddr) -> Result<(), NetError> {
+    if l.addr.port() == 0 {
+        return Ok(());
+    }
+    let err = |source| NetError::Bind { listen: *l, source };
+    let domain = Domain::for_address(l.addr);
+    let probe = match l.transport {
+        Transport::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP)),
+        _ => Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)),
+    }
+    .map_err(err)?;
+    if l.addr.is_ipv6() {
+        // As the real sockets: `[::]` does not cover IPv4.
+        probe.set_only_v6(true).map_err(err)?;
+    }
+    if l.transport == Transport::Tcp {
+        probe.set_reuse_address(true).map_err(err)?;
+    }
+    match probe.bind(&l.addr.into()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(NetError::InUse { listen: *l }),
+        Err(source) => Err(NetError::Bind { listen: *l, source }),
+    }
+}
+
 fn bind_socket(transport: Transport, addr: SocketAddr) -> io::Result<Socket> {
     let domain = Domain::for_address(addr);
     let sock = match transport {
@@ -694,6 +746,10 @@ mod tests {
 
     /// Binds `listen` for `workers` unpinned workers with small batches.
     fn bind_loopback(listen: &[&str], workers: u16) -> Bound {
+        try_bind(listen, workers).unwrap()
+    }
+
+    fn try_bind(listen: &[&str], workers: u16) -> Result<Bound, NetError> {
         Bound::bind(NetConfig {
             listen: listen.iter().map(|l| l.parse().unwrap()).collect(),
             workers,
@@ -704,7 +760,51 @@ mod tests {
             tcp: TcpLimits::default(),
             guard: None,
         })
-        .unwrap()
+    }
+
+    /// A socket on a free loopback port with `SO_REUSEPORT` (and
+    /// `SO_REUSEADDR` when `reuse_addr`), listening for TCP: what another
+    /// process, another branchline among them, may hold.
+    fn reuseport_socket(transport: Transport, reuse_addr: bool) -> (Socket, SocketAddr) {
+        let sock = match transport {
+            Transport::Tcp => Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)),
+            _ => Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)),
+        }
+        .unwrap();
+        sock.set_reuse_port(true).unwrap();
+        sock.set_reuse_address(reuse_addr).unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        sock.bind(&any.into()).unwrap();
+        if transport == Transport::Tcp {
+            sock.listen(16).unwrap();
+        }
+        let at = sockaddr_std(sock.local_addr().unwrap()).unwrap();
+        (sock, at)
+    }
+
+    /// Regression: every socket is bound with `SO_REUSEPORT`, so a second
+    /// branchline (or anything else with `SO_REUSEPORT`) on the same
+    /// address bound it too and silently took part of its traffic. Now
+    /// the bind is refused, naming the address; a free one still binds.
+    #[test]
+    fn an_address_another_process_serves_is_refused() {
+        for transport in [Transport::Udp, Transport::Tcp] {
+            for reuse_addr in [false, true] {
+                let (other, at) = reuseport_socket(transport, reuse_addr);
+                let listen = format!("{}:{at}", transport.as_param());
+                let e = try_bind(&[&listen], 2).unwrap_err();
+                assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "cannot listen on {listen}: already in use by another process \
+(another branchline?); stop it or choose another --listen address"
+                    ),
+                );
+                drop(other);
+                let b = bind_loopback(&[&listen], 2);
+                assert_eq!(b.addrs()[0].addr, at);
+            }
+        }
     }
 
     #[test]

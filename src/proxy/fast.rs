@@ -428,5 +428,10 @@ pub(super) fn forward(
         cursor = op.end;
     }
     out.extend_from_slice(src.get(cursor..).unwrap_or_default());
+    // Past the size limit with our edits: the general path refuses it.
+    if out.len() > p.max_message_size {
+        out.clear();
+        return None;
+    }
     Some(Output::Forward(forward::forward_transmit(hop, outgoing)))
 }

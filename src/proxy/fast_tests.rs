@@ -218,6 +218,10 @@ fn compare(proxies: &[Proxy], table: &Table, data: &[u8]) -> usize {
                 continue;
             };
             taken += 1;
+            assert!(
+                fast_out.len() <= p.max_message_size,
+                "forwarded past the size limit"
+            );
             let general = p.handle_general(&input, table, &mut scratch, &mut general_out);
             assert_eq!(
                 (fast, fast_out.as_slice()),
@@ -243,9 +247,11 @@ fn compare(proxies: &[Proxy], table: &Table, data: &[u8]) -> usize {
 /// Through how many of the 4 proxies × 3 inputs each shape takes the one
 /// pass: all but the ACL's refusal of the TCP source (11); for the bench
 /// INVITE, not through the proxy whose size limit it passes either (8);
+/// for the SUBSCRIBE, not over TCP through that proxy, as our Via and
+/// Record-Route take it past the limit (418 bytes to 611 of 600: 10);
 /// for the five that the proxy answers, or forwards with edits only the
 /// general path makes (a strict route, a missing Content-Length), none.
-const TAKEN: [usize; 17] = [8, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 0, 0, 0, 0, 0];
+const TAKEN: [usize; 17] = [8, 11, 11, 11, 11, 10, 11, 11, 11, 11, 11, 11, 0, 0, 0, 0, 0];
 
 #[test]
 fn the_common_requests_take_the_one_pass_path() {

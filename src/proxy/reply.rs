@@ -152,10 +152,21 @@ pub(super) fn local_tag(
     )
 }
 
-/// Where a stateless reply goes (RFC 3261 §18.2.2, RFC 3581 §4): back on
-/// the connection for streams; for datagrams to `maddr` if present, else
-/// to the source IP at the `rport` (source port) when asked for, the
-/// sent-by port otherwise.
+/// Where a stateless reply goes (RFC 3261 §18.2.2, RFC 3581 §4): always
+/// over the transport the request came on, never the one its top Via
+/// names, which may differ (a phone that writes `SIP/2.0/TLS` or
+/// `SIP/2.0/TCP` and sends over UDP):
+///
+/// * a stream: back on the connection the request came on;
+/// * a datagram whose top Via names UDP: to `maddr` if present, else to
+///   the source IP (`received`) at the source port when `rport` is asked
+///   for, at the sent-by port (5060 by default) otherwise;
+/// * a datagram whose top Via names another transport: its sent-by port
+///   and `maddr` say where the sender listens for that transport (5061 by
+///   default for TLS), nothing about where it takes UDP; the one address
+///   known to reach it over UDP is the one the datagram came from, so the
+///   reply goes to the source address and port, `rport` or not. (So does
+///   a reply to a request whose top Via does not parse.)
 fn reply_transmit(input: &Input<'_>, top: Option<&Via<'_>>) -> Transmit {
     let mut t = Transmit {
         dest: input.source,
@@ -166,8 +177,8 @@ fn reply_transmit(input: &Input<'_>, top: Option<&Via<'_>>) -> Transmit {
     if input.transport.is_stream() {
         return t;
     }
-    if let Some(v) = top {
-        let default = v.transport.default_port();
+    if let Some(v) = top.filter(|v| v.transport == input.transport) {
+        let default = input.transport.default_port();
         if let Some(ip) = v.maddr.and_then(parse_ip) {
             t.dest = SocketAddr::new(ip, v.port.unwrap_or(default));
         } else if !matches!(v.rport, Rport::Requested | Rport::Value(_)) {

@@ -248,6 +248,11 @@ pub(super) fn handle(
         out.clear();
         return replier(out).refuse_status(req, Status::new(500, "Server Internal Error"));
     }
+    // What we added must not take it past the size limit, which the next
+    // hop (another branchline among them) may share: one comparison.
+    if out.len() > p.max_message_size {
+        return past_size_limit(p, input, req, out);
+    }
     Output::Forward(forward::forward_transmit(hop, outgoing))
 }
 
@@ -313,6 +318,17 @@ pub(super) fn past_line_limit(
     }
     out.clear();
     Some(Replier::new(p, input, out).refuse(req, Error::TooManyHeaders))
+}
+
+/// Refuses a request whose forwarded form in `out` is larger than
+/// `max_message_size` with the `513` an oversized request gets (an ACK is
+/// dropped), rather than send what the next hop may refuse. Out of line:
+/// only a request near the limit comes here.
+#[cold]
+#[inline(never)]
+fn past_size_limit(p: &Proxy, input: &Input<'_>, req: &Request<'_>, out: &mut Vec<u8>) -> Output {
+    out.clear();
+    Replier::new(p, input, out).refuse(req, Error::TooLarge)
 }
 
 /// `420 Bad Extension` naming every Proxy-Require option tag in one

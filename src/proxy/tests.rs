@@ -984,3 +984,141 @@ fn forwarded_and_replied_via_marks_agree_for_every_source_kind() {
         }
     }
 }
+
+/// Regression: a stateless reply to a request whose top Via names another
+/// transport than the one it came over went over UDP to that transport's
+/// port (`SIP/2.0/TLS host` → port 5061, `SIP/2.0/TCP 198.51.100.7` → 5060),
+/// where the sender need not listen for UDP. It now goes over the
+/// request's own transport to the datagram's source address and port,
+/// rport or not; a UDP Via keeps §18.2.2's sent-by port.
+#[test]
+fn a_stateless_reply_goes_over_the_arrival_transport_to_the_source() {
+    let p = proxy();
+    let t = one_upstream();
+    let cases = [
+        // (top Via, where the 483 goes)
+        (
+            "SIP/2.0/TLS host.example.com;branch=z9hG4bKt1",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TLS host.example.com:5061;branch=z9hG4bKt2",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TLS host.example.com;rport;branch=z9hG4bKt3",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TCP 198.51.100.7;branch=z9hG4bKt4",
+            "198.51.100.7:5062",
+        ),
+        (
+            "SIP/2.0/TCP 198.51.100.7:5070;rport;branch=z9hG4bKt5",
+            "198.51.100.7:5062",
+        ),
+        // A UDP Via: the sent-by port without rport, the source port with.
+        (
+            "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bKt6",
+            "198.51.100.7:5070",
+        ),
+        (
+            "SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKt7",
+            "198.51.100.7:5060",
+        ),
+        (
+            "SIP/2.0/UDP 198.51.100.7:5070;rport;branch=z9hG4bKt8",
+            "198.51.100.7:5062",
+        ),
+    ];
+    for (via, dest) in cases {
+        let m = INVITE
+            .replace("SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds", via)
+            .replace("Max-Forwards: 70", "Max-Forwards: 0");
+        let (o, out) = run(&p, &t, &udp_input(m.as_bytes()));
+        let tx = reply_of(o);
+        assert_eq!(status_line(&out), "SIP/2.0 483 Too Many Hops", "{via}");
+        assert_eq!(
+            tx,
+            Transmit {
+                dest: addr(dest),
+                transport: Transport::Udp,
+                conn: None,
+                from: Some(addr("192.0.2.10:5060")),
+            },
+            "{via}"
+        );
+    }
+    // Over TCP, back on the connection, whatever the Via names.
+    let m = INVITE
+        .replace(
+            "SIP/2.0/UDP 198.51.100.7:5062",
+            "SIP/2.0/TLS host.example.com",
+        )
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let conn = Some(ConnRef { worker: 1, id: 9 });
+    let input = Input {
+        transport: Transport::Tcp,
+        conn,
+        ..udp_input(m.as_bytes())
+    };
+    let tx = reply_of(run(&p, &t, &input).0);
+    assert_eq!(
+        (tx.dest, tx.transport, tx.conn),
+        (addr("198.51.100.7:5062"), Transport::Tcp, conn)
+    );
+}
+
+/// The test INVITE padded with an `X-Pad` line to `len` bytes.
+fn invite_of_len(len: usize) -> String {
+    let pad_line = |n: usize| format!("X-Pad: {}\r\n", "p".repeat(n));
+    let short = INVITE.len() + pad_line(0).len();
+    assert!(len >= short, "{len} < {short}");
+    let m = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{}", pad_line(len - short)),
+    );
+    assert_eq!(m.len(), len);
+    m
+}
+
+/// Regression: a request just under `max_message_size` was forwarded with
+/// our Via and Record-Route added, past the limit (a next hop with the
+/// same limit, another branchline among them, refuses it). Both paths now
+/// answer it `513` as they answer an oversized request; one well under
+/// the limit is still forwarded, by the one pass.
+#[test]
+fn a_request_is_refused_rather_than_forwarded_past_the_size_limit() {
+    const MAX: usize = 1000;
+    let p = proxy_with(|c| c.max_message_size = MAX);
+    let t = one_upstream();
+    let mut general = Vec::new();
+    let mut one_pass = Vec::new();
+
+    let near = invite_of_len(MAX - 10);
+    let input = udp_input(near.as_bytes());
+    let (o, out) = run(&p, &t, &input);
+    let tx = reply_of(o);
+    assert_eq!(tx.dest, addr("198.51.100.7:5062"));
+    assert_eq!(status_line(&out), "SIP/2.0 513 Message Too Large");
+    let (oversized_o, oversized) = run(&p, &t, &udp_input(invite_of_len(MAX + 1).as_bytes()));
+    assert_eq!(
+        (o, &out),
+        (oversized_o, &oversized),
+        "as an oversized request"
+    );
+    let g = p.handle_general(&input, &t, &mut Scratch::new(), &mut general);
+    assert_eq!((g, general.as_slice()), (o, out.as_bytes()));
+    assert_eq!(p.forward_one_pass(&input, &t, &mut one_pass), None);
+    assert!(one_pass.is_empty());
+
+    let under = invite_of_len(MAX - 200);
+    let input = udp_input(under.as_bytes());
+    let (o, out) = run(&p, &t, &input);
+    fwd(o);
+    assert!(out.len() > under.len() && out.len() <= MAX, "{}", out.len());
+    let g = p.handle_general(&input, &t, &mut Scratch::new(), &mut general);
+    assert_eq!((g, general.as_slice()), (o, out.as_bytes()));
+    assert_eq!(p.forward_one_pass(&input, &t, &mut one_pass), Some(o));
+    assert_eq!(one_pass, out.as_bytes());
+}
