@@ -158,6 +158,7 @@ pub(crate) struct AuthRaw {
     pub algorithms: Option<List<String>>,
     pub nonce_lifetime: Option<S<String>>,
     pub trusted: Option<List<String>>,
+    pub bind_nonce: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

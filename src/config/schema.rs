@@ -97,6 +97,7 @@ pub(crate) const AUTH: &[(&str, Shape)] = &[
     ("algorithms", Leaf),
     ("nonce_lifetime", Leaf),
     ("trusted", Leaf),
+    ("bind_nonce", Leaf),
 ];
 pub(crate) const GUARD: &[(&str, Shape)] = &[
     ("rate", Leaf),
