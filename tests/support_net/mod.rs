@@ -293,3 +293,26 @@ pub fn stat(file: &Path, column: &str) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// A count in the totals line the proxy logs when it stops (`stopped:
+/// received=N forwarded=N replied=N dropped=N (reason=n, ...)`): `name` is
+/// `received`, `forwarded`, ... or a drop reason. `None` when there is no
+/// such line; `Some(0)` when the line does not name it (a reason with no
+/// drops is left out).
+pub fn stopped_count(log: &str, name: &str) -> Option<u64> {
+    let line = log.lines().rfind(|l| l.contains("stopped: "))?;
+    let pat = format!("{name}=");
+    let mut from = 0;
+    while let Some(at) = line[from..].find(&pat).map(|i| from + i) {
+        from = at + pat.len();
+        let before = line[..at].chars().next_back();
+        if matches!(before, Some(' ' | '(')) {
+            let digits: String = line[from..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            return Some(digits.parse().unwrap_or(0));
+        }
+    }
+    Some(0)
+}
