@@ -145,6 +145,7 @@ fn lcr(map: PrefixMap<String>) -> RuleSpec {
         action: ActionSpec::PrefixTable(map),
         rewrite: None,
         auth: None,
+        challenge_www: false,
     }
 }
 
@@ -174,6 +175,7 @@ fn with_rules(map: PrefixMap<String>) -> Table {
             action: ActionSpec::Route(format!("g{}", i % 8)),
             rewrite: None,
             auth: None,
+            challenge_www: false,
         });
     }
     b.rule(lcr(map)).build().unwrap()

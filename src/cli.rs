@@ -18,6 +18,7 @@ use std::sync::Arc;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::auth::DigestAuth;
 use crate::config::{self, Config, ConfigError as FileError, ProxySettings};
 use crate::log::{self, Level};
 use crate::net::control::Control;
@@ -173,9 +174,23 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_CONNECTIONS)]
     pub tcp_max_connections: usize,
 
-    /// Most accepted TCP connections from one IP address.
+    /// Most accepted TCP connections from one IP address (while the last
+    /// quarter of --tcp-max-connections is in use, an address that already
+    /// holds 4 gets no more: the rest is kept for other sources)
     #[arg(long, value_name = "N", default_value_t = net::DEFAULT_TCP_MAX_PER_IP)]
     pub tcp_max_per_ip: usize,
+
+    /// A TCP message must be complete this many seconds after its first
+    /// byte (and a new connection's first message after the connect), else
+    /// the connection is closed: a client that sends a byte at a time
+    /// cannot hold a slot
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = net::DEFAULT_TCP_MESSAGE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub tcp_message_timeout: u64,
 
     /// Run workers under the SCHED_BATCH policy: a peer woken by a worker's
     /// sends does not preempt it mid-batch, so there are fewer context
@@ -402,6 +417,9 @@ fn apply_proxy_settings(args: &mut ProxyArgs, s: &ProxySettings) {
     if let (Some(v), false) = (s.tcp_max_per_ip, cl("tcp_max_per_ip")) {
         args.tcp_max_per_ip = v;
     }
+    if let (Some(v), false) = (s.tcp_message_timeout, cl("tcp_message_timeout")) {
+        args.tcp_message_timeout = v;
+    }
     if let (Some(v), false) = (s.sched_batch, cl("sched_batch")) {
         args.sched_batch = if v { OnOff::On } else { OnOff::Off };
     }
@@ -453,7 +471,7 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
                 c.rules.len(),
                 c.default_group
             );
-            Some((path, (summary, c.proxy), table, key, c.guard))
+            Some((path, (summary, c.proxy, c.auth), table, key, c.guard))
         }
         None => None,
     };
@@ -485,6 +503,7 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
             idle_timeout: std::time::Duration::from_secs(args.tcp_idle_timeout),
             max_connections: args.tcp_max_connections,
             max_per_ip: args.tcp_max_per_ip,
+            message_timeout: std::time::Duration::from_secs(args.tcp_message_timeout),
         },
         guard: guard.as_ref().map(config::guard_spec),
     })?;
@@ -492,6 +511,23 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
     let mut config = proxy::Config::new(listeners.clone(), key);
     config.record_route = args.record_route == OnOff::On;
     config.max_message_size = args.max_message_size;
+    // Digest authentication: nonces keyed from the branch key, so the
+    // nodes of a cluster that share the secret accept each other's.
+    let digest = match routing.as_ref().and_then(|(_, (_, _, a))| a.as_ref()) {
+        Some(a) => {
+            let d = DigestAuth::new(config::digest_settings(a), &key.derive_bytes())
+                .map_err(|e| CliError::Usage(format!("[auth] users_file: {e}")))?;
+            log::info!(
+                "digest authentication: realm {}, users from {}",
+                a.realm,
+                a.users_file.display()
+            );
+            let d = Arc::new(d);
+            config.auth = Arc::clone(&d) as Arc<dyn crate::auth::Authenticator>;
+            Some(d)
+        }
+        None => None,
+    };
     let proxy = Arc::new(Proxy::new(config)?);
 
     let live = Arc::new(LiveTable::new(table));
@@ -508,13 +544,25 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
     }
     let pinned = if args.no_pin { "" } else { ", pinned" };
     let counters = match routing {
-        Some((path, (summary, started))) => {
+        Some((path, (summary, started, auth))) => {
             log::info!(
                 "{workers} worker(s){pinned}, routing file {}: {summary}; version {VERSION}",
                 path.display(),
             );
             let seed = route_seed(key);
-            control.serve(runtime, move |old| reload_file(&path, &started, old, seed))?
+            control.serve(runtime, move |old| {
+                let table = reload_file(&path, &started, &auth, old, seed);
+                // The users file is re-read with the routing file.
+                if let Some(d) = &digest {
+                    match d.reload_users() {
+                        Ok(n) => log::info!("SIGHUP: {n} user(s) of realm {} reloaded", d.realm()),
+                        Err(e) => {
+                            log::error!("SIGHUP: users file not reloaded, the old users stay: {e}")
+                        }
+                    }
+                }
+                table
+            })?
         }
         None => {
             let ups: Vec<String> = args.upstream.iter().map(|u| u.to_string()).collect();
@@ -538,6 +586,7 @@ pub fn run_proxy(mut args: ProxyArgs) -> Result<(), CliError> {
 fn reload_file(
     path: &std::path::Path,
     started: &ProxySettings,
+    started_auth: &Option<config::AuthConfig>,
     old: &Table,
     seed: u64,
 ) -> Result<Table, String> {
@@ -549,6 +598,12 @@ fn reload_file(
             if c.proxy != *started {
                 log::warning!(
                     "SIGHUP: [proxy] in {} changed; it is read at start only, restart to apply it",
+                    path.display()
+                );
+            }
+            if c.auth != *started_auth {
+                log::warning!(
+                    "SIGHUP: [auth] in {} changed; only its users file is re-read, restart to apply the rest",
                     path.display()
                 );
             }

@@ -131,7 +131,7 @@ A on udp:{} and B on udp:{};\nplacing {} calls/s for {:?} (INVITE → 180 → 20
         hold: Duration::ZERO,
         timeout: Duration::from_secs(5),
         timers: TimerConfig::default(),
-        credentials: None,
+        users: Vec::new(),
         route: Vec::new(),
     };
     let stop = StopFlag::new();
@@ -196,6 +196,7 @@ fn start_uas(stop: &StopFlag) -> Result<UasServer, Fail> {
             timers: TimerConfig::default(),
             reliable: false,
             seed: 1,
+            auth: None,
         },
         duration: None,
     };

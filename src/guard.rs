@@ -271,7 +271,11 @@ mod tests {
                 retry_after,
                 banned_now,
             } => {
-                assert_eq!((retry_after, banned_now), (41, false), "banned at 10 ms for 60 s");
+                assert_eq!(
+                    (retry_after, banned_now),
+                    (41, false),
+                    "banned at 10 ms for 60 s"
+                );
             }
             Admit::Pass => panic!("banned source passed"),
         }

@@ -16,6 +16,7 @@ pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod digest;
 pub mod guard;
 pub mod health;
 pub mod log;

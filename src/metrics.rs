@@ -43,11 +43,15 @@ pub enum NetDrop {
     /// A datagram sent to an upstream came back as an ICMP error (port or
     /// host unreachable): the kernel sent it, the upstream never got it.
     Unreachable,
+    /// A TCP connection closed because a message was not complete within
+    /// the message timeout of its first byte (or a new connection sent no
+    /// message in that time).
+    TcpDeadline,
 }
 
 impl NetDrop {
     /// Every variant, in counter order.
-    pub const ALL: [NetDrop; 11] = [
+    pub const ALL: [NetDrop; 12] = [
         NetDrop::UnsupportedTransport,
         NetDrop::NoUdpSocket,
         NetDrop::SendError,
@@ -59,6 +63,7 @@ impl NetDrop {
         NetDrop::ConnectFailed,
         NetDrop::CorePanic,
         NetDrop::Unreachable,
+        NetDrop::TcpDeadline,
     ];
 
     /// A short stable name for counters and logs.
@@ -75,6 +80,7 @@ impl NetDrop {
             NetDrop::ConnectFailed => "connect_failed",
             NetDrop::CorePanic => "core_panic",
             NetDrop::Unreachable => "unreachable",
+            NetDrop::TcpDeadline => "tcp_deadline",
         }
     }
 }

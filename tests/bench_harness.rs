@@ -445,3 +445,113 @@ fn uac_dials_the_numbers_of_its_to_patterns() {
     };
     assert_eq!(invites(&again), invites(&seen));
 }
+
+/// `bench uac --user/--password` against `bench uas --auth-realm
+/// --auth-users`: every INVITE is challenged once (401, SHA-256 first) and
+/// then answered; with a wrong password every call ends with a 403.
+#[test]
+fn digest_authentication_with_the_right_and_a_wrong_password() {
+    let users = scratch("auth-users.csv");
+    std::fs::write(&users, "# realm example.net\nalice,secret\nbob,pw\n").unwrap();
+    let port = free_port();
+    let users_arg = users.to_str().unwrap();
+    let uas = bench_uas(
+        port,
+        &[
+            "--auth-realm",
+            "example.net",
+            "--auth-users",
+            users_arg,
+            "--auth-algorithms",
+            "SHA-256,MD5",
+        ],
+    );
+    let json = scratch("auth.json");
+    let calls = ["--calls", "50", "--rate", "500"];
+    let out = bench_uac(
+        port,
+        &json,
+        &[&calls[..], &["--user", "alice", "--password", "secret"]].concat(),
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_all_ok(&j, 50);
+    // The challenged INVITE and the authenticated one; the ACK of each
+    // 401 and of each 200.
+    assert_eq!(json_u64(&j, "messages/INVITE/sent"), 100, "{j}");
+    assert_eq!(json_u64(&j, "messages/ACK/sent"), 100, "{j}");
+    assert_eq!(json_u64(&j, "messages/BYE/sent"), 50, "{j}");
+
+    let out = bench_uac(
+        port,
+        &json,
+        &[&calls[..], &["--user", "alice", "--password", "wrong"]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(json_u64(&j, "calls/failed"), 50, "{j}");
+    assert_eq!(json_u64(&j, "failures/status/403"), 50, "{j}");
+
+    // Several users in turn (--users): all pass.
+    let uac_users = scratch("auth-uac-users.csv");
+    std::fs::write(&uac_users, "alice,secret\nbob,pw\n").unwrap();
+    let out = bench_uac(
+        port,
+        &json,
+        &[&calls[..], &["--users", uac_users.to_str().unwrap()]].concat(),
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_all_ok(&std::fs::read_to_string(&json).unwrap(), 50);
+
+    let out = uas.terminate(Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("digest authentication: 150 challenge(s), 50 rejection(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("100 started, 100 succeeded, 0 failed"),
+        "{text}"
+    );
+    assert!(!text.contains("unmatched"), "{text}");
+}
+
+#[test]
+fn auth_flags_are_checked_at_start() {
+    let port = free_port();
+    let bad_users = scratch("auth-bad-users.csv");
+    std::fs::write(&bad_users, "alice,md5:abc\n").unwrap();
+    let out = run(
+        Command::new(BIN)
+            .args(["bench", "uas", "--auth-realm", "r", "--auth-users"])
+            .arg(&bad_users)
+            .args(["--listen", &format!("127.0.0.1:{port}")]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "branchline: {}:1: md5: HA1 has 3 characters; it has 32 hex digits, H(user:realm:password)",
+        bad_users.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    let out = run(
+        Command::new(BIN).args(["bench", "uas", "--auth-realm", "r"]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let hashed = scratch("auth-hashed-users.csv");
+    std::fs::write(&hashed, "alice,md5:e0957e77e26b856e2ba625792a2b87e0\n").unwrap();
+    let out = run(
+        Command::new(BIN)
+            .args(["bench", "uac", "--target", "127.0.0.1:9", "--users"])
+            .arg(&hashed),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":1: user 'alice' has hashes; the UAC needs each user's password"),
+        "{err}"
+    );
+}

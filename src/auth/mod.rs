@@ -9,16 +9,19 @@
 //! for their secrets.
 
 mod acl;
+mod digest;
 mod verdict;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::route::RuleAuth;
 use crate::sip::{Request, Transport};
 
 pub use crate::cidr::{Cidr, CidrProblem};
 pub use acl::IpAcl;
+pub use digest::{DigestAuth, DigestSettings};
 pub use verdict::{Challenge, ChallengeKind, HeaderValueBuf, ValueFull, Verdict};
 
 /// Decides whether a request may be routed. Implementations are shared by
@@ -36,6 +39,21 @@ pub trait Authenticator: Send + Sync {
     /// forward a request without building the parsed view that `check`
     /// takes (its one-pass path); it must then agree with `check`.
     fn check_context(&self, _ctx: &AuthContext) -> Option<Verdict> {
+        None
+    }
+
+    /// True when [`Authenticator::check`] reads [`AuthContext::rules`]: the
+    /// routing table then evaluates its rules before the check (false by
+    /// default: the check comes first and the rules only for what it
+    /// allows).
+    fn reads_rules(&self) -> bool {
+        false
+    }
+
+    /// The realm whose `Proxy-Authorization` this authenticator consumes:
+    /// the proxy removes those credentials (and only those) from a request
+    /// it forwards. `None` (the default): nothing is removed.
+    fn consumed_realm(&self) -> Option<&[u8]> {
         None
     }
 
@@ -61,6 +79,12 @@ pub struct AuthContext {
     /// Wall-clock seconds since the Unix epoch, passed in by the shell (for
     /// nonce expiry).
     pub now_unix_secs: u64,
+    /// What the routing rules that match the request say about
+    /// authenticating it (`auth`, `challenge`); filled in only for an
+    /// authenticator whose [`Authenticator::reads_rules`] is true, and only
+    /// when the routing table routes the request (not for one that follows
+    /// a Route set).
+    pub rules: RuleAuth,
 }
 
 /// Allows every request. The default authenticator: the proxy trusts its
@@ -90,22 +114,9 @@ pub fn default_authenticator() -> Arc<dyn Authenticator> {
     Arc::new(AllowAll)
 }
 
-/// Compares two byte strings in time that depends only on their lengths,
-/// not on where they differ. Use it for every comparison involving a secret
-/// (digest responses, shared keys). Lengths are not hidden: compare values
-/// of a fixed length, such as hex digests.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        // black_box keeps the optimizer from turning the loop into an
-        // early-exit comparison.
-        diff = core::hint::black_box(diff | (x ^ y));
-    }
-    diff == 0
-}
+/// Compares two byte strings in time that depends only on their lengths;
+/// it lives in [`crate::digest`], the one place for digest computation.
+pub use crate::digest::constant_time_eq;
 
 /// Why an authenticator's configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,6 +160,7 @@ pub(crate) mod tests {
             source: source.parse().unwrap(),
             transport: Transport::Udp,
             now_unix_secs: 1_700_000_000,
+            rules: RuleAuth::default(),
         }
     }
 

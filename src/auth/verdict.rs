@@ -50,6 +50,17 @@ pub struct Challenge {
     pub value: HeaderValueBuf,
 }
 
+impl Challenge {
+    /// The header values, one header line each: the value holds them
+    /// separated by LF (which no header value contains).
+    pub fn values(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.value
+            .as_bytes()
+            .split(|&b| b == b'\n')
+            .filter(|v| !v.is_empty())
+    }
+}
+
 /// Who is challenging: the user agent's registrar/UAS or a proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChallengeKind {
@@ -97,8 +108,9 @@ pub struct HeaderValueBuf {
 }
 
 impl HeaderValueBuf {
-    /// Room for a Digest challenge with a long realm and a stateless nonce.
-    pub const CAPACITY: usize = 256;
+    /// Room for Digest challenges of two or three algorithms with a long
+    /// realm and a stateless nonce.
+    pub const CAPACITY: usize = 512;
 
     /// An empty value.
     pub const fn new() -> HeaderValueBuf {
@@ -106,6 +118,16 @@ impl HeaderValueBuf {
             buf: [0; HeaderValueBuf::CAPACITY],
             len: 0,
         }
+    }
+
+    /// Ends the value written so far and starts another: the reply carries
+    /// one header line per value ([`Challenge::values`]).
+    pub fn next_value(&mut self) -> Result<(), ValueFull> {
+        let at = usize::from(self.len);
+        let slot = self.buf.get_mut(at).ok_or(ValueFull)?;
+        *slot = b'\n';
+        self.len += 1;
+        Ok(())
     }
 
     /// Appends `bytes`. CR and LF are refused (they would end the header
@@ -183,9 +205,9 @@ mod tests {
     #[test]
     fn overlong_or_multiline_values_are_refused_whole() {
         let mut v = HeaderValueBuf::new();
-        v.push(&[b'a'; 250]).unwrap();
+        v.push(&[b'a'; 506]).unwrap();
         assert_eq!(v.push(b"1234567"), Err(ValueFull));
-        assert_eq!(v.as_bytes().len(), 250);
+        assert_eq!(v.as_bytes().len(), 506);
         assert_eq!(v.push(b"\r\nX: y"), Err(ValueFull));
         v.push(b"123456").unwrap();
         assert_eq!(v.as_bytes().len(), HeaderValueBuf::CAPACITY);

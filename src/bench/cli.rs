@@ -11,12 +11,14 @@ use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::flow::uac::Scenario;
 use super::flow::uas::UasConfig;
+use super::flow::uas_auth::UasAuth;
 use super::io::uac::{UacOutcome, UacPlan};
 use super::io::uas::{UasPlan, UasServer};
 use super::io::{ProgressOptions, StopFlag};
@@ -25,6 +27,7 @@ use super::pace::Rate;
 use super::report::{write_json, write_svg, write_text, RunInfo};
 use super::stats::{Latency, Stats};
 use super::timer::TimerConfig;
+use crate::digest::{Algorithm, NonceKey, Users};
 use crate::sip::uri::Uri;
 use crate::sip::Transport;
 
@@ -43,7 +46,8 @@ pub enum BenchCommand {
     /// and measure them.
     Uac(UacArgs),
     /// Answer calls: 180 then 200 (or injected errors), BYE, CANCEL,
-    /// OPTIONS, REGISTER, MESSAGE.
+    /// OPTIONS, REGISTER, MESSAGE; optionally challenge them with digest
+    /// authentication first.
     Uas(UasArgs),
 }
 
@@ -141,12 +145,20 @@ pub struct UacArgs {
     /// What a call is.
     #[arg(long, value_enum, default_value_t = ScenarioArg::Call)]
     pub scenario: ScenarioArg,
-    /// Username for REGISTER (the AOR user, and the digest username).
-    #[arg(long)]
+    /// Digest username: the From user of every call (and the To user of a
+    /// REGISTER); a 401/407 to an INVITE, REGISTER, OPTIONS or MESSAGE is
+    /// answered once with --password (empty when not given), with SHA-256,
+    /// SHA-256-sess, MD5 or MD5-sess (the first challenge offering one).
+    #[arg(long, value_name = "USER", conflicts_with = "users")]
     pub user: Option<String>,
-    /// Password for answering REGISTER digest challenges.
-    #[arg(long)]
+    /// Password of --user for answering digest challenges.
+    #[arg(long, value_name = "PASSWORD", requires = "user")]
     pub password: Option<String>,
+    /// Many users: a file of lines `user,password` (blank lines and #
+    /// comments allowed); each call takes the next user in turn, as its
+    /// From user and digest username.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
     /// User part of the Request-URI of calls, OPTIONS and MESSAGEs.
     #[arg(long, default_value = "service")]
     pub service: String,
@@ -212,6 +224,28 @@ pub struct UasArgs {
     /// RFC 3261 T1, the first retransmission interval of final responses.
     #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "D")]
     pub t1: Duration,
+    /// Challenge every INVITE, REGISTER and MESSAGE without valid
+    /// credentials with a 401 in this digest realm (stateless nonces, fresh
+    /// for 5 minutes; qop=auth); wrong credentials get a 403. Needs
+    /// --auth-users.
+    #[arg(long, value_name = "REALM", requires = "auth_users")]
+    pub auth_realm: Option<String>,
+    /// The users of --auth-realm: a file of lines `user,password` or
+    /// `user,md5:HA1_HEX[,sha256:HA1_HEX]` (blank lines and # comments
+    /// allowed).
+    #[arg(long, value_name = "FILE", requires = "auth_realm")]
+    pub auth_users: Option<PathBuf>,
+    /// The digest algorithms offered, in this order, one WWW-Authenticate
+    /// header each: SHA-256, SHA-256-sess, MD5, MD5-sess [default:
+    /// SHA-256,MD5].
+    #[arg(
+        long,
+        value_name = "ALG,..",
+        value_delimiter = ',',
+        value_parser = parse_algorithm,
+        requires = "auth_realm"
+    )]
+    pub auth_algorithms: Vec<Algorithm>,
     /// Report and exit status.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -244,6 +278,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}' is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Reads a digest algorithm name of `--auth-algorithms`.
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    Algorithm::parse(s.trim().as_bytes()).ok_or_else(|| {
+        format!("'{s}' is not a digest algorithm; use SHA-256, SHA-256-sess, MD5 or MD5-sess")
+    })
 }
 
 /// Checks a `--to` pattern (see [`NumberPattern`]).
@@ -299,11 +340,12 @@ impl UacArgs {
             ));
         }
         let scenario = Scenario::from(self.scenario);
-        let credentials = match (&self.user, &self.password) {
-            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-            (None, None) => None,
-            (Some(u), None) if scenario == Scenario::Register => Some((u.clone(), String::new())),
-            _ => return Err(Fail::Usage("--password needs --user".into())),
+        let users = match (&self.user, &self.password, &self.users) {
+            (_, _, Some(path)) => read_users(path)?,
+            (Some(u), Some(p), None) => vec![(u.clone(), p.clone())],
+            (Some(u), None, None) => vec![(u.clone(), String::new())],
+            (None, Some(_), None) => return Err(Fail::Usage("--password needs --user".into())),
+            (None, None, None) => Vec::new(),
         };
         let locals = if self.local.is_empty() {
             vec![default_local(target)]
@@ -359,10 +401,37 @@ impl UacArgs {
                 t1: self.t1,
                 ..TimerConfig::default()
             },
-            credentials,
+            users,
             route: self.route.clone(),
         })
     }
+}
+
+/// The users of `--users FILE`: lines `user,password`.
+fn read_users(path: &Path) -> Result<Vec<(String, String)>, Fail> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Fail::Usage(format!("--users {name}: {e}; give a readable file")))?;
+    let lines = crate::digest::user_lines(&text, &name).map_err(Fail::Usage)?;
+    let mut users = Vec::with_capacity(lines.len());
+    for l in lines {
+        match l.secret {
+            crate::digest::Secret::Password(p) => users.push((l.user.to_string(), p.to_string())),
+            crate::digest::Secret::Hashes { .. } => {
+                return Err(Fail::Usage(format!(
+                    "{name}:{}: user '{}' has hashes; the UAC needs each user's \
+                     password: write {},PASSWORD",
+                    l.line, l.user, l.user
+                )))
+            }
+        }
+    }
+    if users.is_empty() {
+        return Err(Fail::Usage(format!(
+            "--users {name}: no user in the file; write one user,password a line"
+        )));
+    }
+    Ok(users)
 }
 
 fn resolve(target: &str) -> Result<SocketAddr, Fail> {
@@ -466,7 +535,7 @@ fn run_uas(a: &UasArgs) -> Result<(), Fail> {
             "--answer-code must be 200..699 and --fail-code 300..699".into(),
         ));
     }
-    let plan = uas_plan(a);
+    let plan = uas_plan(a)?;
     let stop = StopFlag::new();
     stop.on_signals()
         .map_err(|e| Fail::Run(format!("signal handlers: {e}")))?;
@@ -484,25 +553,47 @@ fn run_uas(a: &UasArgs) -> Result<(), Fail> {
             headline: Latency::InviteAnswer,
         })
         .map_err(|e| Fail::Run(format!("bench uas: {e}")))?;
+    let mut params = vec![
+        ("ring", format!("{:?}", a.ring)),
+        ("answer_code", a.answer_code.to_string()),
+        ("fail_ratio", a.fail_ratio.to_string()),
+        ("fail_code", a.fail_code.to_string()),
+        ("workers", plan.workers.to_string()),
+    ];
+    if let Some(realm) = &a.auth_realm {
+        params.push(("auth_realm", realm.clone()));
+    }
     let run = RunInfo {
         title: format!(
             "branchline bench uas on {addr} {}",
             plan.transport.as_param()
         ),
-        params: vec![
-            ("ring", format!("{:?}", a.ring)),
-            ("answer_code", a.answer_code.to_string()),
-            ("fail_ratio", a.fail_ratio.to_string()),
-            ("fail_code", a.fail_code.to_string()),
-            ("workers", plan.workers.to_string()),
-        ],
+        params,
         elapsed,
     };
     report(&run, &stats, &a.output)
 }
 
-pub(crate) fn uas_plan(a: &UasArgs) -> UasPlan {
-    UasPlan {
+pub(crate) fn uas_plan(a: &UasArgs) -> Result<UasPlan, Fail> {
+    let auth = match (&a.auth_realm, &a.auth_users) {
+        (Some(realm), Some(path)) => {
+            let users = Users::load(path, realm).map_err(Fail::Usage)?;
+            if users.is_empty() {
+                return Err(Fail::Usage(format!(
+                    "--auth-users {}: no user in the file; write one user,password a line",
+                    path.display()
+                )));
+            }
+            Some(UasAuth::new(
+                realm.clone(),
+                Arc::new(users),
+                a.auth_algorithms.clone(),
+                NonceKey::from_bytes(random_key()),
+            ))
+        }
+        _ => None,
+    };
+    Ok(UasPlan {
         listen: a.listen,
         transport: a.transport.into(),
         workers: a.workers.max(1),
@@ -518,9 +609,27 @@ pub(crate) fn uas_plan(a: &UasArgs) -> UasPlan {
             },
             reliable: false,
             seed: std::process::id().into(),
+            auth,
         },
         duration: a.duration,
+    })
+}
+
+/// 32 bytes from the kernel's random source for the nonce key; the time
+/// and process id when it cannot be read (the key then only has to differ
+/// from run to run: a load generator's nonces guard nothing).
+fn random_key() -> [u8; 32] {
+    use std::io::Read as _;
+    let mut key = [0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key));
+    if read.is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        key[..16].copy_from_slice(&now.to_le_bytes());
+        key[16..20].copy_from_slice(&std::process::id().to_le_bytes());
     }
+    key
 }
 
 /// Prints the text report, writes the JSON and picture files asked for,
@@ -646,7 +755,7 @@ mod tests {
         assert_eq!(plan.duration, None);
         assert_eq!(plan.calls, Some(5));
         assert_eq!(plan.locals.len(), 2);
-        assert_eq!(plan.credentials, Some(("u".into(), "p".into())));
+        assert_eq!(plan.users, [("u".to_string(), "p".to_string())]);
         assert_eq!(plan.hold, Duration::from_secs(2));
         assert!(T::try_parse_from(["t", "uac"]).is_err());
         let t = T::try_parse_from(["t", "uac", "--target", "127.0.0.1:1", "--rate", "0"]).unwrap();

@@ -109,6 +109,14 @@ pub fn write_text(w: &mut impl Write, run: &RunInfo, stats: &Stats) -> fmt::Resu
             stats.malformed_count()
         )?;
     }
+    if stats.challenge_count() > 0 || stats.rejection_count() > 0 {
+        writeln!(
+            w,
+            "digest authentication: {} challenge(s), {} rejection(s)",
+            stats.challenge_count(),
+            stats.rejection_count()
+        )?;
+    }
     let kinds = MsgKind::ALL
         .iter()
         .filter(|&&k| stats.sent_count(k) + stats.retransmit_count(k) > 0);
@@ -209,6 +217,8 @@ pub fn write_json(w: &mut impl Write, run: &RunInfo, stats: &Stats) -> fmt::Resu
     j.close()?;
     j.uint("unmatched", stats.stray_count())?;
     j.uint("unparsable", stats.malformed_count())?;
+    j.uint("auth_challenges", stats.challenge_count())?;
+    j.uint("auth_rejections", stats.rejection_count())?;
     j.open(Some("latency_us"))?;
     for k in Latency::ALL {
         let s: Summary = stats.summary(k);

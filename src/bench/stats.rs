@@ -213,6 +213,10 @@ pub struct Stats {
     retransmitted: [u64; MsgKind::ALL.len()],
     stray: u64,
     malformed: u64,
+    /// Digest challenges sent (UAS with `--auth-users`).
+    challenged: u64,
+    /// Requests refused for wrong credentials (UAS with `--auth-users`).
+    rejected: u64,
 }
 
 const STATUS_CODES: usize = 600;
@@ -243,6 +247,8 @@ impl Stats {
             retransmitted: [0; MsgKind::ALL.len()],
             stray: 0,
             malformed: 0,
+            challenged: 0,
+            rejected: 0,
         }
     }
 
@@ -316,6 +322,18 @@ impl Stats {
         self.malformed += 1;
     }
 
+    /// A request was answered with a digest challenge (401).
+    #[inline]
+    pub fn challenged(&mut self) {
+        self.challenged += 1;
+    }
+
+    /// A request was refused for wrong credentials (403).
+    #[inline]
+    pub fn rejected(&mut self) {
+        self.rejected += 1;
+    }
+
     /// Adds everything `other` recorded.
     pub fn merge(&mut self, other: &Stats) {
         for (h, o) in self.latency.iter_mut().zip(&other.latency) {
@@ -339,6 +357,8 @@ impl Stats {
         }
         self.stray += other.stray;
         self.malformed += other.malformed;
+        self.challenged += other.challenged;
+        self.rejected += other.rejected;
     }
 
     /// Forgets everything, keeping the allocations (for per-interval
@@ -359,6 +379,8 @@ impl Stats {
         self.retransmitted = [0; MsgKind::ALL.len()];
         self.stray = 0;
         self.malformed = 0;
+        self.challenged = 0;
+        self.rejected = 0;
     }
 
     /// The histogram of one latency, in microseconds.
@@ -444,6 +466,16 @@ impl Stats {
     /// Datagrams that did not parse.
     pub fn malformed_count(&self) -> u64 {
         self.malformed
+    }
+
+    /// Digest challenges sent.
+    pub fn challenge_count(&self) -> u64 {
+        self.challenged
+    }
+
+    /// Requests refused for wrong credentials.
+    pub fn rejection_count(&self) -> u64 {
+        self.rejected
     }
 }
 

@@ -218,7 +218,26 @@ fn rule(r: &RuleConfig, groups: &[&str]) -> Result<RuleSpec, String> {
             host: rw.host.as_ref().map(|h| h.as_bytes().into()),
         }),
         auth: r.auth,
+        challenge_www: r.challenge == Some(super::Challenge::Www),
     })
+}
+
+/// The digest authenticator's settings from `[auth]` (its algorithms were
+/// checked when the file was read).
+pub fn digest_settings(a: &super::AuthConfig) -> crate::auth::DigestSettings {
+    crate::auth::DigestSettings {
+        realm: a.realm.clone(),
+        users_file: a.users_file.clone(),
+        methods: a.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+        algorithms: a
+            .algorithms
+            .iter()
+            .filter_map(|n| crate::digest::Algorithm::parse(n.as_bytes()))
+            .collect(),
+        nonce_lifetime_secs: a.nonce_lifetime.as_secs().max(1),
+        trusted: CidrSet::new(a.trusted.iter().copied()),
+        bind_nonce: a.bind_nonce,
+    }
 }
 
 /// The flood guard's settings from `[guard]`.

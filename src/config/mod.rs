@@ -41,7 +41,7 @@ use std::time::Duration;
 /// An address block of `match.source` and `trusted` (the IP allow-list's).
 pub use crate::auth::Cidr;
 pub use crate::route::{Algorithm, HashKey};
-pub use compile::{compile, engine_warnings, guard_spec};
+pub use compile::{compile, digest_settings, engine_warnings, guard_spec};
 pub use source::{Diagnostic, Loc};
 
 use crate::log::Level;
@@ -107,6 +107,8 @@ pub struct ProxySettings {
     pub tcp_max_connections: Option<usize>,
     /// `tcp_max_per_ip`.
     pub tcp_max_per_ip: Option<usize>,
+    /// `tcp_message_timeout`, whole seconds, 1 or more.
+    pub tcp_message_timeout: Option<u64>,
     /// `sched_batch`.
     pub sched_batch: Option<bool>,
 }
@@ -351,6 +353,9 @@ pub struct AuthConfig {
     pub nonce_lifetime: Duration,
     /// `trusted`.
     pub trusted: Vec<Cidr>,
+    /// `bind_nonce` (added to the specification; default false): a nonce
+    /// is accepted only from the address it was sent to.
+    pub bind_nonce: bool,
 }
 
 /// `[guard]`.

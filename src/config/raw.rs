@@ -44,6 +44,7 @@ pub(crate) struct ProxyRaw {
     pub tcp_idle_timeout: Option<S<i64>>,
     pub tcp_max_connections: Option<S<i64>>,
     pub tcp_max_per_ip: Option<S<i64>>,
+    pub tcp_message_timeout: Option<S<i64>>,
     pub sched_batch: Option<S<bool>>,
 }
 
@@ -157,6 +158,7 @@ pub(crate) struct AuthRaw {
     pub algorithms: Option<List<String>>,
     pub nonce_lifetime: Option<S<String>>,
     pub trusted: Option<List<String>>,
+    pub bind_nonce: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

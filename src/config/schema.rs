@@ -39,6 +39,7 @@ pub(crate) const PROXY: &[(&str, Shape)] = &[
     ("tcp_idle_timeout", Leaf),
     ("tcp_max_connections", Leaf),
     ("tcp_max_per_ip", Leaf),
+    ("tcp_message_timeout", Leaf),
     ("sched_batch", Leaf),
 ];
 pub(crate) const ROUTING: &[(&str, Shape)] = &[("default", Leaf), ("in_dialog", Leaf)];
@@ -96,6 +97,7 @@ pub(crate) const AUTH: &[(&str, Shape)] = &[
     ("algorithms", Leaf),
     ("nonce_lifetime", Leaf),
     ("trusted", Leaf),
+    ("bind_nonce", Leaf),
 ];
 pub(crate) const GUARD: &[(&str, Shape)] = &[
     ("rate", Leaf),

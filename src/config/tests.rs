@@ -200,7 +200,7 @@ reject = { code = 403 }
     assert_eq!((r.code, r.reason.as_str()), (403, "Forbidden"));
     assert_eq!(c.prefix_count(), 4);
     assert_eq!(c.warnings, [
-        "auth and challenge in rules (uk) are read but digest authentication is not implemented in this version",
+        "auth and challenge in rules (uk) have no effect without an [auth] section; nothing is challenged",
     ]);
 }
 
@@ -421,12 +421,14 @@ redis = "redis://127.0.0.1:6379/0"
         c.metrics.as_ref().unwrap().listen.to_string(),
         "127.0.0.1:9090"
     );
-    assert_eq!(c.warnings, [
-        "[auth] is read but digest authentication is not implemented in this version; no request is challenged",
-        "[metrics] is read but the metrics endpoint is not implemented in this version",
-        "[records] is read but call records are not implemented in this version",
-        "[location] is read but the location service is not implemented in this version",
-    ]);
+    assert_eq!(
+        c.warnings,
+        [
+            "[metrics] is read but the metrics endpoint is not implemented in this version",
+            "[records] is read but call records are not implemented in this version",
+            "[location] is read but the location service is not implemented in this version",
+        ]
+    );
     assert!(c
         .summary()
         .contains("also read: [auth], [guard], [metrics], [records], [location]\n"));

@@ -247,6 +247,14 @@ impl Check<'_> {
         s.tcp_max_per_ip = self
             .int(&p.tcp_max_per_ip, "tcp_max_per_ip", 1, i64::from(u32::MAX))
             .map(|n| n as usize);
+        s.tcp_message_timeout = self
+            .int(
+                &p.tcp_message_timeout,
+                "tcp_message_timeout",
+                1,
+                i64::from(u32::MAX),
+            )
+            .map(|n| n as u64);
         s.sched_batch = p.sched_batch.map(Spanned::into_inner);
         s
     }
@@ -714,6 +722,7 @@ impl Check<'_> {
             algorithms,
             nonce_lifetime,
             trusted,
+            bind_nonce: a.bind_nonce.is_some_and(Spanned::into_inner),
         })
     }
 
@@ -841,16 +850,13 @@ fn not_implemented(
     location: bool,
 ) -> Vec<String> {
     let mut w = Vec::new();
-    if auth {
-        w.push("[auth] is read but digest authentication is not implemented in this version; no request is challenged".into());
-    }
     let with_auth: Vec<&str> = rules
         .iter()
         .filter(|r| r.auth.is_some() || r.challenge.is_some())
         .map(|r| r.name.as_str())
         .collect();
-    if !with_auth.is_empty() {
-        w.push(format!("auth and challenge in rules ({}) are read but digest authentication is not implemented in this version", with_auth.join(", ")));
+    if !auth && !with_auth.is_empty() {
+        w.push(format!("auth and challenge in rules ({}) have no effect without an [auth] section; nothing is challenged", with_auth.join(", ")));
     }
     if metrics {
         w.push(

@@ -52,6 +52,11 @@ pub const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(300);
 pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 8192;
 /// Default most accepted TCP connections from one source IP address.
 pub const DEFAULT_TCP_MAX_PER_IP: usize = 256;
+/// Default time a TCP message may take from its first byte to its last.
+pub const DEFAULT_TCP_MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
+/// While the last quarter of the connection slots is in use, a source that
+/// holds this many connections gets no more.
+pub const TCP_RESERVED_PER_IP: usize = 4;
 /// Requested socket buffer size (`SO_RCVBUF`/`SO_SNDBUF`) for UDP sockets;
 /// the kernel caps it at `net.core.rmem_max`/`wmem_max`.
 pub const UDP_BUFFER_BYTES: usize = 8 << 20;
@@ -114,6 +119,9 @@ pub struct TcpLimits {
     pub max_connections: usize,
     /// Most accepted connections from one source IP.
     pub max_per_ip: usize,
+    /// A message must be complete this long after its first byte (and a new
+    /// connection's first message this long after the accept).
+    pub message_timeout: Duration,
 }
 
 impl Default for TcpLimits {
@@ -122,6 +130,7 @@ impl Default for TcpLimits {
             idle_timeout: DEFAULT_TCP_IDLE,
             max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
             max_per_ip: DEFAULT_TCP_MAX_PER_IP,
+            message_timeout: DEFAULT_TCP_MESSAGE_TIMEOUT,
         }
     }
 }
@@ -321,6 +330,7 @@ impl Bound {
                 batch: self.config.udp_batch.clamp(1, MAX_BATCH),
                 max_message_size: self.config.max_message_size,
                 idle_secs: self.config.tcp.idle_timeout.as_secs().max(1),
+                message_secs: self.config.tcp.message_timeout.as_secs().max(1),
                 guard: self.config.guard.clone().map(|spec| {
                     let share = spec.max_sources.div_ceil(n).max(crate::guard::WAYS);
                     (
@@ -494,15 +504,23 @@ impl ConnLimits {
         }
     }
 
-    /// Takes a slot for a connection from `ip`; false when a limit is hit.
+    /// Takes a slot for a connection from `ip`; false when a limit is hit:
+    /// the total, the per-IP limit, or — while the last quarter of the
+    /// slots is in use — [`TCP_RESERVED_PER_IP`] connections held by `ip`
+    /// already. That quarter is kept for sources with few connections, so
+    /// a few addresses holding their full share each cannot lock every
+    /// other client out.
     pub fn acquire(&self, ip: IpAddr) -> bool {
-        if self.total.fetch_add(1, Ordering::AcqRel) >= self.limits.max_connections {
+        let max = self.limits.max_connections;
+        let before = self.total.fetch_add(1, Ordering::AcqRel);
+        if before >= max {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return false;
         }
+        let crowded = before >= max - max / 4;
         let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let n = map.entry(ip).or_insert(0);
-        if *n >= self.limits.max_per_ip {
+        if *n >= self.limits.max_per_ip || (crowded && *n >= TCP_RESERVED_PER_IP) {
             drop(map);
             self.total.fetch_sub(1, Ordering::AcqRel);
             return false;
@@ -625,6 +643,36 @@ mod tests {
             .parse::<ListenAddr>()
             .unwrap_err()
             .contains("udp:ADDR:PORT"));
+    }
+
+    #[test]
+    fn the_last_quarter_of_the_slots_is_kept_for_other_sources() {
+        let l = ConnLimits::new(TcpLimits {
+            max_connections: 64,
+            max_per_ip: 16,
+            ..TcpLimits::default()
+        });
+        // Four addresses take their full 16 each... no: the last 16 slots
+        // are kept, so the fourth gets only 4 once 48 are held.
+        let attackers: Vec<IpAddr> = (1..=4).map(|i| IpAddr::from([127, 0, 0, i])).collect();
+        let mut held = 0;
+        for &a in &attackers {
+            while l.acquire(a) {
+                held += 1;
+            }
+        }
+        assert_eq!(held, 48 + 4);
+        // A new source still gets in, up to 4 connections, as do others.
+        for i in 10..13 {
+            let ip = IpAddr::from([127, 0, 0, i]);
+            assert!((0..4).all(|_| l.acquire(ip)), "source {i}");
+            assert!(!l.acquire(ip));
+        }
+        assert_eq!(held + 12, 64);
+        assert!(
+            !l.acquire(IpAddr::from([127, 0, 0, 20])),
+            "the total still holds"
+        );
     }
 
     #[test]

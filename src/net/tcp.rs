@@ -33,8 +33,13 @@ pub struct Conn {
     pub outbound: bool,
     /// Accepted: holds a slot of the connection limits for this IP.
     pub limited: Option<IpAddr>,
-    /// Coarse time (seconds) of the last traffic.
+    /// Coarse time (seconds) of the last whole message read or written
+    /// (CR LF keep-alives do not count): the idle timeout runs from here.
     pub last_active: u64,
+    /// Coarse time (seconds) since when a message is awaited: the first
+    /// byte of one not yet complete, or the accept of a connection that has
+    /// sent no message yet. The message timeout runs from here.
+    pub pending_since: Option<u64>,
 }
 
 /// What a write did.
@@ -67,6 +72,7 @@ impl Conn {
             outbound: !connected,
             limited: None,
             last_active: now,
+            pending_since: None,
         }
     }
 

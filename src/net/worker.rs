@@ -139,6 +139,8 @@ pub(crate) struct Ctx {
     pub batch: usize,
     pub max_message_size: usize,
     pub idle_secs: u64,
+    /// `--tcp-message-timeout`, whole seconds.
+    pub message_secs: u64,
 }
 
 /// The worker: its context and its mutable state, kept apart so the state
@@ -660,6 +662,8 @@ impl Io {
             let _ = stream.set_nodelay(true);
             let mut conn = Conn::new(stream, peer, local, rbuf_size(ctx), true, self.now);
             conn.limited = Some(peer.ip());
+            // Its first message is due within the message timeout.
+            conn.pending_since = Some(self.now);
             match self.register(conn) {
                 Some(id) => {
                     self.counters.tcp_accepted += 1;
@@ -715,7 +719,6 @@ impl Io {
 
     /// Reads a connection dry, handling every whole message.
     fn conn_read(&mut self, ctx: &Ctx, table: &Table, id: u32) {
-        let now = self.now;
         loop {
             let Some(c) = self.conns.get_mut(id) else {
                 return;
@@ -735,7 +738,7 @@ impl Io {
                     self.close(ctx, id, "closed by peer");
                     return;
                 }
-                Ok(_) => c.last_active = now,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -760,6 +763,7 @@ impl Io {
         let rlen = c.rlen;
         let (peer, local) = (c.peer, c.local);
         let mut start = 0;
+        let mut framed = 0usize;
         let mut ok = true;
         loop {
             // CR LF keep-alives (RFC 5626 §4.4.1): a double CRLF ping gets a
@@ -782,6 +786,7 @@ impl Io {
                 Ok(Some(n)) => {
                     let data = &rbuf[start..start + n];
                     start += n;
+                    framed += 1;
                     self.counters.received += 1;
                     let input = Input {
                         data,
@@ -823,6 +828,18 @@ impl Io {
         };
         c.rbuf = rbuf;
         c.rlen = rlen - start;
+        if framed > 0 {
+            c.last_active = self.now;
+        }
+        // Bytes of a message not yet complete: its deadline runs from the
+        // first of them (a message completed meanwhile starts it over).
+        let partial = c.rbuf[..c.rlen].iter().any(|&b| b != b'\r' && b != b'\n');
+        c.pending_since = match (partial, c.pending_since) {
+            (false, p) if framed == 0 => p,
+            (false, _) => None,
+            (true, Some(t)) if framed == 0 => Some(t),
+            (true, _) => Some(self.now),
+        };
         if !ok {
             self.close(ctx, id, "unframeable stream");
             return false;
@@ -845,16 +862,33 @@ impl Io {
         log::debug!("worker {}: conn {id} with {}: {why}", ctx.id, c.peer);
     }
 
+    /// Closes the connections idle too long (no whole message either way)
+    /// and those whose awaited message is late: a peer that sends a byte at
+    /// a time, or connects and says nothing, loses its slot
+    /// ([`NetDrop::TcpDeadline`]).
     fn close_idle(&mut self, ctx: &Ctx) {
         let now = self.now;
+        let mut late = Vec::new();
         let idle: Vec<u32> = self
             .conns
             .iter()
-            .filter(|(_, c)| now.saturating_sub(c.last_active) >= ctx.idle_secs)
-            .map(|(id, _)| id)
+            .filter_map(|(id, c)| {
+                if c.pending_since
+                    .is_some_and(|t| now.saturating_sub(t) >= ctx.message_secs)
+                {
+                    late.push(id);
+                    None
+                } else {
+                    (now.saturating_sub(c.last_active) >= ctx.idle_secs).then_some(id)
+                }
+            })
             .collect();
         for id in idle {
             self.close(ctx, id, "idle");
+        }
+        for id in late {
+            self.counters.net_drop(NetDrop::TcpDeadline);
+            self.close(ctx, id, "message not complete within the message timeout");
         }
     }
 

@@ -44,6 +44,7 @@ const CSEQ: u8 = HeaderName::CSeq.slot_u8();
 const MAX_FORWARDS: u8 = HeaderName::MaxForwards.slot_u8();
 const CONTENT_LENGTH: u8 = HeaderName::ContentLength.slot_u8();
 const PROXY_REQUIRE: u8 = HeaderName::ProxyRequire.slot_u8();
+const PROXY_AUTHORIZATION: u8 = HeaderName::ProxyAuthorization.slot_u8();
 
 /// The most Via lines, and Route lines, a request on this path may have.
 const MAX_VIAS: usize = 8;
@@ -130,7 +131,9 @@ impl Seen {
             RECORD_ROUTE => {
                 self.record_route.get_or_insert(line.start);
             }
-            PROXY_REQUIRE => return Err(GENERAL),
+            // Credentials may be the authenticator's to remove: the
+            // general path does that, in one place.
+            PROXY_REQUIRE | PROXY_AUTHORIZATION => return Err(GENERAL),
             _ => {}
         }
         Ok(())

@@ -35,7 +35,7 @@ use super::branch;
 use super::local::Local;
 use super::{DropReason, Input, Proxy, Transmit};
 use crate::auth::{self, AuthContext, Challenge};
-use crate::route::{self, InDialog, RequestFields, Rewrite, RouteInput, Table, UriParts};
+use crate::route::{self, InDialog, RequestFields, Rewrite, RouteInput, RuleAuth, Table, UriParts};
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::{Host, Routing, SipUri, Uri};
 use crate::sip::via::Via;
@@ -268,8 +268,17 @@ pub(super) fn decide<'t>(
     table: &'t Table,
     rin: &RouteInput<'_>,
 ) -> Decision<'t> {
-    let verdict = p.auth.check(req, &auth_context(input));
-    after_auth(verdict, next, table, rin)
+    // An authenticator that reads the rules' `auth` hears them first: the
+    // table decides before it, and after it only if it allows.
+    let (selected, rules) = match next {
+        Next::Table if p.auth.reads_rules() => {
+            let (d, a) = table.select_with_auth(rin);
+            (Some(d), a)
+        }
+        _ => (None, RuleAuth::default()),
+    };
+    let verdict = p.auth.check(req, &auth_context(input, rules));
+    after_auth(verdict, next, selected, table, rin)
 }
 
 /// [`decide`] without the parsed request, for the one pass: `None` when
@@ -283,16 +292,19 @@ pub(super) fn decide_by_context<'t>(
     table: &'t Table,
     rin: &RouteInput<'_>,
 ) -> Option<Decision<'t>> {
-    let verdict = p.auth.check_context(&auth_context(input))?;
-    Some(after_auth(verdict, next, table, rin))
+    let verdict = p
+        .auth
+        .check_context(&auth_context(input, RuleAuth::default()))?;
+    Some(after_auth(verdict, next, None, table, rin))
 }
 
 /// What the authenticator knows of a request besides the request itself.
-fn auth_context(input: &Input<'_>) -> AuthContext {
+fn auth_context(input: &Input<'_>, rules: RuleAuth) -> AuthContext {
     AuthContext {
         source: input.source,
         transport: input.transport,
         now_unix_secs: input.now,
+        rules,
     }
 }
 
@@ -301,6 +313,7 @@ fn auth_context(input: &Input<'_>) -> AuthContext {
 fn after_auth<'t>(
     verdict: auth::Verdict,
     next: Next<'_>,
+    selected: Option<route::Decision<'t>>,
     table: &'t Table,
     rin: &RouteInput<'_>,
 ) -> Decision<'t> {
@@ -327,7 +340,7 @@ fn after_auth<'t>(
             reason: "Service Unavailable",
             retry_after: None,
         },
-        Next::Table => match table.select(rin) {
+        Next::Table => match selected.unwrap_or_else(|| table.select(rin)) {
             route::Decision::Route { dest, rewrite } => Decision::Forward {
                 hop: hop(dest),
                 rewrite,

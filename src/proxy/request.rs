@@ -11,6 +11,7 @@ use super::received::SenderMark;
 use super::reply::{self, Replier, Status};
 use super::{DropReason, Input, Output, Proxy};
 use crate::route::Table;
+use crate::sip::credentials::Credentials;
 use crate::sip::edit::Editor;
 use crate::sip::uri::Uri;
 use crate::sip::writer;
@@ -159,9 +160,15 @@ pub(super) fn handle(
             return replier(out).refuse_status(req, Status::new(code, reason).with(extra));
         }
         Decision::Challenge(c) => {
-            let extra: [(&[u8], &[u8]); 1] =
-                [(c.kind.header_name().as_bytes(), c.value.as_bytes())];
-            let status = Status::new(c.kind.code(), c.kind.reason()).with(&extra);
+            // One header line per challenge (one per digest algorithm).
+            let name = c.kind.header_name().as_bytes();
+            let mut extra: [(&[u8], &[u8]); 4] = [(b"", b""); 4];
+            let mut n = 0;
+            for (slot, v) in extra.iter_mut().zip(c.values()) {
+                *slot = (name, v);
+                n += 1;
+            }
+            let status = Status::new(c.kind.code(), c.kind.reason()).with(&extra[..n]);
             return replier(out).refuse_status(req, status);
         }
         Decision::Drop(reason) => return Output::Drop(reason),
@@ -179,6 +186,17 @@ pub(super) fn handle(
         loop_part,
     };
     ed.insert_via(req, |w| via.write_value(w, p, input));
+    // The credentials our authenticator consumed are not forwarded; those
+    // of other realms (a PBX's) are.
+    if let Some(realm) = p.auth.consumed_realm() {
+        for h in req.headers.all(HeaderName::ProxyAuthorization) {
+            let ours = Credentials::parse_as(h.value, "Proxy-Authorization")
+                .is_ok_and(|c| c.is_digest() && c.realm() == Some(realm));
+            if ours {
+                ed.remove_header(req, &h);
+            }
+        }
+    }
     // RFC 3261 §18.2.1 and RFC 3581: received and rport on the sender's Via.
     let mark = SenderMark::of(req.raw, &ess.top_via, ess.top_via_raw, input.source);
     if let Some(range) = mark.range() {

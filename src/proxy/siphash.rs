@@ -30,6 +30,15 @@ impl Key {
         Key { k0, k1 }
     }
 
+    /// The key's 16 bytes, to derive other keys from (the digest nonces'):
+    /// every node that shares the branch secret derives the same ones.
+    pub fn derive_bytes(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.k0.to_le_bytes());
+        b[8..].copy_from_slice(&self.k1.to_le_bytes());
+        b
+    }
+
     /// The two 64-bit halves, for the other keyed hashes of this crate.
     pub(crate) const fn halves(&self) -> (u64, u64) {
         (self.k0, self.k1)

@@ -174,7 +174,8 @@ impl<const W: usize> Kind<W> {
 /// The compiled index of up to `64 * W` rules.
 #[derive(Debug)]
 pub(super) struct Index<const W: usize> {
-    /// The rules with an action (`Next` rules never decide).
+    /// The rules with an action, and those that set `auth` (other `Next`
+    /// rules never decide anything).
     deciding: Bits<W>,
     method: Option<MethodIx<W>>,
     transport: Option<TransportIx<W>>,
@@ -240,7 +241,7 @@ impl<const W: usize> Index<W> {
         let mut rest = Vec::with_capacity(rules.len());
         let mut deciding = Bits::EMPTY;
         for (r, rule) in rules.iter().enumerate() {
-            if !matches!(rule.action, Action::Next) {
+            if !matches!(rule.action, Action::Next) || rule.auth.is_some() {
                 deciding.set(r);
             }
             let mut mine: Vec<KeyKind> = Vec::new();

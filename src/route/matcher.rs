@@ -123,6 +123,8 @@ pub(super) struct Eval<'i, 'a> {
     to: Once<Option<UriParts<'a>>>,
     to_user: Once<Option<User>>,
     user_agent: Once<Option<&'a [u8]>>,
+    /// The `auth` of the first matching rule that has one.
+    pub(super) auth: super::rule::RuleAuth,
 }
 
 impl<'i, 'a> Eval<'i, 'a> {
@@ -138,6 +140,7 @@ impl<'i, 'a> Eval<'i, 'a> {
             to: None,
             to_user: None,
             user_agent: None,
+            auth: super::rule::RuleAuth::default(),
         }
     }
 

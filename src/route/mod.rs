@@ -61,7 +61,7 @@ pub use input::{DecodedUser, NoFields, RequestFields, RouteInput, UriParts};
 pub use matcher::Match;
 pub use number::{DialKey, PrefixProblem, User, MAX_DIAL_SYMBOLS};
 pub use prefix::{PrefixMap, PrefixSet};
-pub use rule::{ActionSpec, Rule, RuleSpec, LOCATION};
+pub use rule::{ActionSpec, Rule, RuleAuth, RuleSpec, LOCATION};
 pub use sets::{MethodProblem, MethodSet, Substrings, TransportSet, UserProblem, UserSet};
 pub use spec::{parse_upstream, Host, SpecProblem, Upstream, UpstreamSpec, UPSTREAM_SYNTAX};
 pub use table::{LiveTable, Table, TableBuilder, DEFAULT_GROUP, MAX_GROUP_NAME};

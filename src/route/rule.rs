@@ -28,8 +28,25 @@ pub struct RuleSpec {
     /// The Request-URI rewrite of a `route` or `prefix_table` rule.
     pub rewrite: Option<Rewrite>,
     /// `auth = false` (skip) or `true` (require) for what the rule
-    /// matches; stored for the authenticator.
+    /// matches: the authenticator's policy for it ([`RuleAuth`]).
     pub auth: Option<bool>,
+    /// `challenge = "www"`: challenge with 401 and WWW-Authenticate
+    /// instead of 407.
+    pub challenge_www: bool,
+}
+
+/// What the rules say about authenticating one request: the `auth` and
+/// `challenge` of the first matching rule that sets `auth` (a rule with
+/// `auth` and no action sets it for the rules after it), found by
+/// [`Table::select_with_auth`](super::Table::select_with_auth).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleAuth {
+    /// `Some(false)`: skip authentication; `Some(true)`: require it even
+    /// for a method the authenticator would not challenge; `None`: the
+    /// authenticator's own policy.
+    pub require: Option<bool>,
+    /// Challenge with 401 (WWW-Authenticate) instead of 407.
+    pub www: bool,
 }
 
 /// What a matching request gets.
@@ -63,6 +80,7 @@ pub struct Rule {
     pub(super) action: Action,
     pub(super) rewrite: Option<Rewrite>,
     pub(super) auth: Option<bool>,
+    pub(super) challenge_www: bool,
 }
 
 /// A compiled action: groups by index.
@@ -130,6 +148,12 @@ impl Rule {
     /// for no action, or a `prefix_table` without a prefix of the number.
     #[inline]
     pub(super) fn act<'t>(&'t self, ev: &mut Eval<'_, '_>) -> Option<Outcome<'t>> {
+        if let (Some(require), None) = (self.auth, ev.auth.require) {
+            ev.auth = RuleAuth {
+                require: Some(require),
+                www: self.challenge_www,
+            };
+        }
         Some(match &self.action {
             Action::Route(g) => Outcome::Route(*g, self.rewrite.as_ref()),
             Action::PrefixTable(map) => {
@@ -216,6 +240,7 @@ mod tests {
             action,
             rewrite: None,
             auth: None,
+            challenge_www: false,
         }
     }
 
@@ -246,6 +271,54 @@ mod tests {
             ruri: Some((user, host, false)),
             ..Req::default()
         }
+    }
+
+    #[test]
+    fn the_first_matching_rule_with_auth_sets_the_policy() {
+        let register = Match::Method(MethodSet::new(["REGISTER"]).unwrap());
+        let plus44 = Match::RuriUserPrefix(PrefixSet::new(["+44"]).unwrap());
+        let t = base()
+            .rule(RuleSpec {
+                auth: Some(false),
+                ..rule("open-registrar", vec![register], ActionSpec::Next)
+            })
+            .rule(RuleSpec {
+                auth: Some(true),
+                challenge_www: true,
+                ..rule("uk", vec![plus44], ActionSpec::Route("b".into()))
+            })
+            .build()
+            .unwrap();
+        assert!(t.rules_set_auth());
+        let auth = |input: &RouteInput<'_>| t.select_with_auth(input).1;
+        let uk = ruri(b"+4420", b"x");
+        assert_eq!(
+            auth(&with(&uk)),
+            RuleAuth {
+                require: Some(true),
+                www: true
+            }
+        );
+        assert_eq!(
+            t.select_with_auth(&with(&uk)).0.dest().map(|d| d.addr()),
+            t.select(&with(&uk)).dest().map(|d| d.addr())
+        );
+        // The action-less rule sets it first, the next rule still routes.
+        let reg = RouteInput {
+            method: Method::Register,
+            ..with(&uk)
+        };
+        assert_eq!(
+            auth(&reg),
+            RuleAuth {
+                require: Some(false),
+                www: false
+            }
+        );
+        assert_eq!(pick(&t, &reg), 2);
+        // No rule with auth matches: the authenticator's own policy.
+        assert_eq!(auth(&with(&ruri(b"0033", b"x"))), RuleAuth::default());
+        assert!(!to_b(Match::Method(MethodSet::new(["INVITE"]).unwrap())).rules_set_auth());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::hash::{score_hash, CallHash};
 use super::index::RuleIndex;
 use super::input::RouteInput;
 use super::matcher::Eval;
-use super::rule::{Action, ActionSpec, Outcome, Rule, RuleSpec, LOCATION};
+use super::rule::{Action, ActionSpec, Outcome, Rule, RuleAuth, RuleSpec, LOCATION};
 use super::spec::Upstream;
 use super::RouteError;
 
@@ -79,13 +79,32 @@ impl Table {
     /// ([`Decision::ALL_DOWN`] unless configured).
     #[inline]
     pub fn select(&self, input: &RouteInput<'_>) -> Decision<'_> {
+        self.select_with_auth(input).0
+    }
+
+    /// [`Table::select`], and what the matching rules say about
+    /// authenticating the request ([`RuleAuth`]).
+    #[inline]
+    pub fn select_with_auth(&self, input: &RouteInput<'_>) -> (Decision<'_>, RuleAuth) {
         if !self.rules.is_empty() {
             let mut ev = Eval::new(input);
-            if let Some(outcome) = self.index.decide(&self.rules, &mut ev) {
-                return self.outcome(outcome, input);
+            let outcome = self.index.decide(&self.rules, &mut ev);
+            let auth = ev.auth;
+            if let Some(outcome) = outcome {
+                return (self.outcome(outcome, input), auth);
             }
+            return (self.route(self.default_group, None, input), auth);
         }
-        self.route(self.default_group, None, input)
+        (
+            self.route(self.default_group, None, input),
+            RuleAuth::default(),
+        )
+    }
+
+    /// True when some rule sets `auth`: the authenticator must then hear
+    /// the rules before it decides.
+    pub fn rules_set_auth(&self) -> bool {
+        self.rules.iter().any(|r| r.auth().is_some())
     }
 
     /// [`Table::select`] testing the rules one by one, without the index:
@@ -479,6 +498,7 @@ fn compile_rule(
         action,
         rewrite: spec.rewrite,
         auth: spec.auth,
+        challenge_www: spec.challenge_www,
     })
 }
 

@@ -17,6 +17,7 @@ use crate::sip::Method;
 
 pub mod uac;
 pub mod uas;
+pub mod uas_auth;
 
 /// One datagram to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +173,8 @@ pub(crate) fn parse_hex_fields<const N: usize>(s: &[u8]) -> Option<[u64; N]> {
     Some(out)
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod number_tests;
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub(super) fn uas_config() -> UasConfig {
         timers: TimerConfig::default(),
         reliable: false,
         seed: 7,
+        auth: None,
     }
 }
 
@@ -61,7 +62,7 @@ type DropRule = Box<dyn FnMut(usize, &[u8]) -> bool>;
 /// Datagrams in flight: (arrival, to the UAS?, bytes).
 pub(super) struct Net {
     pub(super) uac: Uac,
-    uas: Uas,
+    pub(super) uas: Uas,
     now: Nanos,
     flight: VecDeque<(Nanos, bool, Vec<u8>)>,
     /// Loses the n-th datagram sent (counting from 0) when true.
@@ -435,7 +436,22 @@ fn options_message_register() {
 struct FakeSigner;
 
 impl DigestSigner for FakeSigner {
-    fn sign(&self, c: &Challenge<'_>, method: &[u8], uri: &[u8], out: &mut Vec<u8>) -> bool {
+    fn users(&self) -> usize {
+        1
+    }
+
+    fn user(&self, _: usize) -> &str {
+        "u"
+    }
+
+    fn sign(
+        &self,
+        _: usize,
+        c: &Challenge<'_>,
+        method: &[u8],
+        uri: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
         out.clear();
         out.extend_from_slice(b"Digest username=\"u\", realm=\"");
         out.extend_from_slice(c.realm().unwrap_or_default());

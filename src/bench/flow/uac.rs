@@ -1,7 +1,14 @@
 //! The UAC side of `branchline bench`: places calls (INVITE → 1xx → 200 →
-//! ACK → hold → BYE → 200), registrations (answering one digest challenge
-//! through a [`DigestSigner`]), OPTIONS probes and MESSAGEs, and measures
-//! them into [`Stats`]. No I/O.
+//! ACK → hold → BYE → 200), registrations, OPTIONS probes and MESSAGEs, and
+//! measures them into [`Stats`]. No I/O.
+//!
+//! With a [`DigestSigner`], each call takes the signer's next user in turn
+//! (the From user, and for a REGISTER the To user too) and answers one
+//! 401/407 digest challenge to its first request: the request is sent
+//! again with CSeq + 1 and the Authorization (401) or Proxy-Authorization
+//! (407) header; an INVITE's challenge is acknowledged first, like any
+//! error response. Of several challenges in a response (one header per
+//! algorithm), the first the signer can answer is answered.
 //!
 //! Per call the UAC keeps one slot: its state, the running transaction's
 //! [`Retransmit`] schedule and the dialog's To tag, remote target and route
@@ -61,16 +68,31 @@ impl Scenario {
     }
 }
 
-/// Answers a digest challenge (RFC 3261 §22.4, RFC 2617). The MD5 (or
-/// SHA-256) computation lives outside the harness; the UAC only asks for
-/// the header value.
+/// Answers digest challenges (RFC 3261 §22.4, RFC 7616) for a list of
+/// users. The digest computation lives outside the harness
+/// ([`crate::bench::digest::Signer`]); the UAC only asks for the header
+/// value.
 pub trait DigestSigner: Send {
+    /// How many users it signs for; calls take them in turn.
+    fn users(&self) -> usize;
+
+    /// The username of user `i` (the From user of the calls that take it).
+    fn user(&self, i: usize) -> &str;
+
     /// Writes into `out` (cleared first) the value of the Authorization
-    /// or Proxy-Authorization header that answers `challenge` for a
-    /// request `method` to `uri`. False when it cannot (unknown algorithm
-    /// or realm): the call then fails with the challenge's status.
-    fn sign(&self, challenge: &Challenge<'_>, method: &[u8], uri: &[u8], out: &mut Vec<u8>)
-        -> bool;
+    /// or Proxy-Authorization header with which user `user` answers
+    /// `challenge` for a request `method` to `uri`. False when it cannot
+    /// (an algorithm or qop it does not know, no realm or nonce): the UAC
+    /// then tries the response's next challenge, and the call fails with
+    /// the challenge's status when none is left.
+    fn sign(
+        &self,
+        user: usize,
+        challenge: &Challenge<'_>,
+        method: &[u8],
+        uri: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool;
 }
 
 /// How the UAC builds its requests.
@@ -135,6 +157,8 @@ pub struct Uac {
     rng: Rng,
     /// The number being drawn (reused).
     number: Vec<u8>,
+    /// The signer's user the next call takes.
+    next_user: usize,
 }
 
 impl core::fmt::Debug for Uac {
@@ -165,6 +189,10 @@ struct Call {
     state: State,
     /// CSeq number of the running transaction.
     cseq: u32,
+    /// CSeq number of the last INVITE (for its ACK).
+    invite_cseq: u32,
+    /// The signer's user this call signs as.
+    user: usize,
     /// First transmission of the running transaction.
     sent_at: Nanos,
     retx: Retransmit,
@@ -179,10 +207,12 @@ struct Call {
     route: Vec<u8>,
     auth: Vec<u8>,
     auth_header: &'static [u8],
-    /// The call's Request-URI and To URI with its number (`--to`), or
-    /// empty for the configured ones.
+    /// The call's Request-URI and To URI with its number (`--to`), and
+    /// its From URI with its user (a signer's), or empty for the
+    /// configured ones.
     request_uri: Vec<u8>,
     to_uri: Vec<u8>,
+    from_uri: Vec<u8>,
 }
 
 /// Which request of a call to (re)build.
@@ -203,8 +233,8 @@ t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/800
 const MESSAGE_BODY: &[u8] = b"branchline bench";
 
 impl Uac {
-    /// A UAC with no open calls. `signer` answers digest challenges to
-    /// REGISTER; without one a 401/407 fails the registration.
+    /// A UAC with no open calls. `signer` answers digest challenges (see
+    /// the module docs); without one a 401/407 fails the call.
     pub fn new(cfg: UacConfig, signer: Option<Box<dyn DigestSigner>>) -> Uac {
         Uac {
             rng: Rng::new(cfg.number_seed),
@@ -216,6 +246,7 @@ impl Uac {
             timers: Timers::new(),
             stats: Stats::new(),
             number: Vec::new(),
+            next_user: 0,
         }
     }
 
@@ -250,6 +281,8 @@ impl Uac {
                     generation: 0,
                     state: State::Free,
                     cseq: 0,
+                    invite_cseq: 0,
+                    user: 0,
                     sent_at: now,
                     retx: Retransmit::start(TxnKind::NonInvite, now, &self.cfg.timers, true),
                     deadline: None,
@@ -263,6 +296,7 @@ impl Uac {
                     auth_header: b"Authorization",
                     request_uri: Vec::new(),
                     to_uri: Vec::new(),
+                    from_uri: Vec::new(),
                 });
                 (self.calls.len() - 1) as u32
             }
@@ -282,6 +316,16 @@ impl Uac {
         call.auth.clear();
         call.request_uri.clear();
         call.to_uri.clear();
+        call.from_uri.clear();
+        if let Some(signer) = self.signer.as_deref().filter(|s| s.users() > 0) {
+            call.user = self.next_user % signer.users();
+            self.next_user = call.user + 1;
+            let user = signer.user(call.user).as_bytes();
+            with_user(self.cfg.from_uri.as_bytes(), user, &mut call.from_uri);
+            if self.cfg.scenario == Scenario::Register {
+                with_user(self.cfg.to_uri.as_bytes(), user, &mut call.to_uri);
+            }
+        }
         if !self.cfg.numbers.is_empty() && self.cfg.scenario != Scenario::Register {
             self.number.clear();
             self.cfg.numbers.draw(&mut self.rng, &mut self.number);
@@ -406,7 +450,7 @@ impl Uac {
                 if code >= 300 {
                     self.write(slot, Req::AckError, out);
                     self.stats.sent(MsgKind::Ack);
-                    self.fail(slot, Failure::Status(code));
+                    self.retry_or_fail(slot, resp, now, out);
                     return;
                 }
                 self.stats
@@ -432,7 +476,7 @@ impl Uac {
             }
             // A retransmitted 2xx: our ACK was lost; send it again.
             (State::Holding | State::Byeing, Method::Invite)
-                if (200..300).contains(&code) && cseq.seq == 1 =>
+                if (200..300).contains(&code) && cseq.seq == call.invite_cseq =>
             {
                 self.write(slot, Req::Ack2xx, out);
                 self.stats.retransmitted(MsgKind::Ack);
@@ -456,16 +500,8 @@ impl Uac {
                     let kind = self.cfg.scenario.headline();
                     self.stats.record_span(kind, call.sent_at, received);
                     self.succeed(slot);
-                } else if (code == 401 || code == 407)
-                    && self.cfg.scenario == Scenario::Register
-                    && call.auth.is_empty()
-                    && self.sign(slot, resp)
-                {
-                    let call = &mut self.calls[slot as usize];
-                    call.cseq += 1;
-                    self.begin(slot, Req::Initial, now, out);
                 } else {
-                    self.fail(slot, Failure::Status(code));
+                    self.retry_or_fail(slot, resp, now, out);
                 }
             }
             _ => self.stats.stray(),
@@ -484,7 +520,22 @@ impl Uac {
             .then_some(slot as u32)
     }
 
-    /// Answers the challenge in `resp` into the call's auth buffer.
+    /// After the final error response `resp` to the call's first request
+    /// (and, for an INVITE, its ACK): sends the request again with
+    /// credentials when `resp` is the first challenge and the signer can
+    /// answer it, else fails the call with its status.
+    fn retry_or_fail(&mut self, slot: u32, resp: &Response<'_>, now: Nanos, out: &mut Outbox) {
+        let first = self.calls[slot as usize].auth.is_empty();
+        if (resp.code == 401 || resp.code == 407) && first && self.sign(slot, resp) {
+            self.calls[slot as usize].cseq += 1;
+            self.begin(slot, Req::Initial, now, out);
+        } else {
+            self.fail(slot, Failure::Status(resp.code));
+        }
+    }
+
+    /// Answers the first challenge of `resp` the signer can answer, into
+    /// the call's auth buffer.
     fn sign(&mut self, slot: u32, resp: &Response<'_>) -> bool {
         let Some(signer) = &self.signer else {
             return false;
@@ -495,19 +546,17 @@ impl Uac {
             (HeaderName::WwwAuthenticate, b"Authorization")
         };
         let call = &mut self.calls[slot as usize];
+        let method = self.cfg.scenario.method().as_bytes();
+        let uri = or_configured(&call.request_uri, &self.cfg.request_uri);
         let signed = resp
             .headers
             .all(challenge_name)
             .filter_map(|h| Challenge::parse(h.value).ok())
-            .find(|c| c.is_digest())
-            .is_some_and(|c| {
-                signer.sign(
-                    &c,
-                    b"REGISTER",
-                    self.cfg.request_uri.as_bytes(),
-                    &mut call.auth,
-                )
-            });
+            .filter(|c| c.is_digest())
+            .any(|c| signer.sign(call.user, &c, method, uri, &mut call.auth));
+        if !signed {
+            call.auth.clear();
+        }
         call.auth_header = auth_header;
         signed && !call.auth.is_empty()
     }
@@ -522,6 +571,9 @@ impl Uac {
         };
         let reliable = self.cfg.transport.is_stream();
         let call = &mut self.calls[slot as usize];
+        if kind == TxnKind::Invite {
+            call.invite_cseq = call.cseq;
+        }
         call.sent_at = now;
         call.retx = Retransmit::start(kind, now, &self.cfg.timers, reliable);
         call.deadline = Some(now + self.cfg.timeout);
@@ -594,7 +646,7 @@ impl Uac {
         }
         let (method, cseq) = match req {
             Req::Initial => (cfg.scenario.method(), call.cseq),
-            Req::Ack2xx | Req::AckError => (Method::Ack, 1),
+            Req::Ack2xx | Req::AckError => (Method::Ack, call.invite_cseq),
             Req::Bye => (Method::Bye, call.cseq),
         };
         let in_dialog = matches!(req, Req::Ack2xx | Req::Bye);
@@ -617,7 +669,7 @@ impl Uac {
             },
             Party {
                 display: None,
-                uri: cfg.from_uri.as_bytes(),
+                uri: or_configured(&call.from_uri, &cfg.from_uri),
                 tag: Some(from_tag.as_bytes()),
             },
             Party {
@@ -640,6 +692,10 @@ impl Uac {
             extra[n] = (b"Route", route);
             n += 1;
         }
+        if req == Req::Initial && !call.auth.is_empty() {
+            extra[n] = (call.auth_header, &call.auth);
+            n += 1;
+        }
         match (req, cfg.scenario) {
             (Req::Initial, Scenario::Call) => {
                 spec.contact = Some(cfg.contact_uri.as_bytes());
@@ -648,10 +704,6 @@ impl Uac {
             }
             (Req::Initial, Scenario::Register) => {
                 spec.contact = Some(cfg.contact_uri.as_bytes());
-                if !call.auth.is_empty() {
-                    extra[n] = (call.auth_header, &call.auth);
-                    n += 1;
-                }
                 expires.push(u64_dec(u64::from(cfg.register_expires)).as_bytes());
                 extra[n] = (b"Expires", expires.as_bytes());
                 n += 1;

@@ -1,7 +1,9 @@
 //! The UAS side of `branchline bench`: answers INVITE with 180 and, after
 //! the ring time, a final response (200, or an injected error), sends that
 //! final response again until the ACK comes, answers BYE, CANCEL (487 to
-//! the INVITE), OPTIONS, REGISTER and MESSAGE. No I/O.
+//! the INVITE), OPTIONS, REGISTER and MESSAGE. With [`UasConfig::auth`],
+//! INVITE, REGISTER and MESSAGE must first pass a digest challenge
+//! ([`super::uas_auth`]). No I/O.
 //!
 //! Dialog state lives in slots found by the To tag the UAS hands out
 //! (`t<slot>.<generation>`); INVITE retransmissions and CANCEL, which carry
@@ -13,6 +15,7 @@ use core::time::Duration;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use super::uas_auth::{Check, UasAuth, AUTH_TAG};
 use super::{parse_hex_fields, Id, Outbox};
 use crate::bench::stats::{Failure, MsgKind, Stats};
 use crate::bench::timer::{Fire, Retransmit, TimerConfig, TimerId, Timers, TxnKind};
@@ -41,6 +44,9 @@ pub struct UasConfig {
     pub reliable: bool,
     /// Seeds the choice of which INVITEs fail.
     pub seed: u64,
+    /// Digest authentication of INVITE, REGISTER and MESSAGE
+    /// (`--auth-realm`, `--auth-users`); `None`: every request passes.
+    pub auth: Option<UasAuth>,
 }
 
 /// The UAS state machine of one worker. See the module docs.
@@ -56,6 +62,8 @@ pub struct Uas {
     rng: Rng,
     /// `<contact_uri>`, the Contact value of 2xx responses.
     contact: Vec<u8>,
+    /// The WWW-Authenticate values of a challenge (reused).
+    challenges: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +110,7 @@ impl Uas {
             timers: Timers::new(),
             stats: Stats::new(),
             rng,
+            challenges: Vec::new(),
         }
     }
 
@@ -135,6 +144,9 @@ impl Uas {
             Ok(Message::Response(_)) => return self.stats.stray(),
             Err(_) => return self.stats.malformed(),
         };
+        if !self.authenticated(req, peer, now, out) {
+            return;
+        }
         match req.method {
             Method::Invite => self.on_invite(req, peer, now, out),
             Method::Ack => self.on_ack(req),
@@ -274,9 +286,57 @@ impl Uas {
         }
     }
 
+    /// True when `req` may be answered; else it was answered with a
+    /// challenge (401) or a refusal (403).
+    fn authenticated(
+        &mut self,
+        req: &Request<'_>,
+        peer: SocketAddr,
+        now: Nanos,
+        out: &mut Outbox,
+    ) -> bool {
+        let Some(auth) = &self.cfg.auth else {
+            return true;
+        };
+        let now_secs = now.0 / 1_000_000_000;
+        match auth.check(req, now_secs) {
+            Check::Pass => true,
+            Check::Challenge { stale } => {
+                auth.challenges(now_secs, stale, &mut self.challenges);
+                let mut extra: [(&[u8], &[u8]); 4] = [(b"", b""); 4];
+                for (e, v) in extra.iter_mut().zip(&self.challenges) {
+                    *e = (b"WWW-Authenticate", v);
+                }
+                let n = self.challenges.len().min(extra.len());
+                build::response(
+                    req,
+                    401,
+                    reason(401),
+                    "",
+                    Some(AUTH_TAG),
+                    &extra[..n],
+                    out.next(Some(peer), 0),
+                );
+                self.stats.sent(MsgKind::Response);
+                self.stats.challenged();
+                false
+            }
+            Check::Reject => {
+                self.reply(req, 403, Some(AUTH_TAG), peer, out);
+                self.stats.rejected();
+                false
+            }
+        }
+    }
+
     fn on_ack(&mut self, req: &Request<'_>) {
         let Some(slot) = self.by_to_tag(req) else {
-            return self.stats.stray();
+            let to_tag = req.headers.to().ok().and_then(|to| to.tag);
+            if to_tag != Some(AUTH_TAG) {
+                // Not the ACK of a challenge or refusal to an INVITE.
+                self.stats.stray();
+            }
+            return;
         };
         let d = &mut self.slots[slot as usize];
         if d.state != State::WaitAck {
@@ -432,6 +492,8 @@ fn reason(code: u16) -> &'static str {
         180 => "Ringing",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         481 => "Call/Transaction Does Not Exist",

@@ -71,8 +71,10 @@ pub struct UacPlan {
     pub timeout: Duration,
     /// RFC 3261 timers.
     pub timers: TimerConfig,
-    /// REGISTER credentials.
-    pub credentials: Option<(String, String)>,
+    /// Digest users and passwords (`--user`/`--password` or `--users`):
+    /// calls take them in turn, as their From user and digest username.
+    /// Empty: the From user is `bench` and challenges fail the call.
+    pub users: Vec<(String, String)>,
     /// Preloaded Route URIs of out-of-dialog requests, in order (`--route`).
     pub route: Vec<String>,
 }
@@ -222,12 +224,9 @@ impl Leg {
             }
         };
         let cfg = uac_config(plan, bound, seed, number_seed);
-        let signer: Option<Box<dyn DigestSigner>> = plan.credentials.as_ref().map(|(u, p)| {
-            Box::new(crate::bench::digest::Md5Signer::new(
-                u.clone(),
-                p.clone(),
-                seed,
-            )) as Box<dyn DigestSigner>
+        let signer: Option<Box<dyn DigestSigner>> = (!plan.users.is_empty()).then(|| {
+            Box::new(crate::bench::digest::Signer::new(plan.users.clone(), seed))
+                as Box<dyn DigestSigner>
         });
         Ok(Leg {
             uac: Uac::new(cfg, signer),
@@ -372,10 +371,7 @@ fn uac_config(plan: &UacPlan, local: SocketAddr, seed: u64, number_seed: u64) ->
     let target = plan.target;
     let (request_uri, from_uri, to_uri) = match plan.scenario {
         Scenario::Register => {
-            let user = plan
-                .credentials
-                .as_ref()
-                .map_or("bench", |(u, _)| u.as_str());
+            let user = plan.users.first().map_or("bench", |(u, _)| u.as_str());
             let aor = format!("sip:{user}@{}", host_of(target));
             (format!("sip:{target}{tparam}"), aor.clone(), aor)
         }

@@ -172,6 +172,8 @@ fn json_report_exact() {
   }},
   \"unmatched\": 1,
   \"unparsable\": 0,
+  \"auth_challenges\": 0,
+  \"auth_rejections\": 0,
   \"latency_us\": {{
     \"invite_first_response\": {zero},
     \"invite_180\": {zero},

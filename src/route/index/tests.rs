@@ -132,6 +132,7 @@ fn table(rng: &mut Rng, rules: usize) -> Table {
             action: action(rng),
             rewrite: None,
             auth: None,
+            challenge_www: false,
         });
     }
     b.build().unwrap()
