@@ -743,9 +743,18 @@ impl Check<'_> {
         let burst = self
             .int(&g.burst, "burst", 1, 10_000_000)
             .map_or(rate, |n| n as u32);
-        let ban = self
-            .duration(&g.ban, "ban")
-            .unwrap_or(std::time::Duration::from_secs(60));
+        // "0s" is allowed here: no ban, only the bucket.
+        let no_ban = g.ban.as_ref().is_some_and(|b| {
+            let t = b.get_ref().trim();
+            t.trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0"
+                && ["ms", "s", "m", "h"].contains(&t.trim_start_matches('0'))
+        });
+        let ban = if no_ban {
+            std::time::Duration::ZERO
+        } else {
+            self.duration(&g.ban, "ban")
+                .unwrap_or(std::time::Duration::from_secs(60))
+        };
         let reject = match &g.response {
             Some(r) => self.choice(r, "response", &["drop", "reject"]) == Some("reject"),
             None => false,

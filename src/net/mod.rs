@@ -349,7 +349,7 @@ impl Bound {
                 batch: self.config.udp_batch.clamp(1, MAX_BATCH),
                 max_message_size: self.config.max_message_size,
                 idle_secs: self.config.tcp.idle_timeout.as_secs().max(1),
-                message_secs: self.config.tcp.message_timeout.as_secs().max(1),
+                message_ms: (self.config.tcp.message_timeout.as_millis() as u64).max(1),
                 guard: self.config.guard.clone().map(|spec| {
                     let share = spec.max_sources.div_ceil(n).max(crate::guard::WAYS);
                     (

@@ -36,9 +36,10 @@ pub struct Conn {
     /// Coarse time (seconds) of the last whole message read or written
     /// (CR LF keep-alives do not count): the idle timeout runs from here.
     pub last_active: u64,
-    /// Coarse time (seconds) since when a message is awaited: the first
-    /// byte of one not yet complete, or the accept of a connection that has
-    /// sent no message yet. The message timeout runs from here.
+    /// Since when a message is awaited (the worker's monotonic
+    /// milliseconds): the first byte of one not yet complete, or the accept
+    /// of a connection that has sent no message yet. The message timeout
+    /// runs from here.
     pub pending_since: Option<u64>,
 }
 

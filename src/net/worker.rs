@@ -139,8 +139,8 @@ pub(crate) struct Ctx {
     pub batch: usize,
     pub max_message_size: usize,
     pub idle_secs: u64,
-    /// `--tcp-message-timeout`, whole seconds.
-    pub message_secs: u64,
+    /// `--tcp-message-timeout`, in milliseconds.
+    pub message_ms: u64,
 }
 
 /// The worker: its context and its mutable state, kept apart so the state
@@ -275,7 +275,7 @@ impl Worker {
                     Token(t) if t >= TCP_BASE => io.accept(&ctx, t - TCP_BASE),
                     Token(t) => {
                         if ev.is_error() {
-                            io.udp_errors(&ctx, t - UDP_BASE);
+                            io.udp_errors(&ctx, &table, t - UDP_BASE);
                         }
                         io.udp_ready(&ctx, &table, t - UDP_BASE)
                     }
@@ -326,7 +326,7 @@ impl Io {
                     // by the next receive (with datagrams waiting): read the
                     // error queue, then read again.
                     log::debug!("worker {}: udp receive: {e}", ctx.id);
-                    self.udp_errors(ctx, s);
+                    self.udp_errors(ctx, table, s);
                     continue;
                 }
             };
@@ -372,11 +372,13 @@ impl Io {
     }
 
     /// Drains the error queue of UDP socket `s`: each ICMP error for a
-    /// datagram we sent is a counted drop naming its destination, and the
-    /// prober hears of it (a failed probe at once when it is a probed
-    /// member). Entries left unread would count against the socket's
-    /// receive buffer, so the queue is read to the end (in bounded steps).
-    fn udp_errors(&mut self, ctx: &Ctx, s: usize) {
+    /// datagram we sent is a counted drop; one to an upstream of `table`
+    /// names it, and the prober hears of it (a failed probe at once when it
+    /// is a probed member). Errors for replies to callers are counted
+    /// unnamed: a flood from spoofed addresses must not crowd the names.
+    /// Entries left unread would count against the socket's receive
+    /// buffer, so the queue is read to the end (in bounded steps).
+    fn udp_errors(&mut self, ctx: &Ctx, table: &Table, s: usize) {
         const STEP: usize = 64;
         let Some(u) = self.udp.get(s) else {
             return;
@@ -385,7 +387,15 @@ impl Io {
         for _ in 0..16 {
             let counters = &mut self.counters;
             let read = sys::read_errqueue(fd, STEP, |e| {
-                let Some(dest) = e.dest else { return };
+                let upstream = e.dest.filter(|&d| {
+                    table
+                        .upstreams()
+                        .any(|u| u.addr() == d && u.transport() == Transport::Udp)
+                });
+                let Some(dest) = upstream else {
+                    counters.net_drop(NetDrop::Unreachable);
+                    return;
+                };
                 counters.net_drop_to(NetDrop::Unreachable, dest);
                 log::debug!("worker {}: {dest}: {}", ctx.id, e.describe());
                 ctx.shared
@@ -663,7 +673,7 @@ impl Io {
             let mut conn = Conn::new(stream, peer, local, rbuf_size(ctx), true, self.now);
             conn.limited = Some(peer.ip());
             // Its first message is due within the message timeout.
-            conn.pending_since = Some(self.now);
+            conn.pending_since = Some(self.now_ms);
             match self.register(conn) {
                 Some(id) => {
                     self.counters.tcp_accepted += 1;
@@ -838,7 +848,7 @@ impl Io {
             (false, p) if framed == 0 => p,
             (false, _) => None,
             (true, Some(t)) if framed == 0 => Some(t),
-            (true, _) => Some(self.now),
+            (true, _) => Some(self.now_ms),
         };
         if !ok {
             self.close(ctx, id, "unframeable stream");
@@ -867,14 +877,14 @@ impl Io {
     /// a time, or connects and says nothing, loses its slot
     /// ([`NetDrop::TcpDeadline`]).
     fn close_idle(&mut self, ctx: &Ctx) {
-        let now = self.now;
+        let (now, now_ms) = (self.now, self.now_ms);
         let mut late = Vec::new();
         let idle: Vec<u32> = self
             .conns
             .iter()
             .filter_map(|(id, c)| {
                 if c.pending_since
-                    .is_some_and(|t| now.saturating_sub(t) >= ctx.message_secs)
+                    .is_some_and(|t| now_ms.saturating_sub(t) >= ctx.message_ms)
                 {
                     late.push(id);
                     None
