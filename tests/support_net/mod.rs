@@ -269,6 +269,50 @@ pub fn run_uac(
     }
 }
 
+/// [`run_uac`] with a scenario file (`-sf scenario`) instead of the
+/// built-in `uac`; its output goes to `NAME.out` in `dir`, NAME being the
+/// scenario's file stem.
+#[allow(clippy::too_many_arguments)]
+pub fn run_uac_scenario(
+    sipp: &Path,
+    dir: &Scratch,
+    scenario: &Path,
+    target: &str,
+    ip: IpAddr,
+    port: u16,
+    calls: u64,
+    rate: u64,
+    extra: &[&str],
+) -> UacResult {
+    let stem = scenario
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("uac");
+    let out = dir.file(&format!("{stem}.out"));
+    let f = fs::File::create(&out).unwrap();
+    let mut cmd = Command::new(sipp);
+    cmd.arg("-sf")
+        .arg(scenario)
+        .args(["-i", &ip.to_string(), "-p", &port.to_string()])
+        .args(["-nostdin", target])
+        .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
+        .args(["-l", &(rate * 4).to_string()])
+        .args(["-timeout", &format!("{}s", calls / rate + 30)])
+        .args(extra)
+        .stdout(f)
+        .stderr(Stdio::null())
+        .current_dir(&dir.0);
+    let mut g = Guard::spawn("sipp uac", &mut cmd);
+    let status = g.wait_for(Duration::from_secs(calls / rate + 45));
+    let output = fs::read_to_string(&out).unwrap_or_default();
+    UacResult {
+        status,
+        successful: screen_count(&output, "Successful call"),
+        failed: screen_count(&output, "Failed call"),
+        output,
+    }
+}
+
 /// The cumulative column of a line of sipp's final screen.
 fn screen_count(screen: &str, label: &str) -> u64 {
     screen
