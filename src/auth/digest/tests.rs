@@ -299,3 +299,29 @@ fn rules_say_auth_false_true_and_www() {
         "SIP/2.0 407 Proxy Authentication Required"
     );
 }
+
+#[test]
+fn the_users_file_is_reloaded_and_a_broken_one_keeps_the_users_in_force() {
+    let dir = std::env::temp_dir().join(format!("bl-digest-users-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("users.csv");
+    std::fs::write(&file, "alice,secret\n").unwrap();
+    let s = DigestSettings {
+        users_file: file.clone(),
+        ..settings()
+    };
+    let auth = DigestAuth::new(s, b"k").unwrap();
+    let ha1 = |a: &DigestAuth| a.users.load().ha1(b"alice", Algorithm::Md5);
+    let before = ha1(&auth).unwrap();
+    std::fs::write(&file, "alice,changed\ncarol,pw\n").unwrap();
+    assert_eq!(auth.reload_users(), Ok(2));
+    assert!(
+        ha1(&auth).unwrap() != before,
+        "the new password is in force"
+    );
+    std::fs::write(&file, "alice\n").unwrap();
+    let e = auth.reload_users().unwrap_err();
+    assert!(e.contains("users.csv:1:"), "{e}");
+    assert_eq!(auth.users.load().len(), 2, "the old users stay");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
