@@ -36,20 +36,45 @@ impl Upstreams {
     }
 
     /// The next message any upstream receives within `limit`: its index and
-    /// text.
+    /// text. The proxy's health probes (of a group with a probe table, as
+    /// in examples/edge.toml) are answered `200 OK`, as a PBX would, and not
+    /// returned.
     fn next(&self, limit: Duration) -> Option<(usize, String)> {
         let until = Instant::now() + limit;
         let mut buf = [0u8; 8192];
         while Instant::now() < until {
             for (i, s) in self.0.iter().enumerate() {
-                if let Ok((n, _)) = s.recv_from(&mut buf) {
-                    return Some((i, String::from_utf8_lossy(&buf[..n]).into_owned()));
+                if let Ok((n, from)) = s.recv_from(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if text.starts_with("OPTIONS ") && text.contains(" health probe\r\n") {
+                        let _ = s.send_to(probe_answer(&text).as_bytes(), from);
+                        continue;
+                    }
+                    return Some((i, text));
                 }
             }
             std::thread::sleep(Duration::from_millis(2));
         }
         None
     }
+}
+
+/// `200 OK` to a probe: its Via, From, To (tagged), Call-ID and CSeq.
+fn probe_answer(probe: &str) -> String {
+    let mut out = String::from("SIP/2.0 200 OK\r\n");
+    for line in probe.split("\r\n").skip(1) {
+        if ["Via:", "From:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            out.push_str(line);
+            out.push_str("\r\n");
+        } else if line.starts_with("To:") {
+            out.push_str(line);
+            out.push_str(";tag=pbx\r\n");
+        }
+    }
+    out + "Content-Length: 0\r\n\r\n"
 }
 
 /// A caller on `ip` (any 127.0.0.0/8 address) with a read timeout.
