@@ -31,7 +31,7 @@ use super::{AuthContext, Authenticator, Challenge, ChallengeKind, HeaderValueBuf
 use crate::cidr::CidrSet;
 use crate::digest::{self, Algorithm, NonceCheck, NonceKey, Qop, Users};
 use crate::sip::credentials::Credentials;
-use crate::sip::{HeaderName, Method, Request};
+use crate::sip::{HeaderName, Request};
 
 /// How digest authentication is set up (`[auth]`).
 #[derive(Debug, Clone)]
@@ -106,15 +106,9 @@ impl DigestAuth {
     }
 
     fn must_authenticate(&self, req: &Request<'_>, ctx: &AuthContext) -> bool {
-        if matches!(req.method, Method::Ack | Method::Cancel) {
-            return false;
-        }
-        if self.settings.trusted.contains(ctx.source.ip()) {
-            return false;
-        }
-        // In a dialog: nothing to challenge (and a broken To is the
-        // proxy's business, not ours).
-        if !matches!(req.headers.to_tag(), Ok(None)) {
+        // ACK, CANCEL, in a dialog (or a To the proxy refuses anyway):
+        // nothing to challenge.
+        if ctx.unchallengeable || self.settings.trusted.contains(ctx.source.ip()) {
             return false;
         }
         match ctx.rules.require {
@@ -246,10 +240,10 @@ impl Authenticator for DigestAuth {
     }
 
     fn check_context(&self, ctx: &AuthContext) -> Option<Verdict> {
-        // A trusted source is never challenged, whatever it sends.
-        self.settings
-            .trusted
-            .contains(ctx.source.ip())
+        // A trusted source is never challenged, whatever it sends; nor is
+        // an ACK, a CANCEL or an in-dialog request: these need no parsed
+        // view (the one pass forwards them).
+        (ctx.unchallengeable || self.settings.trusted.contains(ctx.source.ip()))
             .then_some(Verdict::Allow)
     }
 

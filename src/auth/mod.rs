@@ -85,6 +85,11 @@ pub struct AuthContext {
     /// when the routing table routes the request (not for one that follows
     /// a Route set).
     pub rules: RuleAuth,
+    /// True when the request is an ACK, a CANCEL or in a dialog (it has a
+    /// To tag): nobody can challenge it, so an authenticator that only
+    /// challenges may allow it by context alone. Set by the proxy on both
+    /// paths.
+    pub unchallengeable: bool,
 }
 
 /// Allows every request. The default authenticator: the proxy trusts its
@@ -161,6 +166,7 @@ pub(crate) mod tests {
             transport: Transport::Udp,
             now_unix_secs: 1_700_000_000,
             rules: RuleAuth::default(),
+            unchallengeable: false,
         }
     }
 

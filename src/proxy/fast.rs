@@ -344,7 +344,7 @@ pub(super) fn forward(
         },
     };
     let rin = forward::route_input(input, method, call_id, &fields);
-    let hop = match forward::decide_by_context(p, input, next, table, &rin)? {
+    let hop = match forward::decide_by_context(p, input, next, to_tag, table, &rin)? {
         Decision::Forward { hop, rewrite: None } => hop,
         _ => return None,
     };

@@ -277,7 +277,11 @@ pub(super) fn decide<'t>(
         }
         _ => (None, RuleAuth::default()),
     };
-    let verdict = p.auth.check(req, &auth_context(input, rules));
+    let unchallengeable = matches!(req.method, Method::Ack | Method::Cancel)
+        || !matches!(req.headers.to_tag(), Ok(None));
+    let verdict = p
+        .auth
+        .check(req, &auth_context(input, rules, unchallengeable));
     after_auth(verdict, next, selected, table, rin)
 }
 
@@ -289,22 +293,25 @@ pub(super) fn decide_by_context<'t>(
     p: &Proxy,
     input: &Input<'_>,
     next: Next<'_>,
+    to_tag: Option<&[u8]>,
     table: &'t Table,
     rin: &RouteInput<'_>,
 ) -> Option<Decision<'t>> {
-    let verdict = p
-        .auth
-        .check_context(&auth_context(input, RuleAuth::default()))?;
+    let unchallengeable = matches!(rin.method, Method::Ack | Method::Cancel) || to_tag.is_some();
+    let verdict =
+        p.auth
+            .check_context(&auth_context(input, RuleAuth::default(), unchallengeable))?;
     Some(after_auth(verdict, next, None, table, rin))
 }
 
 /// What the authenticator knows of a request besides the request itself.
-fn auth_context(input: &Input<'_>, rules: RuleAuth) -> AuthContext {
+fn auth_context(input: &Input<'_>, rules: RuleAuth, unchallengeable: bool) -> AuthContext {
     AuthContext {
         source: input.source,
         transport: input.transport,
         now_unix_secs: input.now,
         rules,
+        unchallengeable,
     }
 }
 

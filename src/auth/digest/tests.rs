@@ -277,6 +277,36 @@ fn trusted_sources_acks_cancels_in_dialog_and_other_methods_pass() {
     );
 }
 
+/// Requests nobody can challenge need no parsed view: the one pass
+/// forwards them, as it does without authentication; a request that must
+/// authenticate goes the general way.
+#[test]
+fn the_one_pass_forwards_what_is_never_challenged() {
+    let (p, t) = proxy_with(false);
+    let one_pass = |msg: &str, source: &str| {
+        let input = Input {
+            data: msg.as_bytes(),
+            source: source.parse::<SocketAddr>().unwrap(),
+            local: "192.0.2.10:5060".parse().unwrap(),
+            transport: Transport::Udp,
+            conn: None,
+            now: NOW,
+        };
+        p.forward_one_pass(&input, &t, &mut Vec::new()).is_some()
+    };
+    let bye = invite("")
+        .replace("INVITE sip:", "BYE sip:")
+        .replace("1 INVITE", "2 BYE")
+        .replace(&format!("To: <{URI}>"), &format!("To: <{URI}>;tag=abc"));
+    let ack = invite("")
+        .replace("INVITE sip:", "ACK sip:")
+        .replace("1 INVITE", "1 ACK");
+    assert!(one_pass(&bye, "198.51.100.7:5062"));
+    assert!(one_pass(&ack, "198.51.100.7:5062"));
+    assert!(one_pass(&invite(""), "10.0.0.1:5060"), "trusted");
+    assert!(!one_pass(&invite(""), "198.51.100.7:5062"));
+}
+
 #[test]
 fn rules_say_auth_false_true_and_www() {
     let (p, t) = proxy_with(true);
