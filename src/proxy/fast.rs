@@ -73,6 +73,8 @@ struct Seen {
     single: [Line; SINGLE_SLOTS],
     /// Bit `slot` set: a line of that name in [`SINGLE`] was seen.
     seen: u64,
+    /// A Proxy-Authorization line was seen.
+    credentials: bool,
 }
 
 /// The names this path needs exactly one line of (more goes the general
@@ -98,6 +100,7 @@ impl Seen {
             record_route: None,
             single: [NO_LINE; SINGLE_SLOTS],
             seen: 0,
+            credentials: false,
         }
     }
 
@@ -131,9 +134,8 @@ impl Seen {
             RECORD_ROUTE => {
                 self.record_route.get_or_insert(line.start);
             }
-            // Credentials may be the authenticator's to remove: the
-            // general path does that, in one place.
-            PROXY_REQUIRE | PROXY_AUTHORIZATION => return Err(GENERAL),
+            PROXY_REQUIRE => return Err(GENERAL),
+            PROXY_AUTHORIZATION => self.credentials = true,
             _ => {}
         }
         Ok(())
@@ -239,9 +241,12 @@ pub(super) fn forward(
     let mut seen = Seen::new();
     let scanned = sip::scan_request(data, |line| seen.push(line))?;
     let method = scanned.method;
+    // Credentials the authenticator consumes are removed by the general
+    // path, in one place.
     if scanned.raw.len() > p.max_message_size
         || seen.near_limit()
         || seen.single(CONTENT_LENGTH).is_none()
+        || (seen.credentials && p.auth.consumed_realm().is_some())
     {
         return None;
     }
