@@ -15,6 +15,7 @@
 //! digest `uri`, so the scenario's Request-URI is that, as the proxy
 //! requires the digest `uri` to be the Request-URI.
 
+mod bench_support;
 mod support_net;
 
 use std::fmt::Write as _;
@@ -472,7 +473,7 @@ fn sha256_through_the_harness() {
         "bench uac exit {status:?}\n{text}\nbranchline log:\n{}",
         proxy.log_text()
     );
-    let n = |path: &str| json_u64(&report, path);
+    let n = |path: &str| bench_support::json_u64(&report, path);
     assert_eq!(
         (n("calls/started"), n("calls/succeeded"), n("calls/failed")),
         (200, 200, 0),
@@ -496,27 +497,6 @@ fn sha256_through_the_harness() {
     assert!(proxy
         .stop(Duration::from_secs(3))
         .is_some_and(|s| s.success()));
-}
-
-/// The unsigned integer at `path` (keys separated by `/`) in a `--json`
-/// report (pretty-printed, keys in a fixed order).
-fn json_u64(json: &str, path: &str) -> u64 {
-    let mut rest = json;
-    for key in path.split('/') {
-        let pat = format!("\"{key}\":");
-        let at = rest
-            .find(&pat)
-            .unwrap_or_else(|| panic!("no {path} in report:\n{json}"));
-        rest = &rest[at + pat.len()..];
-    }
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("{path} is not a number in report:\n{json}"))
 }
 
 // ---------------------------------------------------------------------

@@ -248,25 +248,13 @@ pub fn run_uac(
     extra: &[&str],
 ) -> UacResult {
     let out = dir.file("uac.out");
-    let f = fs::File::create(&out).unwrap();
     let mut cmd = sipp_cmd(sipp, "uac", ip, port, transport);
     cmd.arg(target)
         .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
         .args(["-l", &(rate * 4).to_string()])
         .args(["-timeout", &format!("{}s", calls / rate + 60)])
-        .args(extra)
-        .stdout(f)
-        .stderr(Stdio::null())
-        .current_dir(&dir.0);
-    let mut g = Guard::spawn("sipp uac", &mut cmd);
-    let status = g.wait_for(Duration::from_secs(calls / rate + 90));
-    let output = fs::read_to_string(&out).unwrap_or_default();
-    UacResult {
-        status,
-        successful: screen_count(&output, "Successful call"),
-        failed: screen_count(&output, "Failed call"),
-        output,
-    }
+        .args(extra);
+    wait_uac(cmd, dir, &out, Duration::from_secs(calls / rate + 90))
 }
 
 /// [`run_uac`] with a scenario file (`-sf scenario`) instead of the
@@ -289,7 +277,6 @@ pub fn run_uac_scenario(
         .and_then(|s| s.to_str())
         .unwrap_or("uac");
     let out = dir.file(&format!("{stem}.out"));
-    let f = fs::File::create(&out).unwrap();
     let mut cmd = Command::new(sipp);
     cmd.arg("-sf")
         .arg(scenario)
@@ -298,13 +285,18 @@ pub fn run_uac_scenario(
         .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
         .args(["-l", &(rate * 4).to_string()])
         .args(["-timeout", &format!("{}s", calls / rate + 30)])
-        .args(extra)
-        .stdout(f)
-        .stderr(Stdio::null())
-        .current_dir(&dir.0);
+        .args(extra);
+    wait_uac(cmd, dir, &out, Duration::from_secs(calls / rate + 45))
+}
+
+/// Runs a sipp UAC command with its screen in `out`, waits up to `limit`
+/// and reads its counts.
+fn wait_uac(mut cmd: Command, dir: &Scratch, out: &Path, limit: Duration) -> UacResult {
+    let f = fs::File::create(out).unwrap();
+    cmd.stdout(f).stderr(Stdio::null()).current_dir(&dir.0);
     let mut g = Guard::spawn("sipp uac", &mut cmd);
-    let status = g.wait_for(Duration::from_secs(calls / rate + 45));
-    let output = fs::read_to_string(&out).unwrap_or_default();
+    let status = g.wait_for(limit);
+    let output = fs::read_to_string(out).unwrap_or_default();
     UacResult {
         status,
         successful: screen_count(&output, "Successful call"),
